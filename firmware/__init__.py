@@ -1,0 +1,1 @@
+"""The mrig app: camera service, capture, web API and UI, command line."""

@@ -1,0 +1,145 @@
+"""Read Raspberry Pi libcamera tuning files (version 2.0) for the IMX477.
+
+The tuning file is the sensor's calibration: black level, the AWB colour-temperature curve,
+colour correction matrices per colour temperature, lens shading tables and the tone curve.
+We read the file format itself, so a Pi's own ``/usr/share/libcamera/ipa/rpi/*/imx477.json``
+and the copies shipped in ``isp/data`` (BSD-2-Clause, Raspberry Pi Ltd; see ``isp/data/NOTICE``)
+are used the same way.
+
+Interpolation by colour temperature follows libcamera's ``rpi.ccm`` and ``rpi.awb``:
+piecewise linear in colour temperature between calibrated points, clamped at the ends.
+
+References
+----------
+Raspberry Pi Ltd, "Raspberry Pi Camera Algorithm and Tuning Guide", 2023.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isp.exc import TuningError
+
+#: Where Raspberry Pi OS installs libcamera's tuning files.
+SYSTEM_TUNING_DIR = Path("/usr/share/libcamera/ipa/rpi")
+TARGETS = ("vc4", "pisp")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Tuning:
+    """The parts of a tuning file the ISP and the mock camera use.
+
+    ``ct_curve`` rows are ``(colour_temperature_K, r, b)``: the red/green and blue/green ratios
+    the sensor records for a grey surface under that light. ``ccms`` rows are
+    ``(colour_temperature_K, 3×3 matrix)`` mapping white-balanced camera RGB to linear sRGB.
+    """
+
+    path: str
+    target: str
+    black_level_16bit: int
+    ct_curve: np.ndarray
+    ccms: tuple[tuple[float, np.ndarray], ...]
+    algorithms: dict[str, Any]
+
+    def algorithm(self, name: str) -> dict[str, Any]:
+        try:
+            return self.algorithms[name]
+        except KeyError:
+            raise TuningError(f"{self.path}: no {name!r} block") from None
+
+    def neutral_rb(self, colour_temperature: float) -> tuple[float, float]:
+        """Camera r/g and b/g of a grey under ``colour_temperature`` kelvin."""
+        ct, r, b = self.ct_curve.T
+        return float(np.interp(colour_temperature, ct, r)), float(np.interp(colour_temperature, ct, b))
+
+    def colour_gains(self, colour_temperature: float) -> tuple[float, float]:
+        """Red and blue gains that make a grey neutral under ``colour_temperature``."""
+        r, b = self.neutral_rb(colour_temperature)
+        return 1.0 / r, 1.0 / b
+
+    def colour_temperature(self, colour_gains: tuple[float, float]) -> float:
+        """Colour temperature whose neutral best matches ``colour_gains`` (inverse of the CT curve)."""
+        red_gain, blue_gain = colour_gains
+        ct = np.linspace(self.ct_curve[0, 0], self.ct_curve[-1, 0], 512)
+        r = np.interp(ct, self.ct_curve[:, 0], self.ct_curve[:, 1])
+        b = np.interp(ct, self.ct_curve[:, 0], self.ct_curve[:, 2])
+        distance = (r - 1.0 / red_gain) ** 2 + (b - 1.0 / blue_gain) ** 2
+        return float(ct[int(np.argmin(distance))])
+
+    def ccm(self, colour_temperature: float) -> np.ndarray:
+        """3×3 colour correction matrix at ``colour_temperature``, interpolated as libcamera does."""
+        cts = [ct for ct, _ in self.ccms]
+        if colour_temperature <= cts[0]:
+            return self.ccms[0][1].copy()
+        if colour_temperature >= cts[-1]:
+            return self.ccms[-1][1].copy()
+        i = int(np.searchsorted(cts, colour_temperature))
+        (ct0, m0), (ct1, m1) = self.ccms[i - 1], self.ccms[i]
+        t = (colour_temperature - ct0) / (ct1 - ct0)
+        return (1 - t) * m0 + t * m1
+
+    @property
+    def ct_range(self) -> tuple[float, float]:
+        return float(self.ct_curve[0, 0]), float(self.ct_curve[-1, 0])
+
+
+def parse_tuning(text: str, path: str = "<tuning>") -> Tuning:
+    """Parse the JSON text of a version-2.0 tuning file."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TuningError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("algorithms"), list):
+        raise TuningError(f"{path}: not a libcamera tuning file (no 'algorithms' list)")
+    algorithms: dict[str, Any] = {}
+    for entry in doc["algorithms"]:
+        if isinstance(entry, dict):
+            algorithms.update(entry)
+    try:
+        black = int(algorithms["rpi.black_level"]["black_level"])
+        curve = np.asarray(algorithms["rpi.awb"]["ct_curve"], dtype=np.float64).reshape(-1, 3)
+        ccms = tuple(
+            (float(c["ct"]), np.asarray(c["ccm"], dtype=np.float64).reshape(3, 3))
+            for c in algorithms["rpi.ccm"]["ccms"]
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise TuningError(f"{path}: missing or malformed calibration ({e})") from None
+    if not ccms or len(curve) < 2:
+        raise TuningError(f"{path}: needs at least one CCM and two CT curve points")
+    return Tuning(
+        path=path,
+        target=str(doc.get("target", "")),
+        black_level_16bit=black,
+        ct_curve=curve[np.argsort(curve[:, 0])],
+        ccms=tuple(sorted(ccms, key=lambda c: c[0])),
+        algorithms=algorithms,
+    )
+
+
+def load_tuning(path: str | Path) -> Tuning:
+    """Read a tuning file from disk; errors name the file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise TuningError(f"{p}: cannot read tuning file ({e.strerror})") from None
+    return parse_tuning(text, str(p))
+
+
+@functools.cache
+def default_tuning(target: str = "vc4") -> Tuning:
+    """The IMX477 tuning: the Pi's installed file when present, else the copy shipped here."""
+    if target not in TARGETS:
+        raise TuningError(f"unknown tuning target {target!r}; expected one of {TARGETS}")
+    system = SYSTEM_TUNING_DIR / target / "imx477.json"
+    if system.is_file():
+        return load_tuning(system)
+    shipped = resources.files("isp") / "data" / f"{target}_imx477.json"
+    return parse_tuning(shipped.read_text(), f"isp/data/{target}_imx477.json")
