@@ -1,8 +1,27 @@
-"""The ``mrig`` command line."""
+"""The ``mrig`` command line: one subcommand per module in :mod:`firmware.commands`."""
 
+from __future__ import annotations
+
+import argparse
+import importlib
 import sys
+
+#: Subcommand modules, in the order ``mrig --help`` lists them.
+COMMANDS = ("serve",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mrig", description="Raspberry Pi HQ camera firmware")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"firmware.commands.{name}").register(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("mrig: not wired yet", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

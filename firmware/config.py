@@ -1,0 +1,96 @@
+"""Settings for ``mrig serve``: a TOML file (``/etc/mrig/config.toml`` on the Pi) plus CLI flags.
+
+Every key has a range or a set of allowed values, and unknown keys are errors, so a typo in
+the config file stops the service with a message naming the key instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from firmware.exc import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("/etc/mrig/config.toml")
+CameraChoice = Literal["auto", "mock", "picamera2"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraSettings(_Section):
+    backend: CameraChoice = "auto"
+    tuning: Literal["vc4", "pisp"] = "vc4"
+    """Which libcamera tuning calibrates the ISP: vc4 for a Pi 4 and older, pisp for a Pi 5."""
+    preview_width: int = Field(1024, ge=320, le=2028)
+    preview_height: int = Field(768, ge=240, le=1520)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    hostname: str = "mrig"
+    """Announced as ``<hostname>.local`` and accepted as a Host header."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra host names the web UI may be reached by (besides IP literals and localhost)."""
+    max_streams: int = Field(8, ge=1, le=64)
+
+
+class StorageSettings(_Section):
+    data_dir: Path = Path("data")
+    reserve_mib: int = Field(64, ge=0, le=65536)
+    """Free space kept on the card for the system; captures stop before eating into it."""
+
+
+class GpioSettings(_Section):
+    """BCM pin numbers; see hardware/wiring.md. ``None`` leaves a part unused."""
+
+    enabled: bool = True
+    shutter_pin: int | None = Field(17, ge=0, le=27)
+    led_pin: int | None = Field(27, ge=0, le=27)
+    encoder_a_pin: int | None = Field(5, ge=0, le=27)
+    encoder_b_pin: int | None = Field(6, ge=0, le=27)
+
+
+class Settings(_Section):
+    camera: CameraSettings = CameraSettings()
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    gpio: GpioSettings = GpioSettings()
+
+    def with_overrides(self, **sections: dict[str, object]) -> Settings:
+        """A copy with some keys replaced, e.g. ``with_overrides(server={"port": 9000})``;
+        validated like the file."""
+        data = self.model_dump()
+        for section, values in sections.items():
+            data[section].update({k: v for k, v in values.items() if v is not None})
+        return _validate(data, "command line")
+
+
+def _validate(data: dict, source: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings from ``path``; with no path, from the system file if it exists."""
+    if path is None:
+        if not DEFAULT_CONFIG_PATH.is_file():
+            return Settings()
+        path = DEFAULT_CONFIG_PATH
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    return _validate(data, str(path))
