@@ -12,3 +12,39 @@ class ConfigError(MrigError, ValueError):
 
 class CameraUnavailable(MrigError):
     """The camera is recovering from a fault; the message says why."""
+
+
+class NotFound(MrigError, LookupError):
+    """A photo, lens or job with that name or id does not exist (404)."""
+
+
+class PhotoNotFound(NotFound, FileNotFoundError):
+    """No photo of that name in the storage folder, or one that may not be served (404)."""
+
+
+class InvalidPhotoName(MrigError, ValueError):
+    """A photo name that is malformed: a path, an encoding, a NUL, or not a photo name (400)."""
+
+
+class StorageFull(MrigError, OSError):
+    """The card has no room for the capture (507); earlier photos are untouched."""
+
+
+class LensNotFound(NotFound):
+    """No lens with that id in the registry (404)."""
+
+
+class LensIsPreset(MrigError, PermissionError):
+    """Built-in lens presets cannot be changed or deleted; add your own lens instead (409)."""
+
+
+class ApertureOutOfRange(MrigError, ValueError):
+    """The f-number is outside the lens's aperture range (422)."""
+
+
+class JobNotFound(NotFound):
+    """No drive-mode job with that id (404)."""
+
+
+class DriveBusy(MrigError, RuntimeError):
+    """A drive-mode job is already running; cancel it or wait (409)."""
