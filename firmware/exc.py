@@ -27,7 +27,12 @@ class InvalidPhotoName(MrigError, ValueError):
 
 
 class StorageFull(MrigError, OSError):
-    """The card has no room for the capture (507); earlier photos are untouched."""
+    """The card has no room for the capture (507); earlier photos are untouched.
+
+    Raised as ``StorageFull(errno.ENOSPC, message)``; ``str()`` is the message alone."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
 
 
 class LensNotFound(NotFound):
