@@ -1,0 +1,94 @@
+"""HTTP status codes for the app's errors, mapped in one place."""
+
+from __future__ import annotations
+
+import typing
+
+import annotated_types
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from firmware.exc import CameraUnavailable, MrigError
+from hal.exc import CameraError
+
+#: Most specific first; the first match decides the status.
+STATUS_BY_ERROR: tuple[tuple[type[Exception], int, str], ...] = (
+    (CameraUnavailable, 503, "camera recovering"),
+    (CameraError, 503, "camera recovering"),
+    (MrigError, 400, "bad request"),
+)
+
+
+def field_error(field: str, message: str, value: object = None) -> JSONResponse:
+    """A 422 shaped like FastAPI's own validation errors, for checks pydantic cannot express."""
+    return JSONResponse(
+        status_code=422,
+        content={"detail": [{"loc": ["body", field], "msg": message, "type": "value_error",
+                             "input": value}]},
+    )
+
+
+def field_range(model: type[BaseModel], field: str) -> tuple[object, object] | None:
+    """The ``(min, max)`` a model allows for ``field``, from its ``Field(ge=…, le=…)``."""
+    info = model.model_fields.get(field)
+    if info is None:
+        return None
+    metadata = list(info.metadata) + _nested_metadata(info.annotation)
+    lo = hi = None
+    for m in metadata:
+        if isinstance(m, annotated_types.Ge | annotated_types.Gt):
+            lo = getattr(m, "ge", getattr(m, "gt", None))
+        if isinstance(m, annotated_types.Le | annotated_types.Lt):
+            hi = getattr(m, "le", getattr(m, "lt", None))
+    return (lo, hi) if lo is not None or hi is not None else None
+
+
+def _nested_metadata(annotation: object) -> list:
+    """Constraints inside e.g. ``tuple[Annotated[float, Field(ge=…)], …] | None``."""
+    found: list = []
+    for arg in typing.get_args(annotation):
+        found += getattr(arg, "metadata", []) + _nested_metadata(arg)
+    return found
+
+
+def _body_model(request: Request) -> type[BaseModel] | None:
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    body = getattr(getattr(field, "field_info", None), "annotation", None)
+    return body if isinstance(body, type) and issubclass(body, BaseModel) else None
+
+
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, with every out-of-range message stating the whole allowed range."""
+    model = _body_model(request)
+    details = []
+    for item in error.errors():
+        item = dict(item)
+        loc = item.get("loc", ())
+        in_body = model is not None and len(loc) >= 2 and loc[0] == "body"
+        bounds = field_range(model, str(loc[1])) if in_body else None
+        if bounds and item.get("type", "").startswith(("greater", "less")):
+            lo, hi = bounds
+            item["msg"] = f"{loc[1]} must be between {lo} and {hi}; got {item.get('input')}"
+            item["allowed"] = {"min": lo, "max": hi}
+        details.append(item)
+    return await request_validation_exception_handler(request, RequestValidationError(details))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        for kind, status, summary in STATUS_BY_ERROR:
+            if isinstance(error, kind):
+                headers = {"Retry-After": "2"} if status == 503 else None
+                return JSONResponse(
+                    status_code=status, content={"detail": f"{summary}: {error}"}, headers=headers
+                )
+        raise error
+
+    for kind, _, _ in STATUS_BY_ERROR:
+        app.add_exception_handler(kind, handle)

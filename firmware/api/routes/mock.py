@@ -1,0 +1,56 @@
+"""The mock camera's lens rings and light. A real M lens has no electronics, so none of this
+exists on a Pi: with any other backend these routes answer 404."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fastapi import APIRouter, HTTPException
+
+from firmware.api.deps import ServiceDep
+from firmware.api.errors import field_error
+from firmware.api.models import LensRings, SceneLight
+from hal.mock.camera import MockCamera
+
+router = APIRouter(prefix="/mock", tags=["mock camera"])
+
+
+def _mock(service) -> MockCamera:
+    camera = service.camera
+    if not isinstance(camera, MockCamera):
+        raise HTTPException(404, "only the mock camera has simulated lens rings")
+    return camera
+
+
+@router.get("/lens")
+def get_lens(service: ServiceDep) -> dict:
+    return dataclasses.asdict(_mock(service).lens)
+
+
+@router.patch("/lens")
+def patch_lens(rings: LensRings, service: ServiceDep):
+    """Turn the focus ring (metres) or the aperture ring (f-number) of the mock lens."""
+    camera = _mock(service)
+    lens = camera.lens
+    changes = rings.model_dump(exclude_none=True)
+    f = changes.get("f_number")
+    if f is not None and not lens.widest_f_number <= f <= lens.smallest_f_number:
+        return field_error("f_number", f"must be between {lens.widest_f_number} and "
+                           f"{lens.smallest_f_number} for {lens.name}", f)
+    d = changes.get("focus_distance_m")
+    if d is not None and d < lens.closest_focus_m:
+        return field_error("focus_distance_m",
+                           f"must be at least {lens.closest_focus_m} m for {lens.name}", d)
+    return dataclasses.asdict(camera.set_lens(**changes))
+
+
+@router.get("/scene")
+def get_scene(service: ServiceDep) -> dict:
+    return dataclasses.asdict(_mock(service).scene)
+
+
+@router.patch("/scene")
+def patch_scene(light: SceneLight, service: ServiceDep) -> dict:
+    camera = _mock(service)
+    camera.set_scene(**light.model_dump(exclude_none=True))
+    return dataclasses.asdict(camera.scene)

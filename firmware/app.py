@@ -1,0 +1,62 @@
+"""The web app: wires the routers, the error handler and the camera service's lifetime.
+
+No work happens at import; :func:`create_app` builds everything from settings, and tests pass
+their own camera (a :class:`~hal.mock.camera.MockCamera` with a simulated clock, say).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from fastapi import APIRouter, FastAPI
+
+from firmware.api import errors
+from firmware.api.routes import controls, mock, status, stream
+from firmware.api.routes.stream import StreamSlots
+from firmware.config import Settings
+from firmware.service import CameraFactory, CameraService
+from hal.camera import Camera
+from hal.select import make_camera
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+def create_app(
+    settings: Settings | None = None,
+    camera: Camera | CameraFactory | None = None,
+    *,
+    service_options: dict | None = None,
+) -> FastAPI:
+    """The ASGI app. ``camera`` overrides ``settings.camera.backend`` (an instance or factory)."""
+    settings = settings or Settings()
+    if camera is None:
+        choice = settings.camera.backend
+
+        def camera() -> Camera:  # a fresh backend object at every (re)open
+            return make_camera(choice)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        preview = (settings.camera.preview_width, settings.camera.preview_height)
+        with CameraService(camera, preview, **(service_options or {})) as service:
+            app.state.service = service
+            log.info("serving %s camera", service.camera.backend)
+            yield
+
+    app = FastAPI(
+        title="mrig",
+        version=VERSION,
+        summary="Raspberry Pi HQ camera with M-mount lenses, driven from a phone",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.stream_slots = StreamSlots(settings.server.max_streams)
+    errors.install(app)
+
+    api = APIRouter(prefix="/api")
+    for area in (status, controls, stream, mock):
+        api.include_router(area.router)
+    app.include_router(api)
+    return app

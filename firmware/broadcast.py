@@ -1,0 +1,111 @@
+"""Hand the newest live-view frame to any number of viewers, encoding it at most once.
+
+The camera thread publishes each frame; every viewer waits for a frame newer than the one it
+last sent. A slow viewer simply gets the newest frame when it is ready again (frames in
+between are dropped for it alone), so it never holds up the camera or the other viewers.
+The JPEG for a frame is made on first demand and shared, so eight viewers cost one encode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+import simplejpeg
+
+from hal.camera import PreviewFrame
+
+JPEG_QUALITY = 80
+
+
+class LiveFrame:
+    """A published preview frame and its lazily made, shared JPEG."""
+
+    __slots__ = ("frame", "_jpeg", "_lock")
+
+    def __init__(self, frame: PreviewFrame) -> None:
+        self.frame = frame
+        self._jpeg: bytes | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sequence(self) -> int:
+        return self.frame.metadata.sequence
+
+    def jpeg(self) -> bytes:
+        with self._lock:
+            if self._jpeg is None:
+                self._jpeg = simplejpeg.encode_jpeg(
+                    self.frame.rgb, quality=JPEG_QUALITY, colorspace="RGB", colorsubsampling="420"
+                )
+            return self._jpeg
+
+
+class Broadcast:
+    """The latest :class:`LiveFrame`, with async waiters woken from the camera thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: LiveFrame | None = None
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._listeners: list[Callable[[LiveFrame], None]] = []
+
+    @property
+    def latest(self) -> LiveFrame | None:
+        return self._latest
+
+    def subscribe(self, listener: Callable[[LiveFrame], None]) -> Callable[[], None]:
+        """Call ``listener`` in the camera thread for every frame; returns an unsubscribe function.
+        Listeners must be quick (hand work to another thread)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, frame: PreviewFrame) -> LiveFrame:
+        live = LiveFrame(frame)
+        with self._lock:
+            self._latest = live
+            waiters, self._waiters = self._waiters, []
+            listeners = list(self._listeners)
+        for loop, future in waiters:
+            loop.call_soon_threadsafe(_resolve, future, live)
+        for listener in listeners:
+            listener(live)
+        return live
+
+    def wake_all(self) -> None:
+        """Wake every waiter without a frame (the camera stopped or faulted)."""
+        with self._lock:
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            loop.call_soon_threadsafe(_resolve, future, None)
+
+    async def next_after(self, sequence: int, timeout_s: float) -> LiveFrame | None:
+        """The newest frame with a sequence above ``sequence``; None on timeout or wake-up."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            latest = self._latest
+            if latest is not None and latest.sequence > sequence:
+                return latest
+            future: asyncio.Future = loop.create_future()
+            self._waiters.append((loop, future))
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            with self._lock:
+                if (loop, future) in self._waiters:
+                    self._waiters.remove((loop, future))
+
+
+def _resolve(future: asyncio.Future, value: LiveFrame | None) -> None:
+    if not future.done():
+        future.set_result(value)

@@ -1,0 +1,41 @@
+"""``mrig serve``: run the camera and its web app."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from firmware.exc import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the camera service and web UI")
+    p.add_argument("--config", type=Path, help="TOML settings file (default /etc/mrig/config.toml if present)")
+    p.add_argument("--camera", choices=("auto", "mock", "picamera2"), help="camera backend")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--data-dir", type=Path, help="where photos and settings are kept")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from firmware.app import create_app
+    from firmware.config import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config).with_overrides(
+            camera={"backend": args.camera},
+            server={"host": args.host, "port": args.port},
+            storage={"data_dir": args.data_dir},
+        )
+    except ConfigError as e:
+        print(f"mrig serve: {e}", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_level="info")
+    return 0

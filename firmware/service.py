@@ -1,0 +1,232 @@
+"""The camera service: owns the camera for the app's lifetime and keeps the live view running.
+
+One thread pulls preview frames and publishes them (:mod:`firmware.broadcast`). Stills are
+serialised with the live view on one lock, so a capture waits at most one frame. A camera
+fault does not take the process down: the service closes the camera, says why in
+:attr:`CameraService.status`, and reopens it with exponential backoff while the API answers
+503 "camera recovering". Controls set by the user are kept and re-applied after a reopen.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from firmware.broadcast import Broadcast
+from firmware.exc import CameraUnavailable
+from hal import exc as hal_exc
+from hal.camera import Camera, Controls, RawFrame, SensorMode, preview_mode
+
+log = logging.getLogger(__name__)
+
+CameraFactory = Callable[[], Camera]
+
+
+class CameraService:
+    """Runs a :class:`~hal.camera.Camera`; use as a context manager (the FastAPI lifespan does).
+
+    ``camera`` is either an instance (reused across reopens) or a factory that makes a new one
+    each time the camera is (re)opened.
+    """
+
+    def __init__(
+        self,
+        camera: Camera | CameraFactory,
+        preview_size: tuple[int, int] = (1024, 768),
+        *,
+        mode: SensorMode | None = None,
+        frame_timeout_s: float = 2.0,
+        backoff_s: tuple[float, float] = (0.5, 8.0),
+    ) -> None:
+        self._factory: CameraFactory = camera if callable(camera) and not isinstance(
+            camera, Camera
+        ) else (lambda: camera)  # type: ignore[assignment,return-value]
+        self._camera: Camera | None = None
+        self._template = self._factory()
+        self._preview_size = preview_size
+        self._mode = mode
+        self._frame_timeout_s = frame_timeout_s
+        self._backoff = backoff_s
+        self._controls = Controls()
+        self.broadcast = Broadcast()
+        self._camera_lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._state = "stopped"
+        self._reason: str | None = None
+        self._failures = 0
+        self._frame_times: collections.deque[int] = collections.deque(maxlen=30)
+        self.frames = 0
+        self.stills = 0
+        self.recoveries = 0
+        self._started_at = time.monotonic()
+
+    # --- lifetime ------------------------------------------------------------------------
+
+    def __enter__(self) -> CameraService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._state = "starting"
+        self._thread = threading.Thread(target=self._run, name="camera-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._frame_timeout_s + 5)
+            self._thread = None
+        with self._camera_lock:
+            self._close_camera()
+        self._state = "stopped"
+        self.broadcast.wake_all()
+
+    # --- what the API reads --------------------------------------------------------------
+
+    @property
+    def camera(self) -> Camera:
+        """The camera object (for its static description and backend-specific extras)."""
+        return self._camera or self._template
+
+    @property
+    def healthy(self) -> bool:
+        return self._state == "running"
+
+    @property
+    def status(self) -> dict[str, object]:
+        fps = 0.0
+        if len(self._frame_times) > 1:
+            span = self._frame_times[-1] - self._frame_times[0]
+            fps = (len(self._frame_times) - 1) * 1e9 / span if span > 0 else 0.0
+        return {
+            "state": self._state,
+            "reason": self._reason,
+            "backend": self.camera.backend,
+            "frames": self.frames,
+            "stills": self.stills,
+            "recoveries": self.recoveries,
+            "fps": round(fps, 2),
+            "uptime_s": round(time.monotonic() - self._started_at, 1),
+        }
+
+    def require_healthy(self) -> None:
+        if not self.healthy:
+            raise CameraUnavailable(self._reason or f"camera {self._state}")
+
+    @property
+    def controls(self) -> Controls:
+        return self._controls
+
+    def set_controls(self, controls: Controls) -> Controls:
+        """Apply controls now (from the next frame) and keep them for later reopens."""
+        self._controls = controls
+        camera = self._camera
+        if camera is not None and self.healthy:
+            try:
+                camera.set_controls(controls)
+            except hal_exc.CameraError as e:
+                self._fault(e)
+                raise CameraUnavailable(str(e)) from e
+        return controls
+
+    def capture_still(self) -> RawFrame:
+        """A full-resolution raw still, taken between two live-view frames."""
+        self.require_healthy()
+        timeout = self._controls.exposure_time_us * 1e-6 + self._frame_timeout_s + 5.0
+        with self._camera_lock:
+            camera = self._camera
+            if camera is None:
+                raise CameraUnavailable(self._reason or "camera not open")
+            try:
+                raw = camera.capture_still(timeout_s=timeout)
+            except hal_exc.CameraError as e:
+                self._fault(e)
+                raise CameraUnavailable(str(e)) from e
+        self.stills += 1
+        return raw
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._camera is None and not self._try_open():
+                self._wait_backoff()
+                continue
+            try:
+                with self._camera_lock:
+                    camera = self._camera
+                    if camera is None:
+                        continue
+                    frame = camera.next_frame(timeout_s=self._frame_timeout_s)
+            except hal_exc.CameraError as e:
+                self._fault(e)
+                self._wait_backoff()
+                continue
+            self._failures = 0
+            self.frames += 1
+            self._frame_times.append(time.monotonic_ns())
+            self.broadcast.publish(frame)
+            # Let a waiting still capture take the lock before the next frame.
+            time.sleep(0)
+
+    def _try_open(self) -> bool:
+        with self._camera_lock:
+            try:
+                camera = self._factory()
+                camera.open()
+                try:
+                    mode = self._mode or preview_mode(camera.sensor)
+                    camera.configure(mode, self._preview_size)
+                    camera.set_controls(self._controls)
+                    camera.start()
+                except BaseException:
+                    camera.close()
+                    raise
+            except hal_exc.CameraError as e:
+                self._failures += 1
+                self._state = "recovering"
+                self._reason = f"{type(e).__name__}: {e}"
+                log.warning("camera open failed (%s); retrying", self._reason)
+                return False
+            self._camera = camera
+            if self._state == "recovering":
+                self.recoveries += 1
+                log.info("camera recovered")
+            self._state = "running"
+            self._reason = None
+            return True
+
+    def _fault(self, error: hal_exc.CameraError) -> None:
+        with self._camera_lock:
+            self._failures += 1
+            self._state = "recovering"
+            self._reason = f"{type(error).__name__}: {error}"
+            log.warning("camera fault: %s; reopening", self._reason)
+            self._close_camera()
+        self.broadcast.wake_all()
+
+    def _close_camera(self) -> None:
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            try:
+                camera.stop()
+            except Exception:  # noqa: BLE001 - closing after a fault must not raise
+                log.debug("stop after fault failed", exc_info=True)
+            camera.close()
+
+    def _wait_backoff(self) -> None:
+        first, cap = self._backoff
+        delay = min(cap, first * 2 ** max(0, self._failures - 1))
+        self._stop.wait(delay)
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self._failures
