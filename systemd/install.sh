@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# Install mrig as a systemd service on Raspberry Pi OS Bookworm (64-bit), from a checkout.
+#
+#   sudo systemd/install.sh                 install, or update after a `git pull` (safe to re-run)
+#   sudo systemd/install.sh --uninstall     remove the service and program; keep config and photos
+#   sudo systemd/install.sh --uninstall --purge   ...and the config, photos and the mrig user
+#   systemd/install.sh --dry-run            print every action, change nothing
+#   systemd/install.sh --root DIR           write the files under DIR (a scratch root) and print
+#                                           the commands (apt, useradd, systemctl) instead of running them
+# Options: --port N (default 8000), --tuning vc4|pisp (default: pisp on a Pi 5, else vc4),
+#          --hostname NAME (the name written to the config; default: this Pi's hostname).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PREFIX=/opt/mrig
+VENV=$PREFIX/venv
+APP_SRC=$PREFIX/src
+CONSTRAINTS=$PREFIX/constraints.txt
+CONF_DIR=/etc/mrig
+CONF=$CONF_DIR/config.toml
+DATA_DIR=/var/lib/mrig
+UNIT=/etc/systemd/system/mrig.service
+AVAHI=/etc/avahi/services/mrig.service
+SERVICE_USER=mrig
+# picamera2 and libcamera come from Raspberry Pi OS, not PyPI: they must match the kernel and
+# the libcamera IPA modules. numpy and scipy come from apt too, because picamera2's compiled
+# friends (simplejpeg, pidng, av) are built against Debian's numpy.
+APT_PACKAGES=(python3-picamera2 python3-numpy python3-scipy python3-gpiozero python3-lgpio
+    python3-venv python3-pip avahi-daemon)
+
+MODE=install
+PURGE=0
+DRY=0
+ROOT=
+PORT=8000
+TUNING=
+HOST_NAME=
+TMP=
+
+# The arguments as one line a shell would read back the same (quoted only where needed).
+shell_words() {
+    local word line=
+    for word in "$@"; do
+        if [[ $word =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then line+="$word "; else line+="$(printf '%q' "$word") "; fi
+    done
+    printf '%s' "${line% }"
+}
+
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 2; }
+say() { printf '%s\n' "$*"; }
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --uninstall) MODE=uninstall ;;
+        --purge) PURGE=1 ;;
+        --dry-run|-n) DRY=1 ;;
+        --root) [[ $# -ge 2 ]] || die "--root needs a directory"; ROOT=$2; shift ;;
+        --port) [[ $# -ge 2 ]] || die "--port needs a number"; PORT=$2; shift ;;
+        --tuning) [[ $# -ge 2 ]] || die "--tuning needs vc4 or pisp"; TUNING=$2; shift ;;
+        --hostname) [[ $# -ge 2 ]] || die "--hostname needs a name"; HOST_NAME=$2; shift ;;
+        -h|--help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) die "unknown option: $1 (see --help)" ;;
+    esac
+    shift
+done
+
+[[ $PORT =~ ^[0-9]+$ && $PORT -ge 1 && $PORT -le 65535 ]] || die "--port must be 1-65535"
+[[ -z $TUNING || $TUNING == vc4 || $TUNING == pisp ]] || die "--tuning must be vc4 or pisp"
+[[ -z $HOST_NAME || $HOST_NAME =~ ^[A-Za-z0-9-]{1,63}$ ]] || die "--hostname: letters, digits and -"
+[[ $PURGE -eq 0 || $MODE == uninstall ]] || die "--purge goes with --uninstall"
+if [[ -n $ROOT ]]; then
+    mkdir -p "$ROOT"
+    ROOT=$(cd "$ROOT" && pwd)
+    [[ $ROOT != / ]] || die "--root / is the real system: run without --root"
+fi
+if [[ $DRY -eq 0 && -z $ROOT && $EUID -ne 0 ]]; then
+    die "run as root (sudo $0), or try --dry-run"
+fi
+
+# Paths on the target: the real system, or the same paths under the scratch root.
+target() { printf '%s%s' "$ROOT" "$1"; }
+
+# Commands that change the system outside the file tree (packages, users, services) run only
+# for real; with --dry-run or --root they are printed.
+run() {
+    local shown
+    shown=$(shell_words "$@")
+    if [[ $DRY -eq 1 || -n $ROOT ]]; then
+        say "would run: $shown"
+    else
+        say "+ $shown"
+        "$@"
+    fi
+}
+
+# put MODE SOURCE DEST: install one file, replacing what is there.
+put() {
+    if [[ $DRY -eq 1 ]]; then
+        say "would write $3 (mode $1)"
+    else
+        install -D -m "$1" "$2" "$(target "$3")"
+        say "wrote $3"
+    fi
+}
+
+# folder MODE PATH
+folder() {
+    if [[ $DRY -eq 1 ]]; then
+        say "would create $2/ (mode $1)"
+    else
+        install -d -m "$1" "$(target "$2")"
+    fi
+}
+
+remove() {
+    case $1 in /opt/mrig|/etc/mrig|/var/lib/mrig|"$UNIT"|"$AVAHI") ;; *) die "refusing to remove $1" ;; esac
+    if [[ ! -e $(target "$1") ]]; then
+        return 0
+    elif [[ $DRY -eq 1 ]]; then
+        say "would remove $1"
+    else
+        rm -rf -- "$(target "$1")"
+        say "removed $1"
+    fi
+}
+
+has_user() { grep -q "^$1:" "$(target /etc/passwd)" 2>/dev/null; }
+has_group() { grep -q "^$1:" "$(target /etc/group)" 2>/dev/null; }
+
+# The tuning the Pi needs: the Pi 5 family has the PiSP image signal processor.
+detect_tuning() {
+    local model=
+    if [[ -r $(target /proc/device-tree/model) ]]; then
+        model=$(tr -d '\0' < "$(target /proc/device-tree/model)")
+    fi
+    if [[ $model =~ Raspberry\ Pi\ (5|500)|Compute\ Module\ 5 ]]; then echo pisp; else echo vc4; fi
+}
+
+detect_hostname() {
+    local name=
+    if [[ -r $(target /etc/hostname) ]]; then name=$(head -n1 "$(target /etc/hostname)"); fi
+    if [[ -z $name && -z $ROOT ]]; then name=$(hostname); fi
+    name=${name%%.*}
+    echo "${name:-mrig}"
+}
+
+# unit_state enable|disable: systemctl can do this offline in a scratch root (it only makes or
+# removes the multi-user.target.wants symlink), so --root really does it.
+unit_state() {
+    if [[ $DRY -eq 1 ]]; then
+        say "would run: systemctl $1 mrig.service"
+    elif [[ -n $ROOT ]]; then
+        systemctl --quiet --root="$ROOT" "$1" mrig.service
+        say "${1}d mrig.service under $ROOT"
+    else
+        run systemctl "$1" mrig.service
+    fi
+}
+
+render() { # render TEMPLATE: the template with the @KEYS@ filled in, on stdout
+    sed -e "s/@PORT@/$PORT/g" -e "s/@TUNING@/$TUNING/g" -e "s/@HOSTNAME@/$HOST_NAME/g" "$1"
+}
+
+copy_source() {
+    local dest
+    dest=$(target "$APP_SRC")
+    if [[ $DRY -eq 1 ]]; then
+        say "would copy $SRC to $APP_SRC"
+        return
+    fi
+    rm -rf -- "$dest"
+    install -d -m 0755 "$dest"
+    tar -C "$SRC" --exclude=./.git --exclude=./.venv --exclude=./data --exclude=./tests \
+        --exclude=./build --exclude='*.egg-info' --exclude=__pycache__ --exclude=.pytest_cache \
+        --exclude=.ruff_cache --exclude=.hypothesis --exclude=node_modules -cf - . \
+        | tar -C "$dest" --no-same-owner -xf -
+    say "copied $SRC to $APP_SRC"
+}
+
+# pip must keep Debian's numpy and scipy (picamera2's compiled dependencies need them), so
+# their installed versions become constraints.
+write_constraints() {
+    local tmp
+    if [[ $DRY -eq 1 || -n $ROOT ]]; then
+        say "would write $CONSTRAINTS pinning the system numpy and scipy"
+        return
+    fi
+    tmp=$(mktemp)
+    python3 - > "$tmp" <<'PY'
+import importlib.metadata as md
+for name in ("numpy", "scipy"):
+    try:
+        print(f"{name}=={md.version(name)}")
+    except md.PackageNotFoundError:
+        pass
+PY
+    put 0644 "$tmp" "$CONSTRAINTS"
+    rm -f "$tmp"
+}
+
+install_all() {
+    [[ -n $TUNING ]] || TUNING=$(detect_tuning)
+    [[ -n $HOST_NAME ]] || HOST_NAME=$(detect_hostname)
+    TMP=$(mktemp -d)
+    trap 'rm -rf "$TMP"' EXIT
+
+    say "== packages from Raspberry Pi OS"
+    run apt-get update
+    run apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+
+    say "== user and folders"
+    has_group gpio || run groupadd --system gpio
+    # video and gpio also outside the unit (which adds them itself), so that
+    # `sudo -u mrig mrig selftest` reaches the camera and the pins.
+    if has_user "$SERVICE_USER"; then
+        run usermod --append --groups video,gpio "$SERVICE_USER"
+    else
+        run useradd --system --user-group --groups video,gpio --home-dir "$DATA_DIR" \
+            --no-create-home --shell /usr/sbin/nologin --comment "mrig camera service" "$SERVICE_USER"
+    fi
+    folder 0755 "$PREFIX"
+    folder 0755 "$CONF_DIR"
+    folder 0750 "$DATA_DIR"
+    run chown root:"$SERVICE_USER" "$CONF_DIR"
+    run chown "$SERVICE_USER:$SERVICE_USER" "$DATA_DIR"
+
+    say "== program"
+    copy_source
+    if [[ -x $(target "$VENV/bin/python") ]]; then
+        say "keeping the virtual environment $VENV"
+    else
+        # --system-site-packages: the venv sees picamera2 and libcamera from apt.
+        run python3 -m venv --system-site-packages "$VENV"
+    fi
+    write_constraints
+    run env PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install --quiet \
+        --upgrade-strategy only-if-needed --constraint "$CONSTRAINTS" "$APP_SRC"
+    # The version number may not change between commits: reinstall mrig itself every time.
+    run env PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install --quiet --no-deps \
+        --force-reinstall "$APP_SRC"
+
+    say "== configuration"
+    if [[ -e $(target "$CONF") ]]; then
+        say "keeping $CONF (your settings)"
+    else
+        render "$SRC/systemd/config.toml.in" > "$TMP/config.toml"
+        put 0640 "$TMP/config.toml" "$CONF"
+        run chown root:"$SERVICE_USER" "$CONF"
+    fi
+
+    say "== service"
+    put 0644 "$SRC/systemd/mrig.service" "$UNIT"
+    sed -e "s#<port>[0-9]*</port>#<port>$PORT</port>#" "$SRC/systemd/avahi/mrig.service" \
+        > "$TMP/avahi.service"
+    put 0644 "$TMP/avahi.service" "$AVAHI"
+    run systemctl daemon-reload
+    unit_state enable
+    run systemctl restart mrig.service
+
+    local port=$PORT
+    if [[ -r $(target "$CONF") ]]; then  # a kept config may name another port
+        port=$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' "$(target "$CONF")" | head -n1)
+    fi
+    say ""
+    say "mrig is installed. Next:"
+    say "  1. Set the web UI password:"
+    say "       sudo -u $SERVICE_USER $VENV/bin/mrig set-password --data-dir $DATA_DIR"
+    say "  2. On a phone on the same network (or the hotspot: sudo $APP_SRC/systemd/hotspot.sh on), open"
+    say "       http://$HOST_NAME.local:${port:-$PORT}/"
+    say "  Logs: journalctl -u mrig -f    Settings: $CONF (then: sudo systemctl restart mrig)"
+}
+
+uninstall_all() {
+    say "== service"
+    if [[ -e $(target "$UNIT") ]]; then
+        run systemctl stop mrig.service
+        unit_state disable
+    fi
+    remove "$UNIT"
+    remove "$AVAHI"
+    run systemctl daemon-reload
+    say "== program"
+    remove "$PREFIX"
+    if [[ $PURGE -eq 1 ]]; then
+        say "== settings, photos and user (--purge)"
+        remove "$CONF_DIR"
+        remove "$DATA_DIR"
+        if has_user "$SERVICE_USER"; then run userdel "$SERVICE_USER"; fi
+    else
+        say "kept $CONF_DIR and $DATA_DIR (photos); --uninstall --purge removes them too"
+    fi
+    say "apt packages (picamera2, avahi-daemon, ...) are left installed: other software may use them."
+}
+
+if [[ $MODE == install ]]; then install_all; else uninstall_all; fi
