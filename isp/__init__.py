@@ -12,7 +12,7 @@ __all__ = ["demosaic", "develop"]
 def __getattr__(name: str):
     # develop pulls in the whole pipeline; import it on first use so ``import isp`` stays light.
     if name == "develop":
-        from isp.develop import develop
+        from isp.render import develop
 
         return develop
     raise AttributeError(f"module 'isp' has no attribute {name!r}")

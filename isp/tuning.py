@@ -143,3 +143,82 @@ def default_tuning(target: str = "vc4") -> Tuning:
         return load_tuning(system)
     shipped = resources.files("isp") / "data" / f"{target}_imx477.json"
     return parse_tuning(shipped.read_text(), f"isp/data/{target}_imx477.json")
+
+
+#: ALSC grid (rows, columns) by number of cells: vc4 uses 16×12, pisp 32×32.
+ALSC_GRIDS = {192: (12, 16), 1024: (32, 32)}
+
+
+def _table(values: Any, path: str, what: str) -> np.ndarray:
+    t = np.asarray(values, dtype=np.float64).reshape(-1)
+    if t.size not in ALSC_GRIDS or not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise TuningError(f"{path}: rpi.alsc {what} is not a 16x12 or 32x32 table of positive gains")
+    return t.reshape(ALSC_GRIDS[t.size])
+
+
+def _interp_tables(calibrations: Any, colour_temperature: float, path: str, what: str) -> np.ndarray:
+    """Piecewise-linear interpolation of calibrated tables by colour temperature, clamped."""
+    if not calibrations:
+        raise TuningError(f"{path}: rpi.alsc has no {what} calibrations")
+    cals = sorted(((float(c["ct"]), _table(c["table"], path, what)) for c in calibrations),
+                  key=lambda c: c[0])
+    cts = [ct for ct, _ in cals]
+    if colour_temperature <= cts[0]:
+        return cals[0][1]
+    if colour_temperature >= cts[-1]:
+        return cals[-1][1]
+    i = int(np.searchsorted(cts, colour_temperature))
+    (ct0, t0), (ct1, t1) = cals[i - 1], cals[i]
+    w = (colour_temperature - ct0) / (ct1 - ct0)
+    return (1 - w) * t0 + w * t1
+
+
+def alsc_gains(tuning: Tuning, colour_temperature: float) -> np.ndarray:
+    """Lens shading gains of the ``rpi.alsc`` block at ``colour_temperature``, shape (3, rows, cols).
+
+    The colour tables (``calibrations_Cr``/``_Cb``) are interpolated by colour temperature as
+    libcamera does and divided by their value at the optical centre, so they carry the colour
+    shading only (the frame's colour gains carry the white balance). The luminance table is softened by
+    ``luminance_strength`` (gain ``1 + (lut - 1) * strength``). The grid spans the full sensor.
+    """
+    a = tuning.algorithm("rpi.alsc")
+    try:
+        strength = float(a.get("luminance_strength", 1.0))
+        lum = 1.0 + (_table(a["luminance_lut"], tuning.path, "luminance_lut") - 1.0) * strength
+        cr = _interp_tables(a["calibrations_Cr"], colour_temperature, tuning.path, "Cr")
+        cb = _interp_tables(a["calibrations_Cb"], colour_temperature, tuning.path, "Cb")
+    except (KeyError, TypeError, ValueError) as e:
+        raise TuningError(f"{tuning.path}: malformed rpi.alsc block ({e})") from None
+    if not (lum.shape == cr.shape == cb.shape):
+        raise TuningError(f"{tuning.path}: rpi.alsc tables have different grid sizes")
+    return np.stack([cr / _centre(cr) * lum, lum, cb / _centre(cb) * lum])
+
+
+def _centre(table: np.ndarray) -> float:
+    """Mean of the (up to) 2×2 cells at the table's centre."""
+    r, c = table.shape
+    return float(table[(r - 1) // 2 : r // 2 + 1, (c - 1) // 2 : c // 2 + 1].mean())
+
+
+def gamma_curve(tuning: Tuning) -> tuple[np.ndarray, np.ndarray]:
+    """The ``rpi.contrast`` gamma curve as (input, output) arrays scaled to [0, 1]."""
+    try:
+        pts = np.asarray(tuning.algorithm("rpi.contrast")["gamma_curve"], np.float64).reshape(-1, 2)
+    except (KeyError, TypeError, ValueError) as e:
+        raise TuningError(f"{tuning.path}: malformed rpi.contrast gamma_curve ({e})") from None
+    if len(pts) < 2 or np.any(np.diff(pts[:, 0]) <= 0):
+        raise TuningError(f"{tuning.path}: rpi.contrast gamma_curve must rise in x")
+    return pts[:, 0] / 65535.0, pts[:, 1] / 65535.0
+
+
+def sharpen_settings(tuning: Tuning) -> tuple[float, float, float]:
+    """``rpi.sharpen`` (threshold, strength, limit); libcamera's defaults when absent."""
+    a = tuning.algorithms.get("rpi.sharpen", {})
+    return (float(a.get("threshold", 1.0)), float(a.get("strength", 1.0)), float(a.get("limit", 1.0)))
+
+
+def noise_profile(tuning: Tuning) -> tuple[float, float]:
+    """``rpi.noise`` (reference_constant, reference_slope): noise σ ≈ constant + slope·√signal,
+    both in 16-bit DN at unity gain (Raspberry Pi tuning guide, noise section)."""
+    a = tuning.algorithms.get("rpi.noise", {})
+    return float(a.get("reference_constant", 0.0)), float(a.get("reference_slope", 0.0))
