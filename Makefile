@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# picamera2's source for tests/test_picamera2_contract.py (importing it needs libcamera, a Pi).
+	$(PY) -m pip install -q --no-deps picamera2==0.3.38
 	touch $@
 
 run: $(STAMP)
