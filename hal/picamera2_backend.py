@@ -114,7 +114,7 @@ def _mapped_error(error: BaseException, action: str) -> exc.CameraError:
         s in low for s in ("no such device", "disconnected", "input/output error")
     ):
         return exc.CameraDisconnected(text)
-    if "not found" in low or "no camera" in low:
+    if "no camera" in low or "camera(s) not found" in low:
         return exc.CameraNotFound(text)
     return exc.CameraError(text)
 

@@ -332,6 +332,7 @@ def test_controls_the_camera_lacks_are_left_out(fake, cam):
         (RuntimeError("Failed to acquire camera: Device or resource busy"), exc.CameraBusy),
         (OSError(errno.EBUSY, "Device or resource busy"), exc.CameraBusy),
         (RuntimeError("Camera(s) not found (Do not forget to disable legacy camera)"), exc.CameraNotFound),
+        (RuntimeError("No camera number 0 found - use rpicam-hello --list-cameras"), exc.CameraNotFound),
     ],
 )
 def test_open_errors(fake, error, expected):
@@ -352,6 +353,25 @@ def test_out_of_memory_on_configure(fake, cam, error):
     with pytest.raises(exc.CameraOutOfMemory) as info:
         cam.configure(cam.sensor.mode("2028x1520"), PREVIEW)
     assert isinstance(info.value, MemoryError) and info.value.__cause__ is error
+
+
+def test_failed_open_releases_the_camera(fake, monkeypatch):
+    def broken(self):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(fake.Picamera2, "sensor_modes", property(broken))
+    camera = Picamera2Camera()
+    with pytest.raises(exc.CameraDisconnected):
+        camera.open()
+    assert not fake.instances[-1].is_open
+    assert camera.describe() == {"backend": "picamera2"}
+
+
+def test_configuration_rejected_is_a_plain_camera_error(fake, cam):
+    fake.scenario.configure_error = RuntimeError("format not found in raw stream")
+    with pytest.raises(exc.CameraError) as info:
+        cam.configure(cam.sensor.mode("2028x1520"), PREVIEW)
+    assert type(info.value) is exc.CameraError
 
 
 @pytest.mark.parametrize("capture", ["next_frame", "capture_still"])
