@@ -181,20 +181,29 @@ def unpackbits_rle(data: bytes, size: int, name: str = "<tiff>") -> bytes:
 
 
 def _decode_rows(
-    chunk: bytes, rows: int, width: int, bits: int, bo: str, name: str, packbits: bool = False
-) -> np.ndarray:
-    """Rows of one strip or tile: each row starts on a byte boundary (TIFF 6.0)."""
+    chunk: bytes, dest: np.ndarray, bits: int, bo: str, name: str, packbits: bool = False
+) -> None:
+    """Decode one strip or tile into ``dest`` (rows, width); rows start on byte boundaries
+    (TIFF 6.0). Works in blocks of rows so temporaries stay small."""
+    rows, width = dest.shape
     row_bytes = (width * bits + 7) // 8
     if packbits:
         chunk = unpackbits_rle(bytes(chunk), rows * row_bytes, name)
     if len(chunk) < rows * row_bytes:
         raise RawFormatError(f"{name}: truncated image data ({len(chunk)} of {rows * row_bytes} bytes)")
     if bits == 16:
-        return np.frombuffer(chunk, dtype=bo + "u2", count=rows * width).reshape(rows, width)
+        dest[:] = np.frombuffer(chunk, dtype=bo + "u2", count=rows * width).reshape(rows, width)
+        return
     raw = np.frombuffer(chunk, dtype=np.uint8, count=rows * row_bytes).reshape(rows, row_bytes)
-    if (width * bits) % 8 == 0:
-        return _unpack_bits(raw.reshape(-1), bits, rows * width).reshape(rows, width)
-    return np.stack([_unpack_bits(r, bits, width) for r in raw])
+    block = max(1, (1 << 20) // max(row_bytes, 1))
+    for y0 in range(0, rows, block):
+        part = raw[y0 : y0 + block]
+        if (width * bits) % 8 == 0:
+            dest[y0 : y0 + block] = _unpack_bits(part.reshape(-1), bits, part.shape[0] * width).reshape(
+                part.shape[0], width
+            )
+        else:
+            dest[y0 : y0 + block] = np.stack([_unpack_bits(r, bits, width) for r in part])
 
 
 def read_pixels(buf: bytes, ifd: Ifd, name: str = "<tiff>") -> np.ndarray:
@@ -236,12 +245,15 @@ def read_pixels(buf: bytes, ifd: Ifd, name: str = "<tiff>") -> np.ndarray:
             ty, tx = divmod(k, across)
             start = int(offsets[k])
             size = int(counts[k]) if k < len(counts) else len(buf) - start
-            tile = _decode_rows(
-                buf[start : start + size], tl, tw * spp, bits, ifd.byte_order, name, packed
-            )
             y0, x0 = ty * tl, tx * tw * spp
             h, w = min(tl, height - ty * tl), min(tw * spp, width * spp - x0)
-            out[y0 : y0 + h, x0 : x0 + w] = tile[:h, :w]
+            if (h, w) == (tl, tw * spp):
+                dest = out[y0 : y0 + h, x0 : x0 + w]
+                _decode_rows(buf[start : start + size], dest, bits, ifd.byte_order, name, packed)
+            else:
+                tile = np.empty((tl, tw * spp), np.uint16)
+                _decode_rows(buf[start : start + size], tile, bits, ifd.byte_order, name, packed)
+                out[y0 : y0 + h, x0 : x0 + w] = tile[:h, :w]
     elif STRIP_OFFSETS in ifd.tags:
         offsets, counts = ifd.get(STRIP_OFFSETS), ifd.get(STRIP_BYTE_COUNTS, ())
         rps = int(ifd.first(ROWS_PER_STRIP, height))
@@ -252,8 +264,8 @@ def read_pixels(buf: bytes, ifd: Ifd, name: str = "<tiff>") -> np.ndarray:
             rows = min(rps, height - y0)
             start = int(offsets[k])
             size = int(counts[k]) if k < len(counts) else len(buf) - start
-            out[y0 : y0 + rows] = _decode_rows(
-                buf[start : start + size], rows, width * spp, bits, ifd.byte_order, name, packed
+            _decode_rows(
+                buf[start : start + size], out[y0 : y0 + rows], bits, ifd.byte_order, name, packed
             )
     else:
         raise RawFormatError(f"{name}: no StripOffsets or TileOffsets (no image data)")
