@@ -329,3 +329,21 @@ def test_thumbnail_from_jpeg_is_small_and_cached(tmp_path):
     stamp = thumb.stat().st_mtime_ns
     assert store.thumbnail(jpg[:-4]) == thumb
     assert thumb.stat().st_mtime_ns == stamp, "a cached thumbnail is not made again"
+
+
+def test_thumbnail_from_a_dng_preview(tmp_path):
+    from firmware.capture.dng import encode_dng
+    from firmware.capture.shot import ShotInfo
+    from hal.camera import FrameMetadata, RawFrame
+    from isp.tuning import default_tuning
+
+    meta = FrameMetadata(0, 0, 10_000, 1.0, (2.0, 1.6), 5000, 100_000)
+    raw = RawFrame(np.full((64, 96), 1000, np.uint16), "BGGR", 256, 4095, 12, meta)
+    preview = np.zeros((300, 400, 3), np.uint8)
+    preview[..., 2] = 180
+    dng = encode_dng(raw, ShotInfo(meta, EPOCH), default_tuning("vc4"), preview_rgb=preview)
+    store = _store(tmp_path)
+    [name] = store.save({"dng": dng})
+    rgb = simplejpeg.decode_jpeg(store.thumbnail(name[:-4]).read_bytes())
+    assert rgb.shape == (192, 256, 3)
+    assert abs(int(rgb[..., 2].mean()) - 180) < 4 and rgb[..., 0].mean() < 4
