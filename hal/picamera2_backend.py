@@ -246,6 +246,7 @@ class Picamera2Camera(Camera):
         with self._lock:
             picam2, self._picam2 = self._picam2, None
             self._running = False
+            self._mode = None
             self._still_config = None
             if picam2 is None:
                 return
@@ -266,6 +267,7 @@ class Picamera2Camera(Camera):
             was_running = self._running
             if was_running:
                 self.stop()
+            self._mode = self._still_config = None  # until this configuration succeeds
             entry = self._sensor_mode_entry(mode)
             full = self._sensor_mode_entry(self._sensor.full_resolution_mode)
             with _errors(f"configuring {mode.name}"):
@@ -275,7 +277,7 @@ class Picamera2Camera(Camera):
                     sensor={"output_size": tuple(entry["size"]), "bit_depth": entry["bit_depth"]},
                     controls=self._libcamera_controls(self._controls, mode),
                 )
-                self._still_config = picam2.create_still_configuration(
+                still_config = picam2.create_still_configuration(
                     main={"format": "RGB888", "size": tuple(preview_size)},
                     raw={"format": str(full["unpacked"]), "size": tuple(full["size"])},
                     sensor={"output_size": tuple(full["size"]), "bit_depth": full["bit_depth"]},
@@ -283,6 +285,7 @@ class Picamera2Camera(Camera):
                 picam2.configure(preview_config)
                 stream = picam2.camera_configuration()["raw"]
             order = RawFormat.parse(stream["format"]).bayer_order
+            self._still_config = still_config
             self._sensor = dataclasses.replace(
                 self._sensor,
                 modes=tuple(dataclasses.replace(m, bayer_order=order) for m in self._sensor.modes),

@@ -368,10 +368,13 @@ def test_failed_open_releases_the_camera(fake, monkeypatch):
 
 
 def test_configuration_rejected_is_a_plain_camera_error(fake, cam):
+    _running(cam)
     fake.scenario.configure_error = RuntimeError("format not found in raw stream")
     with pytest.raises(exc.CameraError) as info:
-        cam.configure(cam.sensor.mode("2028x1520"), PREVIEW)
+        cam.configure(cam.sensor.mode("1332x990"), PREVIEW)
     assert type(info.value) is exc.CameraError
+    with pytest.raises(exc.CameraNotRunning):  # not half-configured
+        cam.start()
 
 
 @pytest.mark.parametrize("capture", ["next_frame", "capture_still"])
