@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``mrig --help`` lists them.
-COMMANDS = ("serve", "selftest")
+COMMANDS = ("serve", "selftest", "develop")
 
 
 def build_parser() -> argparse.ArgumentParser:

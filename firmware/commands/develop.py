@@ -1,0 +1,138 @@
+"""``mrig develop``: DNG files to JPEGs with mrig's ISP.
+
+``mrig develop IN.dng [-o OUT.jpg]`` writes one JPEG (default: beside the DNG, ``.jpg``);
+``mrig develop FOLDER [-o OUTDIR]`` develops every ``*.dng`` in the folder with a progress bar
+on stderr. Output is written to a temporary file in the target folder and renamed into place,
+so a failure never leaves a partial JPEG. Bad input exits with status 2 and a message naming
+the file and the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("develop", help="develop DNG raw files to JPEG")
+    p.add_argument("input", type=Path, help="a .dng file or a folder of them")
+    p.add_argument("-o", "--output", type=Path, help="output .jpg (or folder, for a folder input)")
+    p.add_argument("--quality", type=int, default=92, help="JPEG quality 1-100 (default 92)")
+    p.add_argument(
+        "--white-balance", default="frame",
+        help="'frame' (as shot, default), 'auto', or a colour temperature in kelvin",
+    )
+    p.add_argument("--tone", choices=("srgb", "tuning"), default="srgb",
+                   help="sRGB curve (default) or the tuning's rpi.contrast curve")
+    p.add_argument("--tuning", type=Path, help="libcamera tuning file (default: IMX477)")
+    p.add_argument("--no-lens-shading", action="store_true", help="skip lens shading correction")
+    p.add_argument("--no-sharpen", action="store_true", help="skip sharpening")
+    p.set_defaults(func=run)
+
+
+def _white_balance(text: str) -> str | float:
+    if text in ("frame", "auto"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--white-balance must be 'frame', 'auto' or kelvin, not {text!r}") from None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a photo is for sharing
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
+    """Develop one DNG to ``dst``; raises :class:`isp.exc.IspError` on bad input."""
+    from isp.dng import read_dng
+    from isp.jpeg import build_exif, encode_jpeg
+    from isp.render import develop
+    from isp.tuning import default_tuning, load_tuning
+
+    tuning = load_tuning(args.tuning) if args.tuning else default_tuning()
+    dng = read_dng(src)
+    wb = _white_balance(args.white_balance)
+    if wb == "frame" and dng.as_shot_neutral is None:
+        wb = "auto"
+    rgb = develop(
+        dng.raw,
+        white_balance=wb,
+        tuning=tuning,
+        tone=args.tone,
+        lens_shading=not args.no_lens_shading,
+        sharpening=not args.no_sharpen,
+    )
+    meta = dng.raw.metadata
+    exif = build_exif(
+        make=dng.make or None,
+        model=dng.model or None,
+        exposure_time_s=meta.exposure_time_us / 1e6 if meta.exposure_time_us else None,
+        iso=meta.iso if meta.exposure_time_us else None,
+    )
+    jpeg = encode_jpeg(rgb, quality=args.quality, exif=exif)
+    del rgb
+    _write_atomic(dst, jpeg)
+
+
+def _progress(done: int, total: int, name: str) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "." * (width - filled)
+    end = "\n" if done == total else ""
+    print(f"\r[{bar}] {done}/{total} {name[:40]:<40}", end=end, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isp.exc import IspError
+
+    if not 1 <= args.quality <= 100:
+        print(f"mrig develop: --quality must be 1-100, got {args.quality}", file=sys.stderr)
+        return 2
+    try:
+        _white_balance(args.white_balance)
+    except ValueError as e:
+        print(f"mrig develop: {e}", file=sys.stderr)
+        return 2
+    src: Path = args.input
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if p.suffix.lower() == ".dng" and p.is_file())
+        if not files:
+            print(f"mrig develop: {src}: no .dng files in this folder", file=sys.stderr)
+            return 2
+        out_dir = args.output or src
+        if out_dir.exists() and not out_dir.is_dir():
+            print(f"mrig develop: {out_dir}: not a folder", file=sys.stderr)
+            return 2
+        out_dir.mkdir(parents=True, exist_ok=True)
+        failures = 0
+        for i, f in enumerate(files):
+            _progress(i, len(files), f.name)
+            try:
+                develop_file(f, out_dir / (f.stem + ".jpg"), args)
+            except (IspError, OSError) as e:
+                failures += 1
+                print(f"\nmrig develop: {e}", file=sys.stderr)
+        _progress(len(files), len(files), "done")
+        return 2 if failures else 0
+    if not src.exists():
+        print(f"mrig develop: {src}: no such file", file=sys.stderr)
+        return 2
+    dst = args.output or src.with_suffix(".jpg")
+    try:
+        develop_file(src, dst, args)
+    except (IspError, OSError) as e:
+        print(f"mrig develop: {e}", file=sys.stderr)
+        return 2
+    return 0
