@@ -12,9 +12,10 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from firmware.api import errors
-from firmware.api.routes import controls, mock, status, stream
+from firmware.api.routes import controls, mock, status, stream, ui
 from firmware.api.routes.stream import StreamSlots
 from firmware.config import Settings
+from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
 from hal.camera import Camera
 from hal.select import make_camera
@@ -40,8 +41,17 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         preview = (settings.camera.preview_width, settings.camera.preview_height)
-        with CameraService(camera, preview, **(service_options or {})) as service:
+        with contextlib.ExitStack() as stack:
+            service = stack.enter_context(
+                CameraService(camera, preview, **(service_options or {}))
+            )
             app.state.service = service
+            # What the hardware shutter button does; the capture module replaces it with the
+            # same action as the phone's Capture button.
+            app.state.press_shutter = service.capture_still
+            app.state.shutter = stack.enter_context(
+                rig_io(settings.gpio, lambda: app.state.press_shutter())
+            )
             log.info("serving %s camera", service.camera.backend)
             yield
 
@@ -56,7 +66,8 @@ def create_app(
     errors.install(app)
 
     api = APIRouter(prefix="/api")
-    for area in (status, controls, stream, mock):
+    for area in (status, controls, stream, mock, ui):
         api.include_router(area.router)
     app.include_router(api)
+    ui.install(app)
     return app

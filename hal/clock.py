@@ -31,14 +31,19 @@ class RealClock:
 class SimulatedClock:
     """A clock whose ``sleep`` advances time immediately instead of waiting.
 
+    ``pace_s`` caps a real pause taken on each sleep, so a camera loop running on simulated
+    time delivers frames at about its real rate without spinning a CPU core, while a long
+    exposure still costs no wall time.
+
     >>> clock = SimulatedClock()
     >>> clock.sleep(2.5)
     >>> clock.monotonic_ns()
     2500000000
     """
 
-    def __init__(self, start_ns: int = 0) -> None:
+    def __init__(self, start_ns: int = 0, *, pace_s: float = 0.0) -> None:
         self._now_ns = start_ns
+        self._pace_s = pace_s
         self._lock = threading.Lock()
 
     def monotonic_ns(self) -> int:
@@ -47,6 +52,8 @@ class SimulatedClock:
 
     def sleep(self, seconds: float) -> None:
         self.advance(seconds)
+        if self._pace_s > 0 and seconds > 0:
+            time.sleep(min(seconds, self._pace_s))
 
     def advance(self, seconds: float) -> None:
         with self._lock:

@@ -150,6 +150,19 @@ def _libcamera_enums() -> Any:
     return libcamera_controls
 
 
+def detect() -> str | None:
+    """None when picamera2 imports and lists a camera; otherwise why this backend cannot run."""
+    try:
+        import picamera2
+    except ImportError as error:  # also libcamera missing: picamera2 imports it first
+        return f"picamera2 does not import ({error})"
+    try:
+        cameras = picamera2.Picamera2.global_camera_info()
+    except Exception as error:  # libcamera's camera manager can fail in many ways
+        return f"libcamera cannot list cameras ({error})"
+    return None if cameras else "no camera attached"
+
+
 class Picamera2Camera(Camera):
     """The Raspberry Pi HQ camera (IMX477) through picamera2.
 

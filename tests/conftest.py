@@ -21,10 +21,15 @@ os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 BASE_URL = "http://127.0.0.1:8000"
 
 
+#: Real pause per simulated sleep: frames flow at about their real rate without spinning a core,
+#: and long exposures cost no wall time.
+PACE_S = 0.02
+
+
 @pytest.fixture
 def mock_camera() -> MockCamera:
-    """A mock HQ camera on simulated time: frames come as fast as the CPU renders them."""
-    return MockCamera(clock=SimulatedClock(), seed=1234)
+    """A mock HQ camera on simulated time."""
+    return MockCamera(clock=SimulatedClock(pace_s=PACE_S), seed=1234)
 
 
 @pytest.fixture
@@ -44,7 +49,7 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
     def make(camera=None, settings_: Settings | None = None, **service_options) -> TestClient:
         app = create_app(
             settings_ or settings,
-            camera if camera is not None else MockCamera(clock=SimulatedClock(), seed=1),
+            camera if camera is not None else MockCamera(clock=SimulatedClock(pace_s=PACE_S), seed=1),
             service_options={"backoff_s": (0.01, 0.05), **service_options},
         )
         client = TestClient(app, base_url=BASE_URL)

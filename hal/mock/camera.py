@@ -95,6 +95,7 @@ class MockCamera(Camera):
         self._scene = scene or MockScene()
         self._clock = clock or RealClock()
         self._rng = np.random.default_rng(seed)
+        self._noise = sensor.NoiseBank(self._rng)
         self._tuning = tuning or default_tuning()
         self._profile = ipa.exposure_profile(self._tuning)
         self._y_target = ipa.y_target(self._tuning)
@@ -232,7 +233,7 @@ class MockCamera(Camera):
         )
         e_per_unit = sensor.electrons_per_unit(scene.lux, exposure_us, lens.f_number)
         black = self._sensor.black_level(mode.bit_depth)
-        dn = sensor.expose(base * np.float32(e_per_unit), gain, mode.bit_depth, black, self._rng)
+        dn = sensor.expose(base * np.float32(e_per_unit), gain, mode.bit_depth, black, self._noise)
         metadata = self._metadata(exposure_us, gain, colour_gains, ct, duration_us, crop, scene)
         raw = RawFrame(
             data=_mosaic(dn, mode.bayer_order),
@@ -343,7 +344,7 @@ class MockCamera(Camera):
     def _run_control_loops(
         self, dn: np.ndarray, black: int, white: int, total: float, controls: Controls
     ) -> None:
-        stats = (dn[::8, ::8].astype(np.float32) - black) / (white - black)
+        stats = (np.moveaxis(dn[:, ::8, ::8], 0, -1).astype(np.float32) - black) / (white - black)
         if controls.ae_enable:
             weights = ipa.metering_weights(stats.shape[:2], controls.metering)
             metered = float((stats[..., 1] * weights).sum())
@@ -363,12 +364,12 @@ class MockCamera(Camera):
                     self._awb_ct += 0.5 * (estimate - self._awb_ct)
 
 
-def _mosaic(rgb: np.ndarray, order: str) -> np.ndarray:
-    """Keep one colour per pixel, as a Bayer sensor records it."""
-    out = np.empty(rgb.shape[:2], dtype=rgb.dtype)
+def _mosaic(planes: np.ndarray, order: str) -> np.ndarray:
+    """Keep one colour per pixel of R, G, B planes (3×H×W), as a Bayer sensor records it."""
+    out = np.empty(planes.shape[1:], dtype=planes.dtype)
     for colour in ("R", "G1", "G2", "B"):
         rows, cols = bayer_slices(order, colour)
-        out[rows, cols] = rgb[rows, cols, "RGB".index(colour[0])]
+        out[rows, cols] = planes["RGB".index(colour[0])][rows, cols]
     return out
 
 
@@ -389,7 +390,7 @@ def _render_camera_rgb(
     pixel_size_um: float,
     tuning: Tuning,
 ) -> np.ndarray:
-    """Noise-free raw R, G, B per unit exposure for a preview of ``crop`` at ``size``.
+    """Noise-free raw R, G, B planes (3×H×W) per unit exposure for a preview of ``crop``.
 
     Sampled 2×2 per output pixel against aliasing, blurred by the lens, vignetted. Cached,
     since it changes only when a ring, the crop or the light changes.
@@ -414,8 +415,9 @@ def _render_camera_rgb(
     centre_y = y0 + (np.arange(h, dtype=np.float32) + 0.5) * (ch / h)
     _, _, xs, ys = _sensor_to_board(lens, centre_x[None, :], centre_y[:, None], pitch_mm)
     cam *= lens.vignetting(xs, ys)[..., None]
-    cam.setflags(write=False)
-    return cam
+    planes = np.ascontiguousarray(np.moveaxis(cam, -1, 0))
+    planes.setflags(write=False)
+    return planes
 
 
 def _render_bayer_still(

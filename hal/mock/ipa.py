@@ -110,21 +110,34 @@ def gamma_lut(tuning: Tuning, size: int = 4096) -> np.ndarray:
 
 
 def render_preview(
-    raw_rgb: np.ndarray,
+    raw_planes: np.ndarray,
     black_level: int,
     white_level: int,
     colour_gains: tuple[float, float],
     ccm: np.ndarray,
     lut: np.ndarray,
 ) -> np.ndarray:
-    """Render per-pixel raw R, G, B (uint16 DN, H×W×3) to 8-bit display RGB."""
+    """Render raw R, G, B planes (uint16 DN, 3×H×W) to 8-bit display RGB (H×W×3).
+
+    White balance and normalisation are one lookup per channel (the raw has at most 4096
+    levels); the CCM is nine multiply-adds on whole planes, far cheaper than a per-pixel
+    matrix product on interleaved data.
+    """
+    levels = np.arange(white_level + 1, dtype=np.float32)
+    gains = (colour_gains[0], 1.0, colour_gains[1])
     scale = 1.0 / (white_level - black_level)
-    gains = np.array([colour_gains[0], 1.0, colour_gains[1]], dtype=np.float32) * np.float32(scale)
-    linear = raw_rgb.astype(np.float32)
-    linear -= np.float32(black_level)
-    linear *= gains
-    np.clip(linear, 0.0, 1.0, out=linear)
-    out = linear @ ccm.T.astype(np.float32)
-    np.clip(out, 0.0, 1.0, out=out)
-    out *= np.float32(len(lut) - 1)
-    return lut[out.astype(np.int16)]
+    linear = [
+        np.clip((levels - black_level) * np.float32(g * scale), 0.0, 1.0)[plane]
+        for g, plane in zip(gains, raw_planes, strict=True)
+    ]
+    top = np.float32(len(lut) - 1)
+    out = np.empty(raw_planes.shape[1:] + (3,), dtype=np.uint8)
+    m = ccm.astype(np.float32)
+    for c in range(3):
+        mixed = linear[0] * m[c, 0]
+        mixed += linear[1] * m[c, 1]
+        mixed += linear[2] * m[c, 2]
+        np.clip(mixed, 0.0, 1.0, out=mixed)
+        mixed *= top
+        out[..., c] = lut[mixed.astype(np.int16)]
+    return out

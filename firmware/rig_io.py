@@ -1,0 +1,75 @@
+"""The rig's physical controls wired to the app: the shutter button takes a picture through the
+same path as the phone's Capture button, and the status LED shows busy and error.
+
+On a machine with no GPIO (a laptop running the mock) the parts are simply absent; the log says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+from firmware.config import GpioSettings
+from hal.exc import GpioError
+from hal.gpio import RigIO
+
+log = logging.getLogger(__name__)
+
+
+class ShutterPath:
+    """Runs the capture action for the button, one at a time, lighting the LED while busy."""
+
+    def __init__(self, press: Callable[[], object], io: RigIO) -> None:
+        self.press = press
+        self._io = io
+        self._busy = threading.Lock()
+        self.presses = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def __call__(self) -> None:
+        if not self._busy.acquire(blocking=False):
+            log.info("shutter pressed while a capture is running; ignored")
+            return
+        led = self._io.led
+        try:
+            self.presses += 1
+            if led:
+                led.busy()
+            self.press()
+            if led:
+                led.idle()
+        except Exception as e:  # shown on the LED and in the log; the button stays usable
+            self.failures += 1
+            self.last_error = str(e)
+            log.warning("capture from the shutter button failed: %s", e)
+            if led:
+                led.error()
+        finally:
+            self._busy.release()
+
+
+@contextlib.contextmanager
+def rig_io(settings: GpioSettings, press: Callable[[], object], *, pin_factory=None
+           ) -> Iterator[ShutterPath | None]:
+    """Open the configured GPIO parts and connect the shutter button to ``press``."""
+    if not settings.enabled:
+        yield None
+        return
+    try:
+        io = RigIO(settings, pin_factory=pin_factory).__enter__()
+    except GpioError as e:
+        log.warning("GPIO unavailable, hardware buttons disabled: %s", e)
+        yield None
+        return
+    try:
+        path = ShutterPath(press, io)
+        if io.shutter:
+            io.shutter.when_pressed = path
+        if io.led:
+            io.led.idle()
+        yield path
+    finally:
+        io.close()
