@@ -1,0 +1,111 @@
+"""develop(): strips match whole-frame processing, white balance choices, the colour chart."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import isp
+from hal.camera import FrameMetadata, RawFrame
+from isp.colour import COLORCHECKER_SRGB, delta_e_2000, srgb8_to_lab
+from isp.tone import srgb_decode
+from isp.tuning import default_tuning
+
+PATTERNS = ["RGGB", "BGGR", "GRBG", "GBRG"]
+
+
+def meta(gains=(2.0, 1.6)) -> FrameMetadata:
+    return FrameMetadata(0, 0, 10_000, 1.0, gains, 5000, 25_000)
+
+
+def chart_raw(ct: float, pattern: str = "BGGR", patch: int = 12, bits: int = 12) -> RawFrame:
+    """A ColorChecker as the sensor would record it under ``ct`` K, consistent with the tuning:
+    camera RGB = diag(r(T), 1, b(T)) @ inv(CCM(T)) @ linear sRGB."""
+    t = default_tuning()
+    lin = srgb_decode(COLORCHECKER_SRGB / 255.0)
+    r, b = t.neutral_rb(ct)
+    cam = lin @ (np.diag([r, 1.0, b]) @ np.linalg.inv(t.ccm(ct))).T
+    rgb = np.clip(cam, 0, 1).reshape(4, 6, 3).repeat(patch, 0).repeat(patch, 1)
+    white, black = (1 << bits) - 1, 256 >> (12 - bits)
+    ch = {"R": 0, "G": 1, "B": 2}
+    cfa = np.empty(rgb.shape[:2])
+    for k, (dy, dx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        cfa[dy::2, dx::2] = rgb[dy::2, dx::2, ch[pattern[k]]]
+    data = np.round(black + cfa * (white - black)).astype(np.uint16)
+    return RawFrame(data, pattern, black, white, bits, meta(t.colour_gains(ct)))
+
+
+def patch_means(rgb: np.ndarray, patch: int = 12) -> np.ndarray:
+    c = patch // 2
+    cells = rgb.reshape(4, patch, 6, patch, 3)[:, c - 3 : c + 3, :, c - 3 : c + 3]
+    return cells.mean(axis=(1, 3)).reshape(24, 3)
+
+
+@pytest.mark.parametrize("ct", [3000, 5000, 6500])
+def test_colour_chart_within_delta_e_2(ct):
+    out = isp.develop(chart_raw(ct), lens_shading=False)
+    assert out.dtype == np.uint8 and out.shape == (48, 72, 3)
+    de = delta_e_2000(srgb8_to_lab(patch_means(out)), srgb8_to_lab(COLORCHECKER_SRGB))
+    assert de.mean() <= 2.0, de.round(2)
+
+
+@pytest.mark.parametrize("ct", [2900, 4500, 7000])
+def test_auto_white_balance_finds_the_light(ct):
+    """A mostly grey scene (grey world holds) with a white highlight (white patch holds)."""
+    from isp.awb import auto_white_balance
+
+    t = default_tuning()
+    r, b = t.neutral_rb(ct)
+    y = np.linspace(0.05, 0.8, 64)[:, None] * np.ones((1, 64))
+    cam = np.stack([y * r, y, y * b], -1)
+    cfa = np.empty((64, 64))
+    cfa[0::2, 0::2], cfa[0::2, 1::2] = cam[0::2, 0::2, 2], cam[0::2, 1::2, 1]  # BGGR
+    cfa[1::2, 0::2], cfa[1::2, 1::2] = cam[1::2, 0::2, 1], cam[1::2, 1::2, 0]
+    data = np.round(256 + cfa * 3839).astype(np.uint16)
+    gains, found = auto_white_balance(data, "BGGR", 256, 4095, t)
+    assert t.neutral_rb(found) == pytest.approx((r, b), rel=0.02)  # the CT curve is flat at high CT
+    assert gains == pytest.approx(t.colour_gains(found))
+
+
+def test_white_balance_from_colour_temperature_matches_frame_gains():
+    raw = chart_raw(4000)
+    a = isp.develop(raw, white_balance=4000.0, lens_shading=False)
+    b = isp.develop(raw, lens_shading=False)
+    assert np.abs(a.astype(int) - b).max() <= 2
+
+
+def test_lens_shading_from_tuning_brightens_corners():
+    data = np.full((64, 96), 1200, np.uint16)
+    raw = RawFrame(data, "BGGR", 256, 4095, 12, meta())
+    on = isp.develop(raw, sharpening=False).astype(int)
+    off = isp.develop(raw, sharpening=False, lens_shading=False).astype(int)
+    assert on[0, 0].sum() > off[0, 0].sum()
+    assert np.ptp(off.reshape(-1, 3), axis=0).max() <= 1
+
+
+def test_bad_white_balance_values():
+    raw = chart_raw(5000)
+    for wb in ("sunny", 50.0, (0.0, 1.0)):
+        with pytest.raises(ValueError):
+            isp.develop(raw, white_balance=wb)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    h=st.integers(2, 120),
+    w=st.integers(1, 24),
+    pattern=st.sampled_from(PATTERNS),
+    bits=st.sampled_from([8, 10, 12, 14, 16]),
+    strip=st.integers(2, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_property_strips_equal_whole_and_output_in_range(h, w, pattern, bits, strip, seed):
+    rng = np.random.default_rng(seed)
+    white = (1 << bits) - 1
+    data = rng.integers(0, white + 1, (h, w), dtype=np.uint16)
+    raw = RawFrame(data, pattern, white // 16, white, bits, meta())
+    whole = isp.develop(raw, strip_rows=10_000, workers=1)
+    strips = isp.develop(raw, strip_rows=strip, workers=2)
+    assert whole.shape == (h, w, 3) and whole.dtype == np.uint8
+    assert np.abs(whole.astype(int) - strips).max() <= 1
+    assert np.mean(whole != strips) < 0.001
