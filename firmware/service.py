@@ -63,6 +63,8 @@ class CameraService:
         self.stills = 0
         self.recoveries = 0
         self._started_at = time.monotonic()
+        self._beat = time.monotonic()
+        self._still_deadline = 0.0
 
     # --- lifetime ------------------------------------------------------------------------
 
@@ -141,15 +143,20 @@ class CameraService:
         """A full-resolution raw still, taken between two live-view frames."""
         self.require_healthy()
         timeout = self._controls.exposure_time_us * 1e-6 + self._frame_timeout_s + 5.0
-        with self._camera_lock:
-            camera = self._camera
-            if camera is None:
-                raise CameraUnavailable(self._reason or "camera not open")
-            try:
-                raw = camera.capture_still(timeout_s=timeout)
-            except hal_exc.CameraError as e:
-                self._fault(e)
-                raise CameraUnavailable(str(e)) from e
+        # The live view waits on the lock meanwhile; the watchdog allows for it (`stalled`).
+        self._still_deadline = time.monotonic() + timeout + self._frame_timeout_s
+        try:
+            with self._camera_lock:
+                camera = self._camera
+                if camera is None:
+                    raise CameraUnavailable(self._reason or "camera not open")
+                try:
+                    raw = camera.capture_still(timeout_s=timeout)
+                except hal_exc.CameraError as e:
+                    self._fault(e)
+                    raise CameraUnavailable(str(e)) from e
+        finally:
+            self._still_deadline = 0.0
         self.stills += 1
         return raw
 
@@ -157,6 +164,7 @@ class CameraService:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._beat = time.monotonic()
             if self._camera is None and not self._try_open():
                 self._wait_backoff()
                 continue
@@ -165,7 +173,7 @@ class CameraService:
                     camera = self._camera
                     if camera is None:
                         continue
-                    frame = camera.next_frame(timeout_s=self._frame_timeout_s)
+                    frame = camera.next_frame(timeout_s=self._frame_budget_s())
             except hal_exc.CameraError as e:
                 self._fault(e)
                 self._wait_backoff()
@@ -193,7 +201,7 @@ class CameraService:
             except hal_exc.CameraError as e:
                 self._failures += 1
                 self._state = "recovering"
-                self._reason = f"{type(e).__name__}: {e}"
+                self._reason = f"{e.summary} ({e})"
                 log.warning("camera open failed (%s); retrying", self._reason)
                 return False
             self._camera = camera
@@ -208,7 +216,7 @@ class CameraService:
         with self._camera_lock:
             self._failures += 1
             self._state = "recovering"
-            self._reason = f"{type(error).__name__}: {error}"
+            self._reason = f"{error.summary} ({error})"
             log.warning("camera fault: %s; reopening", self._reason)
             self._close_camera()
         self.broadcast.wake_all()
@@ -230,3 +238,24 @@ class CameraService:
     @property
     def consecutive_failures(self) -> int:
         return self._failures
+
+    def _frame_budget_s(self) -> float:
+        """How long a live-view frame may take: the timeout, plus a manual exposure's length
+        (a frame exposed for 300 s arrives after 300 s and is not a hang)."""
+        c = self._controls
+        return self._frame_timeout_s + (0.0 if c.ae_enable else c.exposure_time_us * 1e-6)
+
+    @property
+    def loop_alive(self) -> bool:
+        """Whether the camera thread is running (False before start and after stop)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def stalled(self) -> bool:
+        """The camera loop has made no progress for longer than any legitimate wait: a frame
+        timeout plus the longest back-off, or the deadline of the still being taken (so a long
+        exposure is not a hang). The watchdog stops pinging then."""
+        now = time.monotonic()
+        limit = self._frame_budget_s() + self._backoff[1] + 5.0
+        return now - self._beat > limit and now > self._still_deadline

@@ -13,29 +13,44 @@ class HalError(Exception):
 class CameraError(HalError):
     """The camera could not do what was asked; the service should recover it."""
 
+    #: What happened, in a photographer's words (the API's 503 says this, then the detail).
+    summary = "camera error"
+
 
 class CameraTimeout(CameraError, TimeoutError):
     """A frame or still did not arrive in time (the sensor or its driver hung)."""
+
+    summary = "camera timed out"
 
 
 class CameraDisconnected(CameraError, ConnectionError):
     """The camera went away (ribbon cable, power, driver reset)."""
 
+    summary = "camera disconnected"
+
 
 class CameraOutOfMemory(CameraError, MemoryError):
     """Buffers for the requested configuration could not be allocated (CMA exhausted)."""
+
+    summary = "not enough memory for the camera"
 
 
 class CameraBusy(CameraError):
     """Another process holds the camera."""
 
+    summary = "camera in use by another program"
+
 
 class CameraNotFound(CameraError):
     """No camera of the requested kind is attached or importable."""
 
+    summary = "no camera found"
+
 
 class CameraNotRunning(CameraError):
     """A frame was asked for while the camera is closed or stopped."""
+
+    summary = "camera not running"
 
 
 class GpioError(HalError):

@@ -1,0 +1,212 @@
+"""The controls, camera and live-stream API against the mock camera."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import simplejpeg
+
+from hal.camera import Camera
+
+
+def wait_until(predicate, timeout_s: float = 10.0):
+    """Poll for a condition the camera thread brings about (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def frame_after(client, sequence: int) -> dict:
+    return wait_until(lambda: _actual_after(client, sequence))
+
+
+def _actual_after(client, sequence):
+    actual = client.get("/api/controls").json()["actual"]
+    return actual if actual and actual["sequence"] > sequence else None
+
+
+def test_status_and_camera_description(client):
+    wait_until(lambda: client.get("/api/status").json()["frames"] > 0)
+    status = client.get("/api/status").json()
+    assert status["state"] == "running" and status["backend"] == "mock"
+    camera = client.get("/api/camera").json()
+    assert camera["model"] == "imx477"
+    assert camera["active_array"] == [4056, 3040]
+    modes = {m["name"]: m for m in camera["modes"]}
+    assert set(modes) == {"1332x990", "2028x1080", "2028x1520", "4056x3040"}
+    assert modes["4056x3040"]["bayer_order"] == "BGGR"
+    assert modes["1332x990"]["bit_depth"] == 10 and modes["1332x990"]["black_level"] == 64
+    assert modes["2028x1520"]["black_level"] == 256 and modes["2028x1520"]["white_level"] == 4095
+
+
+def test_patch_controls_changes_the_next_frames(client):
+    seq = frame_after(client, 0)["sequence"]
+    r = client.patch("/api/controls", json={"exposure_time_us": 8000, "analogue_gain": 2.0})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ae_enable"] is False  # turning the shutter dial means manual exposure
+    assert (body["exposure_time_us"], body["analogue_gain"]) == (8000, 2.0)
+    actual = frame_after(client, seq + 2)
+    assert (actual["exposure_time_us"], actual["analogue_gain"], actual["iso"]) == (8000, 2.0, 200)
+
+
+def test_manual_white_balance(client):
+    r = client.patch("/api/controls", json={"colour_gains": [2.5, 1.5]})
+    assert r.json()["awb_enable"] is False
+    seq = r.json()["actual"]["sequence"] if r.json()["actual"] else 0
+    assert frame_after(client, seq + 1)["colour_gains"] == [2.5, 1.5]
+    r = client.patch("/api/controls", json={"awb_enable": True, "awb_mode": "daylight"})
+    assert r.json()["awb_enable"] is True and r.json()["awb_mode"] == "daylight"
+
+
+@pytest.mark.parametrize(
+    "body, field, allowed",
+    [
+        ({"exposure_time_us": 100}, "exposure_time_us", (114, 670_740_000)),
+        ({"exposure_time_us": 700_000_000}, "exposure_time_us", (114, 670_740_000)),
+        ({"analogue_gain": 0.5}, "analogue_gain", (1.0, 22.26)),
+        ({"analogue_gain": 30}, "analogue_gain", (1.0, 22.26)),
+        ({"ev": 9}, "ev", (-8.0, 8.0)),
+        ({"colour_gains": [9, 1]}, "colour_gains", (0.25, 8.0)),
+    ],
+)
+def test_out_of_range_is_422_naming_field_and_range(client, mock_camera, body, field, allowed):
+    before = mock_camera.controls
+    r = client.patch("/api/controls", json=body)
+    assert r.status_code == 422
+    detail = r.json()["detail"][0]
+    assert detail["loc"][:2] == ["body", field]
+    assert detail["allowed"] == {"min": allowed[0], "max": allowed[1]}
+    assert field in detail["msg"] and str(allowed[0]) in detail["msg"] and str(allowed[1]) in detail["msg"]
+    assert mock_camera.controls == before  # never reached the camera
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"shutter": 1000}, {"awb_mode": "sunset"}, {"metering": "average"}, {"ae_enable": "maybe"},
+     {"colour_gains": [1.0]}, {"exposure_time_us": "fast"}],
+)
+def test_unknown_or_malformed_controls_are_422(client, mock_camera, body):
+    before = mock_camera.controls
+    r = client.patch("/api/controls", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][0] == "body"
+    assert mock_camera.controls == before
+
+
+def mean_brightness(jpeg: bytes) -> float:
+    return float(simplejpeg.decode_jpeg(jpeg).mean())
+
+
+def snapshot_after(client, sequence: int) -> bytes:
+    frame_after(client, sequence + 2)
+    return client.get("/api/snapshot.jpg").content
+
+
+def test_four_times_longer_exposure_visibly_brightens_the_view(client):
+    r = client.patch("/api/controls", json={"exposure_time_us": 4000, "analogue_gain": 1.0,
+                                              "awb_enable": False, "colour_gains": [2.4, 1.6]})
+    seq = frame_after(client, 0)["sequence"]
+    dark = mean_brightness(snapshot_after(client, seq))
+    r = client.patch("/api/controls", json={"exposure_time_us": 16000})
+    assert r.status_code == 200
+    bright = mean_brightness(snapshot_after(client, r.json()["actual"]["sequence"]))
+    assert bright > dark * 1.5
+
+
+def read_mjpeg_frames(client, count: int) -> list[bytes]:
+    frames, buffer = [], b""
+    with client.stream("GET", "/api/stream.mjpg") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("multipart/x-mixed-replace")
+        for chunk in r.iter_bytes():
+            buffer += chunk
+            while True:
+                start = buffer.find(b"\xff\xd8")
+                end = buffer.find(b"\xff\xd9", start + 2)
+                if start < 0 or end < 0:
+                    break
+                frames.append(buffer[start : end + 2])
+                buffer = buffer[end + 2 :]
+            if len(frames) >= count:
+                return frames
+    return frames
+
+
+def test_stream_delivers_decodable_live_frames(client, settings):
+    frames = read_mjpeg_frames(client, 3)
+    assert len(frames) == 3
+    images = [simplejpeg.decode_jpeg(f) for f in frames]
+    assert images[0].shape == (settings.camera.preview_height, settings.camera.preview_width, 3)
+    # live, not a still picture: sensor noise differs frame to frame
+    assert np.abs(images[0].astype(int) - images[-1].astype(int)).mean() > 0
+
+
+def test_stream_cap_answers_503(make_client, settings):
+    capped = settings.with_overrides(server={"max_streams": 1})
+    client = make_client(settings_=capped)
+    client.app.state.stream_slots.acquire()  # someone is already watching
+    r = client.get("/api/stream.mjpg")
+    assert r.status_code == 503 and "at most 1" in r.json()["detail"]
+    client.app.state.stream_slots.release()
+    assert len(read_mjpeg_frames(client, 1)) == 1
+    assert client.app.state.stream_slots.active == 0
+
+
+def test_mock_lens_rings(client):
+    assert client.get("/api/mock/lens").json()["focus_distance_m"] == 2.0
+    r = client.patch("/api/mock/lens", json={"focus_distance_m": 0.9, "f_number": 8})
+    assert r.status_code == 200 and r.json()["f_number"] == 8
+    r = client.patch("/api/mock/lens", json={"f_number": 1.4})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "f_number"]
+    assert "2.0" in r.json()["detail"][0]["msg"] and "16.0" in r.json()["detail"][0]["msg"]
+    r = client.patch("/api/mock/lens", json={"focus_distance_m": 0.1})
+    assert r.status_code == 422
+    r = client.patch("/api/mock/scene", json={"lux": 20000, "colour_temperature": 3200})
+    assert r.json() == {"lux": 20000.0, "colour_temperature": 3200.0}
+
+
+class DelegatingCamera(Camera):
+    """A backend that is not the mock (it only forwards to one), like picamera2 would be."""
+
+    backend = "delegating"
+
+    def __init__(self, inner: Camera) -> None:
+        self._inner = inner
+
+    sensor = property(lambda self: self._inner.sensor)
+    controls = property(lambda self: self._inner.controls)
+
+    def open(self): self._inner.open()  # noqa: E704
+    def close(self): self._inner.close()  # noqa: E704
+    def configure(self, mode, size): self._inner.configure(mode, size)  # noqa: E704
+    def start(self): self._inner.start()  # noqa: E704
+    def stop(self): self._inner.stop()  # noqa: E704
+    def set_controls(self, c): self._inner.set_controls(c)  # noqa: E704
+    def next_frame(self, timeout_s=2.0): return self._inner.next_frame(timeout_s)  # noqa: E704
+    def capture_still(self, timeout_s=None): return self._inner.capture_still(timeout_s)  # noqa: E704
+
+
+def test_mock_routes_are_404_with_another_backend(make_client, mock_camera):
+    client = make_client(DelegatingCamera(mock_camera))
+    frame_after(client, 0)
+    assert client.get("/api/status").json()["backend"] == "delegating"
+    for method, path in (("GET", "/api/mock/lens"), ("PATCH", "/api/mock/lens"),
+                         ("GET", "/api/mock/scene")):
+        r = client.request(method, path, json={} if method == "PATCH" else None)
+        assert r.status_code == 404
+        assert "mock camera" in r.json()["detail"]
+
+
+def test_openapi_documents_the_routes(client):
+    spec = client.get("/openapi.json").json()
+    for path in ("/api/status", "/api/camera", "/api/controls", "/api/stream.mjpg", "/api/mock/lens"):
+        assert path in spec["paths"]
+    assert client.get("/docs").status_code == 200
