@@ -53,3 +53,7 @@ class JobNotFound(NotFound):
 
 class DriveBusy(MrigError, RuntimeError):
     """A drive-mode job is already running; cancel it or wait (409)."""
+
+
+class DarkFrameUnusable(MrigError, ValueError):
+    """No dark frame was shot, or it does not match the exposure, gain or size (422)."""
