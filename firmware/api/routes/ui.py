@@ -1,0 +1,96 @@
+"""The phone web UI: ``/`` serves the app shell, ``/static/`` its modules, styles and icons.
+
+The files live in ``firmware/web`` (package data, no build step). Every page is served with a
+Content-Security-Policy that allows only this origin, so the UI can make no outside request
+even by mistake: the camera is often its own Wi-Fi hotspot with no internet.
+
+``GET /api/ui/kelvin`` is a read-only helper for the white-balance dial: the red and blue
+colour gains that make grey neutral at each colour temperature, from the same libcamera tuning
+the camera uses (the API takes manual white balance as ``colour_gains``).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from firmware.api.deps import SettingsDep
+from isp.tuning import default_tuning
+
+#: Where the UI's files are, inside the installed package.
+WEB_DIR = Path(str(resources.files("firmware") / "web"))
+
+CSP = "; ".join((
+    "default-src 'self'",
+    "img-src 'self' blob: data:",
+    "media-src 'self' blob:",
+    "connect-src 'self'",
+    "style-src 'self'",
+    "script-src 'self'",
+    "manifest-src 'self'",
+    "worker-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+SHELL_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+#: Kelvin steps of the white-balance dial.
+KELVIN_STEP = 100
+
+router = APIRouter(tags=["web UI"])
+shell = APIRouter(include_in_schema=False)
+
+
+@shell.get("/")
+def index() -> FileResponse:
+    """The app shell (a single page; the rest is loaded from ``/static``)."""
+    return FileResponse(WEB_DIR / "index.html", media_type="text/html", headers=SHELL_HEADERS)
+
+
+@shell.get("/manifest.webmanifest")
+def manifest() -> FileResponse:
+    """Served at the root so the installed app's scope is the whole UI."""
+    return FileResponse(
+        WEB_DIR / "manifest.webmanifest",
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/ui/kelvin")
+def kelvin_table(settings: SettingsDep) -> dict:
+    """Colour gains ``[red, blue]`` for each colour temperature of the white-balance dial."""
+    tuning = default_tuning(settings.camera.tuning)
+    lo, hi = tuning.ct_range
+    first = int(-(-lo // KELVIN_STEP) * KELVIN_STEP)
+    rows = []
+    for k in range(first, int(hi) + 1, KELVIN_STEP):
+        red, blue = tuning.colour_gains(k)
+        rows.append({"kelvin": k, "colour_gains": [round(red, 4), round(blue, 4)]})
+    return {"tuning": settings.camera.tuning, "steps": rows}
+
+
+class _StaticFiles(StaticFiles):
+    """Static files that must be revalidated, so an updated camera never serves a stale UI."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def install(app: FastAPI) -> None:
+    """Serve the UI: the shell at ``/`` and its files under ``/static``."""
+    app.include_router(shell)
+    app.mount("/static", _StaticFiles(directory=WEB_DIR), name="static")

@@ -1,0 +1,143 @@
+// Talking to the camera: one fetch wrapper that adds the CSRF token, turns HTTP errors into
+// sentences a photographer understands, and announces lost connections and logins needed.
+
+/** App-wide events: "auth-required", "online", "offline", "camera-state". */
+export const bus = new EventTarget();
+export const emit = (type, detail) => bus.dispatchEvent(new CustomEvent(type, { detail }));
+
+let csrfToken = sessionStorage.getItem("mrig.csrf") || null;
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+  if (token) sessionStorage.setItem("mrig.csrf", token);
+  else sessionStorage.removeItem("mrig.csrf");
+}
+
+/** The API's field names in the photographer's words. */
+const FIELD_NAMES = {
+  exposure_time_us: "Shutter speed",
+  analogue_gain: "ISO",
+  ev: "Exposure compensation",
+  colour_gains: "White balance",
+  awb_mode: "White balance",
+  metering: "Metering",
+  f_number: "Aperture",
+  focal_length_mm: "Focal length",
+  max_f_number: "Widest aperture",
+  min_f_number: "Smallest aperture",
+  name: "Lens name",
+  count: "Number of frames",
+  interval_s: "Interval",
+  seconds: "Exposure time",
+  delay_s: "Self-timer",
+};
+
+function fieldWords(loc) {
+  const field = [...(loc || [])].reverse().find((p) => typeof p === "string" && p !== "body");
+  return FIELD_NAMES[field] || (field ? field.replaceAll("_", " ") : "Value");
+}
+
+/** Range text in camera units where we know them (µs → s, gain → ISO). */
+function rangeWords(item) {
+  const field = (item.loc || []).at(-1);
+  const a = item.allowed;
+  if (!a) return null;
+  if (field === "exposure_time_us") return `${a.min / 1e6} s to ${Math.round(a.max / 1e6)} s`;
+  if (field === "analogue_gain") return `ISO ${Math.round(a.min * 100)} to ${Math.round(a.max * 100)}`;
+  return `${a.min} to ${a.max}`;
+}
+
+/** A sentence for an error answer, from its status and ``detail``. */
+export function describeError(status, detail) {
+  const text = typeof detail === "string" ? detail : "";
+  switch (status) {
+    case 0: return "Can't reach the camera — check the Wi-Fi. Reconnecting…";
+    case 401: return "Please log in to the camera.";
+    case 403: return "The camera refused this request; log in again.";
+    case 404: return text && !/^not found$/i.test(text) ? text : "Not available on this camera.";
+    case 409: return text || "The camera is busy with another shot.";
+    case 413: return "That is too large for the camera.";
+    case 422: {
+      if (Array.isArray(detail) && detail.length) {
+        return detail.map((item) => {
+          const range = rangeWords(item);
+          const what = fieldWords(item.loc);
+          return range ? `${what} out of range: allowed ${range}.` : `${what}: ${item.msg}.`;
+        }).join(" ");
+      }
+      return text || "That value is out of range.";
+    }
+    case 429: return "Too many tries — wait a minute, then try again.";
+    case 503: return `Camera reconnecting…${text ? ` (${text.replace(/^camera recovering:\s*/, "")})` : ""}`;
+    case 507: return `Card full — delete some photos to make room.${text ? ` ${text}` : ""}`;
+    default: return text || `The camera answered ${status}.`;
+  }
+}
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(describeError(status, detail));
+    this.status = status;
+    this.detail = detail;
+  }
+  get unavailable() { return this.status === 404 || this.status === 405; }
+}
+
+let online = true;
+function setOnline(value) {
+  if (value !== online) {
+    online = value;
+    emit(value ? "online" : "offline");
+  }
+}
+
+/**
+ * ``api("PATCH", "/api/controls", {ev: 1})`` → parsed JSON (or the Response for ``raw``).
+ * Throws :class:`ApiError` with a photographer's message.
+ */
+export async function api(method, path, body, { timeoutMs = 10_000, raw = false, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    setOnline(false);
+    throw new ApiError(0, String(e));
+  }
+  setOnline(true);
+  if (!response.ok) {
+    let detail = null;
+    try { detail = (await response.json()).detail; } catch { /* not JSON */ }
+    if (response.status === 401 || (response.status === 403 && /csrf/i.test(String(detail)))) {
+      emit("auth-required", { detail });
+    }
+    throw new ApiError(response.status, detail);
+  }
+  if (raw) return response;
+  if (response.status === 204) return null;
+  const type = response.headers.get("content-type") || "";
+  return type.includes("json") ? response.json() : response.text();
+}
+
+export const get = (path, opts) => api("GET", path, undefined, opts);
+
+/** Whether a route exists: false on 404/405 (a feature this camera does not have yet). */
+export async function probe(path) {
+  try {
+    await get(path);
+    return true;
+  } catch (e) {
+    if (e instanceof ApiError && e.unavailable) return false;
+    throw e;
+  }
+}

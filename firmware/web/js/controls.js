@@ -1,0 +1,288 @@
+// Exposure modes, the setting chips and their dials, and the status bar.
+//
+// The API has one switch for automatic exposure (ae_enable), so the four modes map to it:
+//   P  program: the camera picks shutter and ISO (ae_enable).
+//   A  aperture priority: the same on the camera (an M lens's aperture is on its ring); the
+//      app shows the aperture dial, which tells the camera what the ring is set to.
+//   S  shutter priority: the API has no "fixed shutter, automatic gain" mode, so the app meters
+//      with the camera's own automatic exposure and sets the ISO that gives the same exposure
+//      at the chosen shutter speed (re-metered when S is tapped again).
+//   M  manual: shutter and ISO as set.
+
+import { api, ApiError, bus, get } from "./api.js";
+import { Dial } from "./dial.js";
+import {
+  EV_STEPS, ISO_SPEEDS, METERING, SHUTTER_SPEEDS, WB_PRESETS, evLabel, gainForShutter,
+  gainOfIso, isoOfGain, nearestLinear, nearestLog, shutterLabel,
+} from "./exposure.js";
+import { $, prefs, toast } from "./ui.js";
+
+const POLL_MS = 1000;
+
+export class Controls {
+  constructor() {
+    this.state = null;          // ControlsState from the API
+    this.mode = prefs.get("mode", "P");
+    this.metered = null;        // {exposure: µs × gain, ev} from the last automatic frame
+    this.kelvin = [];           // [{kelvin, colour_gains}]
+    this.openDial = null;
+    this.lens = null;           // set by the lens module: {current, lens, f_numbers}
+    this._patching = Promise.resolve();
+    this._modePinnedUntil = 0;
+    this.dials = {
+      shutter: new Dial({ label: "Shutter speed", values: SHUTTER_SPEEDS, id: "dial-shutter",
+        onChange: (us) => this.setShutter(us) }),
+      iso: new Dial({ label: "ISO", values: ISO_SPEEDS, id: "dial-iso",
+        onChange: (iso) => this.setIso(iso) }),
+      aperture: new Dial({ label: "Aperture", values: [{ value: 0, label: "—" }], id: "dial-aperture",
+        onChange: (f) => bus.dispatchEvent(new CustomEvent("aperture", { detail: f })) }),
+      ev: new Dial({ label: "Exposure compensation", values: EV_STEPS, id: "dial-ev",
+        onChange: (ev) => this.setEv(ev) }),
+      wb: new Dial({ label: "White balance", values: WB_PRESETS.map((p) => ({ ...p, value: { preset: p.value } })),
+        id: "dial-wb", onChange: (v) => this.setWhiteBalance(v) }),
+      metering: new Dial({ label: "Metering", values: METERING, id: "dial-metering",
+        onChange: (m) => this.patch({ metering: m }) }),
+    };
+    const host = $("#dial-host");
+    for (const dial of Object.values(this.dials)) host.append(dial.root);
+    for (const chip of document.querySelectorAll(".chip")) {
+      chip.addEventListener("click", () => this.toggleDial(chip.dataset.dial));
+    }
+    for (const button of document.querySelectorAll("#modes [data-mode]")) {
+      button.addEventListener("click", () => this.setMode(button.dataset.mode));
+    }
+  }
+
+  async start() {
+    try {
+      const table = await get("/api/ui/kelvin");
+      this.kelvin = table.steps;
+      const presets = WB_PRESETS.map((p) => ({ ...p, value: { preset: p.value } }));
+      const kelvins = this.kelvin.map((row) => ({ value: { kelvin: row.kelvin, gains: row.colour_gains },
+        label: `${row.kelvin}K` }));
+      this.dials.wb.setValues([...presets, ...kelvins]);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.unavailable)) throw e;
+    }
+    this._renderMode();
+    this.poll();
+  }
+
+  async poll() {
+    clearTimeout(this._pollTimer);
+    try {
+      this.update(await get("/api/controls"));
+    } catch (e) {
+      if (!(e instanceof ApiError)) console.error(e);
+    }
+    const delay = document.hidden ? 5000 : POLL_MS;
+    this._pollTimer = setTimeout(() => this.poll(), delay);
+  }
+
+  /** Serialise changes so the dials never race each other. */
+  patch(changes) {
+    const run = async () => {
+      try {
+        this.update(await api("PATCH", "/api/controls", changes));
+        return true;
+      } catch (e) {
+        toast(e.message, "error");
+        this.poll();
+        return false;
+      }
+    };
+    this._patching = this._patching.then(run, run);
+    return this._patching;
+  }
+
+  toggleDial(name) {
+    const open = this.openDial === name ? null : name;
+    this.openDial = open;
+    for (const [key, dial] of Object.entries(this.dials)) dial.root.hidden = key !== open;
+    for (const chip of document.querySelectorAll(".chip")) {
+      chip.setAttribute("aria-expanded", String(chip.dataset.dial === open));
+    }
+    if (open) {
+      const dial = this.dials[open];
+      dial.show(dial.index);
+      dial.track.focus({ preventScroll: true });
+    }
+  }
+
+  // ---- modes ----------------------------------------------------------------------
+
+  async setMode(mode) {
+    const actual = this.state?.actual;
+    if (mode === "S" && this.mode === "S") return this.remeter();
+    this._pinMode();
+    this.mode = mode;
+    prefs.set("mode", mode);
+    this._renderMode();
+    if (mode === "P" || mode === "A") {
+      await this.patch({ ae_enable: true });
+      if (mode === "A") this.toggleDial("aperture");
+    } else if (mode === "S") {
+      const us = actual ? SHUTTER_SPEEDS[nearestLog(SHUTTER_SPEEDS, actual.exposure_time_us)].value
+        : this.state?.exposure_time_us;
+      await this.setShutter(us);
+      this.toggleDial("shutter");
+    } else if (actual) {
+      await this.patch({ exposure_time_us: actual.exposure_time_us,
+        analogue_gain: actual.analogue_gain, ae_enable: false });
+    }
+  }
+
+  /** Shutter priority: measure the light again with the camera's automatic exposure. */
+  async remeter() {
+    toast("Metering…");
+    this._pinMode(6000);
+    await this.patch({ ae_enable: true });
+    const readings = [];
+    for (let i = 0; i < 12 && readings.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const s = await get("/api/controls").catch(() => null);
+      const a = s?.actual;
+      if (!a) continue;
+      readings.push(a.exposure_time_us * a.analogue_gain);
+      if (readings.length >= 2 && Math.abs(readings.at(-1) / readings.at(-2) - 1) > 0.02) readings.splice(0, readings.length - 1);
+      this.update(s);
+    }
+    await this.setShutter(this.dials.shutter.value);
+    toast("Metered", "ok", 1200);
+  }
+
+  async setShutter(us) {
+    this._pinMode();
+    if (this.mode === "P" || this.mode === "A") {
+      this.mode = "S";
+      prefs.set("mode", "S");
+      this._renderMode();
+    }
+    const changes = { exposure_time_us: us, ae_enable: false };
+    if (this.mode === "S") {
+      const m = this.metered;
+      const exposure = m ? m.exposure * 2 ** ((this.state?.ev ?? 0) - m.ev)
+        : (this.state?.exposure_time_us ?? us) * (this.state?.analogue_gain ?? 1);
+      changes.analogue_gain = gainForShutter(exposure, us);
+    }
+    return this.patch(changes);
+  }
+
+  async setIso(iso) {
+    this._pinMode();
+    if (this.mode !== "M") {
+      this.mode = "M";
+      prefs.set("mode", "M");
+      this._renderMode();
+    }
+    const actual = this.state?.actual;
+    const us = this.state?.ae_enable && actual ? actual.exposure_time_us : this.state?.exposure_time_us;
+    return this.patch({ analogue_gain: gainOfIso(iso), exposure_time_us: us, ae_enable: false });
+  }
+
+  async setEv(ev) {
+    if (this.mode === "S") {
+      // No automatic exposure runs in S (see the top of this file): apply EV to the metered ISO.
+      await this.patch({ ev });
+      return this.setShutter(this.dials.shutter.value);
+    }
+    return this.patch({ ev });
+  }
+
+  setWhiteBalance(v) {
+    if (v.preset) return this.patch({ awb_enable: true, awb_mode: v.preset });
+    return this.patch({ colour_gains: v.gains, awb_enable: false });
+  }
+
+  // ---- state from the camera ------------------------------------------------------------
+
+  update(state) {
+    this.state = state;
+    const a = state.actual;
+    if (state.ae_enable && a) this.metered = { exposure: a.exposure_time_us * a.analogue_gain, ev: state.ev };
+    // Another phone (or the camera's own button) may have changed the mode; follow it unless
+    // this phone changed it a moment ago and the answer is still on its way.
+    if (performance.now() > this._modePinnedUntil) {
+      if (state.ae_enable && (this.mode === "S" || this.mode === "M")) this.mode = prefs.get("autoMode", "P");
+      if (!state.ae_enable && (this.mode === "P" || this.mode === "A")) this.mode = "M";
+    }
+    if (this.mode === "P" || this.mode === "A") prefs.set("autoMode", this.mode);
+    this._renderMode();
+
+    const auto = state.ae_enable;
+    const shutterUs = auto && a ? a.exposure_time_us : state.exposure_time_us;
+    const gain = auto && a ? a.analogue_gain : state.analogue_gain;
+    this.dials.shutter.sync(nearestLog(SHUTTER_SPEEDS, shutterUs));
+    this.dials.iso.sync(nearestLog(ISO_SPEEDS, isoOfGain(gain)));
+    this.dials.ev.sync(nearestLinear(EV_STEPS, state.ev));
+    this.dials.metering.sync(Math.max(0, METERING.findIndex((m) => m.value === state.metering)));
+    this.dials.wb.sync(this._wbIndex(state));
+
+    setChip("shutter", auto ? "Auto" : shutterLabel(state.exposure_time_us), auto);
+    setChip("iso", this.mode === "M" ? String(isoOfGain(state.analogue_gain))
+      : this.mode === "S" ? `${isoOfGain(state.analogue_gain)}` : "Auto",
+    this.mode !== "M");
+    setChip("ev", this.mode === "M" ? "—" : evLabel(state.ev), false);
+    setChip("metering", METERING.find((m) => m.value === state.metering)?.label ?? state.metering, false);
+    const wb = this.dials.wb.values[this._wbIndex(state)];
+    setChip("wb", state.awb_enable ? (wb?.label ?? "Auto") : `${wb?.label ?? "Manual"}`, state.awb_enable && state.awb_mode === "auto");
+
+    // Status bar: what the camera actually did for the latest frame.
+    setText("#st-shutter", a ? shutterLabel(a.exposure_time_us) : shutterLabel(state.exposure_time_us));
+    setText("#st-iso", `ISO ${a ? a.iso : isoOfGain(state.analogue_gain)}`);
+    setText("#st-wb", a ? `${a.colour_temperature}K` : "—K");
+    setText("#st-ev", this.mode === "M" ? "M" : evLabel(state.ev));
+    $("#st-shutter").dataset.auto = String(auto);
+    $("#st-iso").dataset.auto = String(auto && this.mode !== "S");
+    const temp = a?.sensor_temperature_c;
+    $("#st-temp").hidden = temp == null;
+    if (temp != null) setText("#st-temp", `${Math.round(temp)}°C`);
+    bus.dispatchEvent(new CustomEvent("controls", { detail: state }));
+  }
+
+  _wbIndex(state) {
+    const values = this.dials.wb.values;
+    if (state.awb_enable) {
+      return Math.max(0, values.findIndex((v) => v.value.preset === state.awb_mode));
+    }
+    const [r, b] = state.colour_gains;
+    let best = -1;
+    let bestD = Infinity;
+    values.forEach((v, i) => {
+      if (!v.value.gains) return;
+      const d = (v.value.gains[0] - r) ** 2 + (v.value.gains[1] - b) ** 2;
+      if (d < bestD) { bestD = d; best = i; }
+    });
+    return best < 0 ? 0 : best;
+  }
+
+  _pinMode(ms = 2500) {
+    this._modePinnedUntil = performance.now() + ms;
+  }
+
+  _renderMode() {
+    for (const button of document.querySelectorAll("#modes [data-mode]")) {
+      button.setAttribute("aria-checked", String(button.dataset.mode === this.mode));
+    }
+    setText("#st-mode", this.mode);
+    const evChip = document.querySelector('.chip[data-dial="ev"]');
+    evChip.disabled = this.mode === "M";
+    if (this.mode === "M" && this.openDial === "ev") this.toggleDial("ev");
+  }
+
+  /** The aperture dial follows the mounted lens (called by the lens module). */
+  setApertures(values, index) {
+    this.dials.aperture.setValues(values, index);
+    this.dials.aperture.sync(index);
+  }
+}
+
+function setText(selector, text) {
+  const node = $(selector);
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function setChip(name, text, auto) {
+  setText(`#chip-${name}`, text);
+  $(`#chip-${name}`).closest(".chip").dataset.auto = String(Boolean(auto));
+}
