@@ -88,8 +88,11 @@ export class Aids {
         prefs.set("peakColour", radio.value);
       });
     }
-    $("#falsecolour-legend").replaceChildren(...FALSE_COLOUR.filter((b) => b[1]).map(([, rgb, name]) =>
-      el("span", { style: `background: rgb(${rgb.join(",")})` }, name)));
+    $("#falsecolour-legend").replaceChildren(...FALSE_COLOUR.filter((b) => b[1]).map(([, rgb, name]) => {
+      const swatch = el("span", {}, name);
+      swatch.style.background = `rgb(${rgb.join(",")})`;   // CSSOM: allowed by the CSP
+      return swatch;
+    }));
   }
 
   toggle(aid, value) {

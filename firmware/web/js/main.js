@@ -1,0 +1,69 @@
+// mrig's phone UI: wires the modules together and keeps an eye on the camera's health.
+
+import { bus, get } from "./api.js";
+import { Aids } from "./aids.js";
+import { ensureSession } from "./auth.js";
+import { Capture } from "./capture.js";
+import { Controls } from "./controls.js";
+import { Gallery } from "./gallery.js";
+import { LensPanel } from "./lens.js";
+import { LiveView, showHealth } from "./liveview.js";
+import { $, closeOnBackdrop, openSheet, toast } from "./ui.js";
+
+const STATUS_MS = 2000;
+
+async function main() {
+  const live = new LiveView();
+  const controls = new Controls();
+  const aids = new Aids(live);
+  const capture = new Capture(controls);
+  const gallery = new Gallery();
+  const lens = new LensPanel(controls);
+  for (const id of ["#aids-sheet", "#lens-sheet", "#confirm"]) closeOnBackdrop($(id));
+  $("#aids-more").addEventListener("click", () => openSheet($("#aids-sheet")));
+  window.mrig = { live, controls, aids, capture, gallery, lens };   // for debugging on the phone
+
+  await ensureSession();
+  live.connect();
+  aids.start();
+  await Promise.all([controls.start(), lens.start(), gallery.refresh()]);
+  watchHealth();
+  bus.addEventListener("logged-in", () => {
+    live.connect();
+    controls.poll();
+    lens.start();
+    gallery.refresh();
+  });
+  let refreshTimer = 0;
+  bus.addEventListener("online", () => {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => gallery.refresh(), 500);
+  });
+}
+
+/** Poll the camera's state; the stream reconnects and the banner clears by themselves. */
+function watchHealth() {
+  let last = null;
+  let online = true;
+  bus.addEventListener("offline", () => { online = false; showHealth(last, null, false); });
+  bus.addEventListener("online", () => { online = true; });
+  const tick = async () => {
+    try {
+      const status = await get("/api/status", { timeoutMs: 4000 });
+      online = true;
+      showHealth(status.state, status.reason, true);
+      if (status.state !== last) bus.dispatchEvent(new CustomEvent("camera-state", { detail: status.state }));
+      last = status.state;
+    } catch (e) {
+      if (e.status === 0) showHealth(last, null, false);
+    }
+    setTimeout(tick, document.hidden ? 10_000 : STATUS_MS);
+  };
+  tick();
+  if (!online) showHealth(last, null, false);
+}
+
+main().catch((e) => {
+  console.error(e);
+  toast(e.message || String(e), "error", 0);
+});
