@@ -286,3 +286,11 @@ def test_jobs_are_kept_and_looked_up(rig):
     with pytest.raises(JobNotFound):
         runner.get(ids[0])
     assert runner.cancel(ids[-1]).state == "done", "cancelling a finished job changes nothing"
+
+
+def test_run_can_raise_the_failure(rig):
+    _, shooter, runner = rig
+    shooter.fail_save = StorageFull(28, "storage full")
+    with pytest.raises(StorageFull):
+        runner.run(SingleRequest(), raise_errors=True)
+    assert runner.jobs()[0].state == "failed"

@@ -246,6 +246,7 @@ class Job:
     frame_started_ns: int | None = None
     frame_expected_ns: int = 0
     cancel_event: threading.Event = dataclasses.field(default_factory=threading.Event, repr=False)
+    exception: Exception | None = dataclasses.field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -338,11 +339,14 @@ class DriveRunner:
                 del self._jobs[oldest]
         return job, plan_frames
 
-    def run(self, request: Any) -> Job:
-        """Run a request to the end on the calling thread (a single shot from the shutter
-        button, or tests)."""
+    def run(self, request: Any, *, raise_errors: bool = False) -> Job:
+        """Run a request to the end on the calling thread (a single shot from the API, or
+        tests). With ``raise_errors`` a failure is raised after the job is marked failed
+        (so the API can answer 507 for a full card)."""
         job, frames = self.prepare(request)
         self._execute(job, frames, request)
+        if raise_errors and job.exception is not None:
+            raise job.exception
         return job
 
     def submit(self, request: Any) -> Job:
@@ -447,7 +451,7 @@ class DriveRunner:
                 self._changed(job)
             job.state = "cancelled" if job.cancel_event.is_set() else "done"
         except Exception as e:  # noqa: BLE001 - any failure ends the job and is reported
-            job.state, job.error = "failed", str(e) or type(e).__name__
+            job.state, job.error, job.exception = "failed", str(e) or type(e).__name__, e
         finally:
             job.phase = "idle"
             self._changed(job)

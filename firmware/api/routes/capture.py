@@ -1,0 +1,107 @@
+"""Capture and drive modes: ``POST /api/capture``, the jobs it starts, and the dark frame.
+
+A single shot without self-timer answers when the files are saved (``files``); every other
+drive mode answers 202 at once with its job, which runs on in the background (an interval
+timer keeps going when the phone disconnects) and is followed at ``/api/capture/jobs/{id}``.
+
+The capture area's errors get their status codes here (:func:`install_errors`): a full card
+is 507, unknown names and ids 404, malformed photo names 400, a busy drive 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from firmware.capture.drive import DriveRequest, Job
+from firmware.capture.service import CaptureService
+from firmware.exc import (
+    ApertureOutOfRange,
+    DarkFrameUnusable,
+    DriveBusy,
+    InvalidPhotoName,
+    LensIsPreset,
+    NotFound,
+    StorageFull,
+)
+
+router = APIRouter(tags=["capture"])
+
+
+def get_capture(request: Request) -> CaptureService:
+    return request.app.state.capture
+
+
+CaptureDep = Annotated[CaptureService, Depends(get_capture)]
+
+#: Status codes of the capture area's errors (most specific first).
+STATUS_BY_ERROR: tuple[tuple[type[Exception], int, str], ...] = (
+    (StorageFull, 507, "storage full"),
+    (NotFound, 404, "not found"),
+    (InvalidPhotoName, 400, "bad photo name"),
+    (LensIsPreset, 409, "preset"),
+    (DriveBusy, 409, "busy"),
+    (ApertureOutOfRange, 422, "aperture out of range"),
+    (DarkFrameUnusable, 422, "dark frame"),
+)
+
+
+def install_errors(app: FastAPI) -> None:
+    """Map the capture errors to their status codes (``{"detail": "<summary>: <message>"}``,
+    as :mod:`firmware.api.errors` answers)."""
+
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        for kind, status, summary in STATUS_BY_ERROR:
+            if isinstance(error, kind):
+                return JSONResponse(status_code=status, content={"detail": f"{summary}: {error}"})
+        raise error  # pragma: no cover - only registered for the kinds above
+
+    for kind, _, _ in STATUS_BY_ERROR:
+        app.add_exception_handler(kind, handle)
+
+
+def _job(capture: CaptureService, job: Job) -> dict:
+    return job.as_dict(capture.drive.now_ns())
+
+
+@router.post("/capture", responses={202: {"description": "Drive mode started"},
+                                     507: {"description": "Storage full"}})
+def post_capture(body: DriveRequest, capture: CaptureDep) -> JSONResponse:
+    """Take a photo (``{"format": "jpeg" | "dng" | "both"}``) or start a drive mode
+    (``"mode"``: ``burst``, ``bracket``, ``interval``, ``long``, ``dark``; ``self_timer_s``)."""
+    if body.mode == "single" and body.self_timer_s == 0:
+        job = capture.drive.run(body, raise_errors=True)
+        return JSONResponse(_job(capture, job))
+    job = capture.drive.submit(body)
+    return JSONResponse(_job(capture, job), status_code=202)
+
+
+@router.get("/capture/jobs")
+def list_jobs(capture: CaptureDep) -> list[dict]:
+    """Recent drive-mode jobs, newest first."""
+    return [_job(capture, j) for j in capture.drive.jobs()]
+
+
+@router.get("/capture/jobs/{job_id}")
+def get_job(job_id: str, capture: CaptureDep) -> dict:
+    """State, progress (0..1), files so far and error of one job."""
+    return _job(capture, capture.drive.get(job_id))
+
+
+@router.post("/capture/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, capture: CaptureDep) -> dict:
+    """Stop a job; a frame being exposed is discarded."""
+    return _job(capture, capture.drive.cancel(job_id))
+
+
+@router.get("/capture/dark")
+def get_dark_frame(capture: CaptureDep) -> dict:
+    """The dark frame kept for long exposures, if any (shoot one with ``mode: "dark"``)."""
+    dark = capture.drive.dark_frame
+    if dark is None:
+        return {"present": False}
+    m = dark.metadata
+    return {"present": True, "exposure_time_us": m.exposure_time_us,
+            "analogue_gain": m.analogue_gain, "size": [dark.data.shape[1], dark.data.shape[0]]}
