@@ -280,6 +280,22 @@ class PhotoStore:
     def free_bytes(self) -> int:
         return self._free_bytes(self.folder)
 
+    def usage(self, typical_capture_bytes: int | None = None) -> dict[str, int]:
+        """Free space, the reserve, and about how many captures still fit: free space above the
+        reserve divided by ``typical_capture_bytes`` (default: the mean size of the stored
+        captures, or 30 MB, a full-resolution DNG plus JPEG, when there are none)."""
+        free = self.free_bytes()
+        if typical_capture_bytes is None:
+            groups = self._scan()
+            sizes = [sum(st.st_size for st in g.values()) for g in groups.values()]
+            typical_capture_bytes = int(sum(sizes) / len(sizes)) if sizes else 30_000_000
+        room = max(0, free - self.reserve_bytes)
+        return {
+            "free_bytes": free,
+            "reserve_bytes": self.reserve_bytes,
+            "shots_left": room // max(1, typical_capture_bytes),
+        }
+
     def check_space(self, needed_bytes: int) -> None:
         """Raise :class:`StorageFull` unless ``needed_bytes`` fit and leave the reserve free."""
         free = self.free_bytes()

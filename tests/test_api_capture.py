@@ -95,7 +95,7 @@ def mock(tmp_path):
 def _wait_job(client, job_id, timeout_s=60):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        job = client.get(f"/api/capture/jobs/{job_id}").json()
+        job = client.get(f"/api/jobs/{job_id}").json()
         if job["state"] in ("done", "cancelled", "failed"):
             return job
         time.sleep(0.05)
@@ -176,7 +176,9 @@ def test_bracket_and_burst_through_the_api(tiny):
     assert job["frames_done"] == 4 and len(job["files"]) == 4
     listing = client.get("/api/photos", params={"limit": 5}).json()
     assert listing["total"] == 7 and len(listing["items"]) == 5
-    assert [j["kind"] for j in client.get("/api/capture/jobs").json()] == ["burst", "bracket"]
+    assert listing["free_bytes"] > 0 and listing["reserve_bytes"] == 0
+    assert listing["shots_left"] >= 1
+    assert [j["kind"] for j in client.get("/api/jobs").json()] == ["burst", "bracket"]
 
 
 def test_interval_cancel_and_errors(tiny):
@@ -186,10 +188,11 @@ def test_interval_cancel_and_errors(tiny):
                                             "count": 1000, "format": "jpeg"}).json()
     busy = client.post("/api/capture", json={})
     assert busy.status_code == 409 and busy.json()["detail"].startswith("busy")
-    cancelled = client.post(f"/api/capture/jobs/{job['id']}/cancel").json()
+    cancelled = client.delete(f"/api/jobs/{job['id']}").json()
     assert cancelled["id"] == job["id"]
     assert _wait_job(client, job["id"])["state"] == "cancelled"
-    assert client.get("/api/capture/jobs/nope").status_code == 404
+    assert client.get("/api/jobs/nope").status_code == 404
+    assert client.post("/api/jobs/nope/cancel").status_code == 404
     bad = client.post("/api/capture", json={"mode": "long", "exposure_time_s": 700})
     assert bad.status_code == 422
     no_dark = client.post("/api/capture", json={"mode": "long", "exposure_time_s": 1,

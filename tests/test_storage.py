@@ -347,3 +347,12 @@ def test_thumbnail_from_a_dng_preview(tmp_path):
     rgb = simplejpeg.decode_jpeg(store.thumbnail(name[:-4]).read_bytes())
     assert rgb.shape == (192, 256, 3)
     assert abs(int(rgb[..., 2].mean()) - 180) < 4 and rgb[..., 0].mean() < 4
+
+
+def test_usage_estimates_shots_left(tmp_path):
+    free = [10 * MIB]
+    store = _store(tmp_path, reserve_bytes=1000, free_bytes=lambda _: free[0])
+    store.save({"jpg": b"x" * 400, "dng": b"y" * 600})
+    free[0] = 101_000
+    assert store.usage() == {"free_bytes": 101_000, "reserve_bytes": 1000, "shots_left": 100}
+    assert store.usage(typical_capture_bytes=50_000)["shots_left"] == 2

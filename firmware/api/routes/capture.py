@@ -2,7 +2,8 @@
 
 A single shot without self-timer answers when the files are saved (``files``); every other
 drive mode answers 202 at once with its job, which runs on in the background (an interval
-timer keeps going when the phone disconnects) and is followed at ``/api/capture/jobs/{id}``.
+timer keeps going when the phone disconnects) and is followed at ``/api/jobs/{id}``
+(``DELETE`` or ``POST /api/jobs/{id}/cancel`` stops it).
 
 The capture area's errors get their status codes here (:func:`install_errors`): a full card
 is 507, unknown names and ids 404, malformed photo names 400, a busy drive 409.
@@ -78,19 +79,20 @@ def post_capture(body: DriveRequest, capture: CaptureDep) -> JSONResponse:
     return JSONResponse(_job(capture, job), status_code=202)
 
 
-@router.get("/capture/jobs")
+@router.get("/jobs")
 def list_jobs(capture: CaptureDep) -> list[dict]:
     """Recent drive-mode jobs, newest first."""
     return [_job(capture, j) for j in capture.drive.jobs()]
 
 
-@router.get("/capture/jobs/{job_id}")
+@router.get("/jobs/{job_id}")
 def get_job(job_id: str, capture: CaptureDep) -> dict:
     """State, progress (0..1), files so far and error of one job."""
     return _job(capture, capture.drive.get(job_id))
 
 
-@router.post("/capture/jobs/{job_id}/cancel")
+@router.delete("/jobs/{job_id}")
+@router.post("/jobs/{job_id}/cancel")
 def cancel_job(job_id: str, capture: CaptureDep) -> dict:
     """Stop a job; a frame being exposed is discarded."""
     return _job(capture, capture.drive.cancel(job_id))

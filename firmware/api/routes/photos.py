@@ -22,13 +22,15 @@ def list_photos(
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=500),
 ) -> dict:
-    """Captures newest first: name, time, size, formats, files, lens, exposure."""
+    """Captures newest first: name, time, size, formats, files, lens, exposure; with the
+    free space (``free_bytes``, ``reserve_bytes``) and about how many ``shots_left``."""
     page = capture.store.list(offset=offset, limit=limit)
     return {
         "items": [entry.as_dict() for entry in page.items],
         "total": page.total,
         "offset": page.offset,
         "limit": page.limit,
+        **capture.store.usage(),
     }
 
 
