@@ -210,7 +210,8 @@ def test_full_card_is_507_and_nothing_is_left(tiny):
     service.store._free_bytes = lambda _: 1000
     answer = client.post("/api/capture", json={"format": "both"})
     assert answer.status_code == 507
-    assert answer.json()["detail"].startswith("storage full")
+    assert answer.json()["detail"].startswith("storage full: ")
+    assert answer.json()["detail"].count("storage full") == 1
     assert client.get("/api/photos").json()["total"] == 0
     service.store._free_bytes = lambda _: 1 << 40
     assert client.post("/api/capture", json={"format": "jpeg"}).status_code == 200

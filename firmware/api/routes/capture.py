@@ -56,7 +56,9 @@ def install_errors(app: FastAPI) -> None:
     async def handle(request: Request, error: Exception) -> JSONResponse:
         for kind, status, summary in STATUS_BY_ERROR:
             if isinstance(error, kind):
-                return JSONResponse(status_code=status, content={"detail": f"{summary}: {error}"})
+                message = str(error)
+                detail = message if message.startswith(summary) else f"{summary}: {message}"
+                return JSONResponse(status_code=status, content={"detail": detail})
         raise error  # pragma: no cover - only registered for the kinds above
 
     for kind, _, _ in STATUS_BY_ERROR:
