@@ -50,21 +50,31 @@ class Broadcast:
         self._latest: LiveFrame | None = None
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._listeners: list[Callable[[LiveFrame], None]] = []
+        self._wake_listeners: list[Callable[[], None]] = []
 
     @property
     def latest(self) -> LiveFrame | None:
         return self._latest
 
-    def subscribe(self, listener: Callable[[LiveFrame], None]) -> Callable[[], None]:
-        """Call ``listener`` in the camera thread for every frame; returns an unsubscribe function.
+    def subscribe(
+        self,
+        listener: Callable[[LiveFrame], None],
+        on_wake: Callable[[], None] | None = None,
+    ) -> Callable[[], None]:
+        """Call ``listener`` in the camera thread for every frame (and ``on_wake``, if given,
+        whenever :meth:`wake_all` runs); returns an unsubscribe function.
         Listeners must be quick (hand work to another thread)."""
         with self._lock:
             self._listeners.append(listener)
+            if on_wake is not None:
+                self._wake_listeners.append(on_wake)
 
         def unsubscribe() -> None:
             with self._lock:
                 if listener in self._listeners:
                     self._listeners.remove(listener)
+                if on_wake is not None and on_wake in self._wake_listeners:
+                    self._wake_listeners.remove(on_wake)
 
         return unsubscribe
 
@@ -84,8 +94,11 @@ class Broadcast:
         """Wake every waiter without a frame (the camera stopped or faulted)."""
         with self._lock:
             waiters, self._waiters = self._waiters, []
+            wake_listeners = list(self._wake_listeners)
         for loop, future in waiters:
             loop.call_soon_threadsafe(_resolve, future, None)
+        for on_wake in wake_listeners:
+            on_wake()
 
     async def next_after(self, sequence: int, timeout_s: float) -> LiveFrame | None:
         """The newest frame with a sequence above ``sequence``; None on timeout or wake-up."""

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from firmware.broadcast import Broadcast
 from firmware.exc import CameraUnavailable
+from firmware.live.analyzer import LiveAnalyzer
 from hal import exc as hal_exc
 from hal.camera import Camera, Controls, RawFrame, SensorMode, preview_mode
 
@@ -52,6 +53,8 @@ class CameraService:
         self._backoff = backoff_s
         self._controls = Controls()
         self.broadcast = Broadcast()
+        self.live = LiveAnalyzer(self.broadcast)
+        """Histograms, ETTR and focus of the newest frame, computed while someone looks."""
         self._camera_lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -80,6 +83,7 @@ class CameraService:
         self._state = "starting"
         self._thread = threading.Thread(target=self._run, name="camera-loop", daemon=True)
         self._thread.start()
+        self.live.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -90,6 +94,7 @@ class CameraService:
             self._close_camera()
         self._state = "stopped"
         self.broadcast.wake_all()
+        self.live.stop()
 
     # --- what the API reads --------------------------------------------------------------
 
@@ -126,6 +131,11 @@ class CameraService:
     @property
     def controls(self) -> Controls:
         return self._controls
+
+    @property
+    def sensor_mode(self) -> SensorMode:
+        """The sensor mode the live view runs in (its ``crop`` is the unmagnified field)."""
+        return self._mode or preview_mode(self.camera.sensor)
 
     def set_controls(self, controls: Controls) -> Controls:
         """Apply controls now (from the next frame) and keep them for later reopens."""

@@ -1,0 +1,265 @@
+"""/api/live, its events stream, analysis options and magnify, against the mock camera."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from firmware.live.schema import LiveBody
+
+MANUAL = {"exposure_time_us": 2500, "analogue_gain": 1.0, "awb_enable": False,
+          "colour_gains": [2.0, 1.6]}
+
+
+def wait_until(predicate, timeout_s: float = 10.0):
+    """Poll for a condition another thread brings about (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def live_after(client, sequence: int, **params) -> dict:
+    r = client.get("/api/live", params={"after": sequence, **params})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["sequence"] > sequence
+    return body
+
+
+def set_controls(client, **body) -> int:
+    """PATCH the controls; the sequence of the newest frame when the change was made."""
+    r = client.patch("/api/controls", json=body)
+    assert r.status_code == 200, r.text
+    actual = r.json()["actual"]
+    return actual["sequence"] if actual else 0
+
+
+def test_live_answers_with_every_figure(client):
+    r = client.get("/api/live")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    body = LiveBody.model_validate(r.json())
+    assert (body.frame_size[0], body.frame_size[1]) == (320, 240)
+    assert body.histogram.samples == sum(body.histogram.luma) > 0
+    assert set(body.raw_histogram.channels) == {"R", "G1", "G2", "B"}
+    assert set(body.clipping) == {"R", "G1", "G2", "B"}
+    assert body.focus_measure > 0 and body.exposure_time_us > 0 and body.colour_temperature > 0
+    codes = np.frombuffer(base64.b64decode(body.exposure_map.data), np.uint8)
+    assert codes.size == body.exposure_map.width * body.exposure_map.height
+    assert "exposure_map" not in client.get("/api/live", params={"map": "false"}).json()
+
+
+def test_controls_take_effect_within_two_frames(client):
+    seq = set_controls(client, **MANUAL)
+    live_after(client, seq + 1)
+    for exposure_us in (1000, 3000, 6000):
+        seq = set_controls(client, exposure_time_us=exposure_us)
+        # Frame seq + 1 may have been exposing already; every frame from seq + 2 has it.
+        for _ in range(3):
+            body = live_after(client, seq + 1)
+            assert body["exposure_time_us"] == exposure_us
+            seq = body["sequence"]
+
+
+def _mean_bin(counts) -> float:
+    counts = np.asarray(counts, dtype=float)
+    return float((counts * np.arange(len(counts))).sum() / counts.sum())
+
+
+def test_brighter_exposure_moves_the_histogram_right_and_shrinks_ettr(client):
+    readings = []
+    for exposure_us in (1000, 2000, 4000):
+        seq = set_controls(client, **(MANUAL | {"exposure_time_us": exposure_us}))
+        body = live_after(client, seq + 1)
+        assert body["exposure_time_us"] == exposure_us
+        readings.append(body)
+    luma = [_mean_bin(b["histogram"]["luma"]) for b in readings]
+    raw = [_mean_bin(b["raw_histogram"]["channels"]["G1"]) for b in readings]
+    ettr = [b["ettr_ev"] for b in readings]
+    assert luma[0] < luma[1] < luma[2]
+    assert raw[0] < raw[1] < raw[2]
+    assert ettr[0] > ettr[1] > ettr[2]
+    assert ettr[0] - ettr[2] == pytest.approx(2.0, abs=0.2)
+
+
+def test_focus_measure_is_higher_at_the_scene_distance(client):
+    seq = set_controls(client, **MANUAL)
+    measures = {}
+    for distance in (0.7, 2.0):
+        r = client.patch("/api/mock/lens", json={"focus_distance_m": distance})
+        assert r.status_code == 200
+        seq = live_after(client, seq)["sequence"]  # a frame possibly rendered before the turn
+        measures[distance] = live_after(client, seq + 1)["focus_measure"]
+    assert measures[2.0] > 10 * measures[0.7]
+
+
+def test_magnify_sets_the_scaler_crop_and_the_view_follows(client):
+    seq = set_controls(client, **MANUAL)
+    whole = live_after(client, seq + 1)
+    assert client.get("/api/magnify").json()["factor"] == 1
+    r = client.put("/api/magnify", json={"factor": 5, "x": 0.25, "y": 0.7})
+    assert r.status_code == 200, r.text
+    state = r.json()
+    left, top, w, h = state["scaler_crop"]
+    assert state["field"] == [0, 0, 4056, 3040] and state["factor"] == 5
+    assert (w, h) == (812, 608)
+    assert abs(left + w / 2 - 0.25 * 4056) <= 2 and abs(top + h / 2 - 0.7 * 3040) <= 2
+    assert client.get("/api/magnify").json() == state
+    seq = client.get("/api/controls").json()["actual"]["sequence"]
+    zoomed = live_after(client, seq + 1)
+    assert zoomed["scaler_crop"] == state["scaler_crop"]
+    # Different content: a 5× window of the board, not the whole board.
+    assert zoomed["raw_histogram"]["channels"]["G1"] != whole["raw_histogram"]["channels"]["G1"]
+    assert zoomed["exposure_map"]["data"] != whole["exposure_map"]["data"]
+
+    # Controls keep the punch-in; DELETE (or factor 1) goes back to the whole field.
+    seq = set_controls(client, exposure_time_us=3000)
+    assert live_after(client, seq + 1)["scaler_crop"] == state["scaler_crop"]
+    r = client.delete("/api/magnify")
+    assert r.json()["scaler_crop"] is None and r.json()["factor"] == 1
+    seq = client.get("/api/controls").json()["actual"]["sequence"]
+    assert live_after(client, seq + 1)["scaler_crop"] == [0, 0, 4056, 3040]
+    client.put("/api/magnify", json={"factor": 10, "x": 1.0, "y": 1.0})
+    r = client.put("/api/magnify", json={"factor": 1})
+    assert r.json()["scaler_crop"] is None
+
+
+@pytest.mark.parametrize("body", [{"factor": 3}, {"factor": 2, "x": 1.5}, {"factor": 2, "z": 0},
+                                  {"x": 0.5}])
+def test_bad_magnify_is_422(client, body):
+    r = client.put("/api/magnify", json=body)
+    assert r.status_code == 422
+
+
+def test_focus_point_option_moves_the_focus_patch(client):
+    assert client.get("/api/live/options").json()["focus_x"] == 0.5
+    r = client.patch("/api/live/options", json={"focus_x": 0.1, "focus_y": 0.9, "focus_size": 0.1})
+    assert r.status_code == 200 and r.json()["focus_x"] == 0.1
+    seq = client.get("/api/live").json()["sequence"]
+    body = live_after(client, seq + 1)
+    assert (body["focus"]["x"], body["focus"]["y"], body["focus"]["size"]) == (0.1, 0.9, 0.1)
+    assert client.patch("/api/live/options", json={"focus_x": 2}).status_code == 422
+    assert client.patch("/api/live/options", json={"zebra": 1}).status_code == 422
+
+
+def read_events(response, count: int, until=None) -> list[tuple[str, str]]:
+    """``(event, data)`` pairs from a server-sent events stream."""
+    events, event, data = [], None, []
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif line == "" and event:
+            events.append((event, "\n".join(data)))
+            event, data = None, []
+            if until is not None:
+                until(events)
+            if len(events) >= count:
+                break
+    return events
+
+
+def test_events_push_each_analysed_frame(client):
+    with client.stream("GET", "/api/live/events", params={"map": "false"}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert client.app.state.service.live.event_streams == 1
+        events = read_events(r, 3)
+    assert [e for e, _ in events] == ["live"] * 3
+    bodies = [json.loads(d) for _, d in events]
+    LiveBody.model_validate(bodies[0])
+    assert bodies[0]["sequence"] < bodies[1]["sequence"] < bodies[2]["sequence"]
+    live = client.app.state.service.live
+    wait_until(lambda: live.event_streams == 0)
+
+
+def test_events_end_cleanly_when_the_camera_faults(client, mock_camera):
+    def fault_after_two(events):
+        if len(events) == 2:
+            mock_camera.faults.disconnected = True
+
+    with client.stream("GET", "/api/live/events") as r:
+        events = read_events(r, 100, until=fault_after_two)
+    assert events[-1][0] == "end"  # the server closed the stream after saying why
+    assert json.loads(events[-1][1])["state"] == "recovering"
+    mock_camera.faults.disconnected = False
+    live = client.app.state.service.live
+    wait_until(lambda: live.event_streams == 0)
+    wait_until(lambda: client.get("/api/status").json()["state"] == "running")
+    assert client.get("/api/live").status_code == 200
+
+
+def test_events_cap_answers_503(client):
+    live = client.app.state.service.live
+    live.max_event_streams = 1
+    release = live.open_event_stream()  # someone is already listening
+    r = client.get("/api/live/events")
+    assert r.status_code == 503 and "at most 1" in r.json()["detail"]
+    release()
+    release()  # giving a slot back twice is harmless
+    assert live.event_streams == 0
+
+
+def _tasks(client) -> int:
+    return client.portal.call(lambda: len(asyncio.all_tasks()))
+
+
+def _read_mjpeg(client, frames: int) -> None:
+    with client.stream("GET", "/api/stream.mjpg") as r:
+        assert r.status_code == 200
+        seen = 0
+        for chunk in r.iter_bytes():
+            seen += chunk.count(b"--mrigframe")
+            if seen >= frames:
+                break
+
+
+def test_viewers_leaving_returns_streams_tasks_and_threads_to_idle(client):
+    service = client.app.state.service
+    slots = client.app.state.stream_slots
+    client.get("/api/live")
+    baseline_tasks = _tasks(client)
+
+    def one_round() -> int:
+        for _ in range(3):
+            _read_mjpeg(client, 2)
+            with client.stream("GET", "/api/live/events") as r:
+                read_events(r, 1)
+        wait_until(lambda: slots.active == 0 and service.live.event_streams == 0)
+        wait_until(lambda: _tasks(client) <= baseline_tasks)
+        return threading.active_count()
+
+    after_first = one_round()
+    after_second = one_round()
+    # Worker threads are pooled: more viewers coming and going does not grow their number.
+    assert after_second <= after_first
+    assert service.healthy
+
+
+def test_analysis_idles_with_nobody_looking(make_client, mock_camera):
+    client = make_client(mock_camera)
+    live = client.app.state.service.live
+    clock = [0.0]
+    live.clock = lambda: clock[0]  # demand expiry on a hand-turned clock
+    frames_before = client.app.state.service.frames
+    wait_until(lambda: client.app.state.service.frames > frames_before + 3)
+    assert live.analysed == 0 and not live.active
+    first = client.get("/api/live").json()  # waits for a fresh analysis
+    assert first["sequence"] > frames_before
+    assert live.active
+    clock[0] += 60.0  # the viewer went away
+    assert not live.active
+    analysed = live.analysed
+    seq = client.app.state.service.frames
+    wait_until(lambda: client.app.state.service.frames > seq + 3)
+    assert live.analysed <= analysed + 1  # at most the frame already handed over
