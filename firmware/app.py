@@ -12,7 +12,7 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from firmware.api import errors
-from firmware.api.routes import controls, mock, status, stream
+from firmware.api.routes import controls, live, mock, status, stream
 from firmware.api.routes.stream import StreamSlots
 from firmware.config import Settings
 from firmware.rig_io import rig_io
@@ -66,7 +66,7 @@ def create_app(
     errors.install(app)
 
     api = APIRouter(prefix="/api")
-    for area in (status, controls, stream, mock):
+    for area in (status, controls, stream, live, mock):
         api.include_router(area.router)
     app.include_router(api)
     return app
