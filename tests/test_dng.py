@@ -194,3 +194,18 @@ def test_small_helpers():
     assert exposure_rational(670.74) == (33537, 50)
     assert fit_within(np.zeros((10, 40, 3), np.uint8), 20, 20).shape == (5, 20, 3)
     assert fit_within(np.zeros((10, 10, 3), np.uint8), 64, 64).shape == (10, 10, 3)
+
+
+def test_our_own_isp_reads_it_back(tmp_path):
+    from isp.dng import read_dng
+
+    raw = _scene("GRBG", 4000, gain=3.0, exposure_us=33_333)
+    image = read_dng(_write(tmp_path, raw))
+    back = image.raw
+    np.testing.assert_array_equal(back.data, raw.data)
+    assert (back.bayer_order, back.black_level, back.white_level) == ("GRBG", 256, 4095)
+    assert back.metadata.exposure_time_us == 33_333
+    assert back.metadata.analogue_gain == pytest.approx(3.0)
+    np.testing.assert_allclose(back.metadata.colour_gains, raw.metadata.colour_gains, rtol=1e-4)
+    assert image.unique_camera_model == "HQ Camera IMX477 (mrig)"
+    assert set(image.color_matrices) == {17, 21}
