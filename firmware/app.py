@@ -12,8 +12,9 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from firmware.api import errors
-from firmware.api.routes import controls, live, mock, status, stream
+from firmware.api.routes import capture, controls, lenses, live, mock, photos, status, stream
 from firmware.api.routes.stream import StreamSlots
+from firmware.capture.service import CaptureService
 from firmware.config import Settings
 from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
@@ -48,7 +49,8 @@ def create_app(
             app.state.service = service
             # What the hardware shutter button does; the capture module replaces it with the
             # same action as the phone's Capture button.
-            app.state.press_shutter = service.capture_still
+            app.state.capture = stack.enter_context(CaptureService.from_settings(settings, service))
+            app.state.press_shutter = app.state.capture.press_shutter
             app.state.shutter = stack.enter_context(
                 rig_io(settings.gpio, lambda: app.state.press_shutter())
             )
@@ -64,9 +66,10 @@ def create_app(
     app.state.settings = settings
     app.state.stream_slots = StreamSlots(settings.server.max_streams)
     errors.install(app)
+    capture.install_errors(app)
 
     api = APIRouter(prefix="/api")
-    for area in (status, controls, stream, live, mock):
+    for area in (status, controls, stream, live, mock, capture, lenses, photos):
         api.include_router(area.router)
     app.include_router(api)
     return app
