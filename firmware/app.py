@@ -6,18 +6,26 @@ their own camera (a :class:`~hal.mock.camera.MockCamera` with a simulated clock,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
+from firmware import sdnotify
 from firmware.api import errors
-from firmware.api.routes import capture, controls, lenses, live, mock, photos, status, stream
+from firmware.api.deps import get_session
+from firmware.api.routes import auth as auth_routes
+from firmware.api.routes import controls, mock, status, stream
 from firmware.api.routes.stream import StreamSlots
-from firmware.capture.service import CaptureService
+from firmware.auth.hosts import HostAllowList
+from firmware.auth.middleware import SecurityMiddleware
+from firmware.auth.security import Security
 from firmware.config import Settings
 from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
+from firmware.watchdog import Watchdog
 from hal.camera import Camera
 from hal.select import make_camera
 
@@ -30,9 +38,16 @@ def create_app(
     camera: Camera | CameraFactory | None = None,
     *,
     service_options: dict | None = None,
+    security: Security | None = None,
 ) -> FastAPI:
-    """The ASGI app. ``camera`` overrides ``settings.camera.backend`` (an instance or factory)."""
+    """The ASGI app. ``camera`` overrides ``settings.camera.backend`` (an instance or factory);
+    ``security`` replaces the one made from settings (password in ``<data_dir>/auth``)."""
     settings = settings or Settings()
+    if security is None:
+        security = Security(
+            Path(settings.storage.data_dir) / "auth",
+            HostAllowList.for_server(settings.server.hostname, settings.server.allowed_hosts),
+        )
     if camera is None:
         choice = settings.camera.backend
 
@@ -49,13 +64,16 @@ def create_app(
             app.state.service = service
             # What the hardware shutter button does; the capture module replaces it with the
             # same action as the phone's Capture button.
-            app.state.capture = stack.enter_context(CaptureService.from_settings(settings, service))
-            app.state.press_shutter = app.state.capture.press_shutter
+            app.state.press_shutter = service.capture_still
             app.state.shutter = stack.enter_context(
                 rig_io(settings.gpio, lambda: app.state.press_shutter())
             )
+            _wire_setup_button(app.state.shutter, security)
             log.info("serving %s camera", service.camera.backend)
-            yield
+            security.announce_setup(f"http://{settings.server.hostname}.local:"
+                                    f"{settings.server.port}/")
+            async with _systemd(service):
+                yield
 
     app = FastAPI(
         title="mrig",
@@ -64,12 +82,48 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.security = security
     app.state.stream_slots = StreamSlots(settings.server.max_streams)
     errors.install(app)
-    capture.install_errors(app)
 
-    api = APIRouter(prefix="/api")
-    for area in (status, controls, stream, live, mock, capture, lenses, photos):
+    # Every route, present and future, behind the Host/Origin/session/CSRF guard; the API
+    # router checks the session again, and documents the guard's answers.
+    app.add_middleware(SecurityMiddleware, security=security, routes=lambda: app.router.routes)
+    app.include_router(auth_routes.router, prefix="/api")
+    api = APIRouter(prefix="/api", dependencies=[Depends(get_session)], responses=GUARD_ANSWERS)
+    for area in (status, controls, stream, mock):
         api.include_router(area.router)
     app.include_router(api)
     return app
+
+
+GUARD_ANSWERS: dict = {
+    400: {"description": "Host not allowed (DNS rebinding defence)"},
+    401: {"description": "Not logged in"},
+    403: {"description": "Cross-site request, or missing X-CSRF-Token"},
+    503: {"description": "Camera recovering (the reason is in the detail)"},
+}
+
+
+def _wire_setup_button(shutter: object, security: Security) -> None:
+    """Let a 3-second hold of the GPIO shutter button confirm first-time setup."""
+    button = getattr(getattr(shutter, "io", None), "shutter", None)
+    if button is not None:
+        button.when_held = security.button.attach()
+
+
+@contextlib.asynccontextmanager
+async def _systemd(service: CameraService):
+    """``READY=1`` once the app is up, ``WATCHDOG=1`` pings while it is healthy (see
+    :mod:`firmware.watchdog`), ``STOPPING=1`` on the way out. Nothing outside systemd."""
+    sdnotify.notify(f"READY=1\nSTATUS=serving, camera {service.status['state']}")
+    period = sdnotify.watchdog_period_s()
+    task = asyncio.create_task(Watchdog(service, period).run()) if period else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        sdnotify.notify("STOPPING=1")

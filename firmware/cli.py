@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``mrig --help`` lists them.
-COMMANDS = ("serve", "selftest", "develop")
+COMMANDS = ("serve", "selftest", "develop", "set_password")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ class ShutterPath:
 
     def __init__(self, press: Callable[[], object], io: RigIO) -> None:
         self.press = press
+        self.io = io  # the parts, for other hooks (first-time setup by holding the button)
         self._io = io
         self._busy = threading.Lock()
         self.presses = 0

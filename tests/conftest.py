@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from firmware.app import create_app
+from firmware.auth.passwords import PasswordStore, ScryptCost
 from firmware.config import Settings
 from hal.clock import SimulatedClock
 from hal.mock.camera import MockCamera
@@ -19,6 +20,10 @@ os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 
 #: Tests talk to the app as a phone on the camera's own address would.
 BASE_URL = "http://127.0.0.1:8000"
+#: The password ``make_client`` sets in each test's data folder and logs in with.
+TEST_PASSWORD = "test password 1234"  # noqa: S105 - a fixture's password, not a secret
+#: Cheap scrypt for tests (verification uses the cost stored with the hash).
+TEST_COST = ScryptCost(n=2**10, r=8, p=1)
 
 
 #: Real pause per simulated sleep: frames flow at about their real rate without spinning a core,
@@ -43,18 +48,32 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
-    """``make_client(camera=..., settings=..., **service_options)`` -> a started TestClient."""
+    """``make_client(camera=..., settings=..., **service_options)`` -> a started TestClient,
+    logged in (session cookie set) and sending the session's ``X-CSRF-Token`` by default.
+
+    ``login=False`` gives an anonymous client (with no password set when ``password=False``)."""
     clients: list[TestClient] = []
 
-    def make(camera=None, settings_: Settings | None = None, **service_options) -> TestClient:
+    def make(camera=None, settings_: Settings | None = None, *, login: bool = True,
+             password: bool = True, **service_options) -> TestClient:
+        used = settings_ or settings
+        if password:
+            store = PasswordStore(Path(used.storage.data_dir) / "auth", cost=TEST_COST)
+            if not store.verify(TEST_PASSWORD):
+                store.set(TEST_PASSWORD)
         app = create_app(
-            settings_ or settings,
+            used,
             camera if camera is not None else MockCamera(clock=SimulatedClock(pace_s=PACE_S), seed=1),
             service_options={"backoff_s": (0.01, 0.05), **service_options},
         )
         client = TestClient(app, base_url=BASE_URL)
+        _websockets_to_base_url(client)
         client.__enter__()
         clients.append(client)
+        if login and password:
+            answer = client.post("/api/login", json={"password": TEST_PASSWORD})
+            assert answer.status_code == 200, answer.text
+            client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
         return client
 
     yield make
@@ -66,3 +85,21 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 def client(make_client, mock_camera) -> TestClient:
     """A running app on the mock camera."""
     return make_client(mock_camera)
+
+
+@pytest.fixture
+def anon_client(make_client, mock_camera) -> TestClient:
+    """A running app with a password set, and a client that has not logged in."""
+    return make_client(mock_camera, login=False)
+
+
+def _websockets_to_base_url(client: TestClient) -> None:
+    """Starlette's ``websocket_connect("/path")`` talks to host ``testserver``, which the Host
+    allow-list refuses (and the session cookie is not sent there); aim it at ``BASE_URL``."""
+    plain = client.websocket_connect
+    ws_base = "ws" + BASE_URL.removeprefix("http")
+
+    def websocket_connect(url: str, *args, **kwargs):
+        return plain(ws_base + url if url.startswith("/") else url, *args, **kwargs)
+
+    client.websocket_connect = websocket_connect  # type: ignore[method-assign]

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from starlette.requests import HTTPConnection
 
+from firmware.auth.middleware import SCOPE_KEY
+from firmware.auth.security import Security
+from firmware.auth.sessions import Session
 from firmware.config import Settings
 
 if TYPE_CHECKING:
@@ -25,6 +29,23 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_security(conn: HTTPConnection) -> Security:
+    return conn.app.state.security
+
+
+def get_session(conn: HTTPConnection) -> Session:
+    """The session :class:`~firmware.auth.middleware.SecurityMiddleware` found; 401 without one.
+
+    Also the ``/api`` router's own dependency, so the API stays closed even if the middleware
+    were ever left out."""
+    session = conn.scope.get(SCOPE_KEY)
+    if session is None:
+        raise HTTPException(401, "not logged in")
+    return session
+
+
 ServiceDep = Annotated[CameraService, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StreamSlotsDep = Annotated["StreamSlots", Depends(get_stream_slots)]
+SecurityDep = Annotated[Security, Depends(get_security)]
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -11,11 +11,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from firmware.auth import exc as auth_exc
 from firmware.exc import CameraUnavailable, MrigError
 from hal.exc import CameraError
 
 #: Most specific first; the first match decides the status.
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int, str], ...] = (
+    (auth_exc.NotAuthenticated, 401, "not logged in"),
+    (auth_exc.WrongPassword, 403, "refused"),
+    (auth_exc.SetupRejected, 403, "setup refused"),
+    (auth_exc.CsrfRejected, 403, "refused"),
+    (auth_exc.PasswordNotSet, 409, "not set up"),
+    (auth_exc.PasswordAlreadySet, 409, "already set up"),
+    (auth_exc.SetupBusy, 409, "busy"),
+    (auth_exc.TooManyAttempts, 429, "slow down"),
     (CameraUnavailable, 503, "camera recovering"),
     (CameraError, 503, "camera recovering"),
     (MrigError, 400, "bad request"),
@@ -85,6 +94,7 @@ def install(app: FastAPI) -> None:
         for kind, status, summary in STATUS_BY_ERROR:
             if isinstance(error, kind):
                 headers = {"Retry-After": "2"} if status == 503 else None
+                headers = getattr(error, "headers", None) or headers
                 return JSONResponse(
                     status_code=status, content={"detail": f"{summary}: {error}"}, headers=headers
                 )

@@ -1,0 +1,121 @@
+"""The camera's security state in one object: password, sessions, throttle, setup, Host list.
+
+The routes in ``firmware/api/routes/auth.py`` and :class:`~firmware.auth.middleware.SecurityMiddleware`
+only call this; it has no HTTP in it, so it is tested directly as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from firmware.auth.exc import (
+    NotAuthenticated,
+    PasswordAlreadySet,
+    PasswordNotSet,
+    SetupRejected,
+    WrongPassword,
+)
+from firmware.auth.hosts import HostAllowList
+from firmware.auth.passwords import DEFAULT_COST, PasswordStore, ScryptCost
+from firmware.auth.sessions import Session, SessionStore
+from firmware.auth.setup import ButtonGate, SetupCode
+from firmware.auth.throttle import FailureThrottle
+
+log = logging.getLogger("firmware.auth")
+
+
+class Security:
+    """Everything the login, setup and guard code needs. ``folder`` keeps the password file."""
+
+    def __init__(
+        self,
+        folder: Path,
+        hosts: HostAllowList,
+        *,
+        cost: ScryptCost = DEFAULT_COST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.passwords = PasswordStore(folder, cost=cost)
+        self.sessions = SessionStore(clock)
+        self.throttle = FailureThrottle(clock=clock)
+        self.setup_code = SetupCode()
+        self.button = ButtonGate(clock)
+        self.hosts = hosts
+        self._clock = clock
+
+    @property
+    def password_set(self) -> bool:
+        return self.passwords.is_set()
+
+    def announce_setup(self, where: str = "the camera's address") -> str | None:
+        """At start with no password: issue the one-time setup code and log it (the journal on
+        the Pi). Returns the code, or None when a password is set."""
+        if self.password_set:
+            return None
+        code = self.setup_code.issue()
+        how = " or hold the shutter button for 3 s" if self.button.available else ""
+        log.warning(
+            "no password set: open %s in a browser and enter the setup code %s%s "
+            "(or run `mrig set-password --data-dir DIR`)", where, code, how,
+        )
+        return code
+
+    def session_for(self, token: str | None) -> Session | None:
+        return self.sessions.get(token, self.passwords.fingerprint())
+
+    def expires_in_s(self, session: Session) -> float:
+        return session.expires_in_s(self._clock())
+
+    # --- what the routes do --------------------------------------------------------------
+
+    def login(self, password: str, client: str | None) -> tuple[str, Session]:
+        """A new session for the right password; throttled per client."""
+        self.throttle.check(client)
+        fingerprint = self.passwords.fingerprint()
+        if fingerprint is None:
+            raise PasswordNotSet("no password is set yet; open the setup page")
+        if not self.passwords.verify(password):
+            self.throttle.failed(client)
+            raise NotAuthenticated("wrong password")
+        self.throttle.succeeded(client)
+        return self.sessions.create(fingerprint)
+
+    def setup(self, password: str, client: str | None, *, setup_code: str | None = None,
+              button_claim: str | None = None) -> tuple[str, Session]:
+        """Set the first password, proven by the setup code or a confirmed button claim; logs in."""
+        self.throttle.check(client)
+        if self.password_set:
+            raise PasswordAlreadySet("a password is already set; log in instead")
+        if setup_code is not None and self.setup_code.matches(setup_code):
+            pass
+        elif button_claim is not None and self.button.confirmed(button_claim):
+            pass
+        else:
+            self.throttle.failed(client)
+            raise SetupRejected(
+                "wrong setup code (see the server log) or shutter button not held"
+            )
+        self.passwords.set(password)
+        self.setup_code.consume()
+        self.button.consume()
+        self.sessions.end_all_except(None, None)
+        log.info("password set up; setup code retired")
+        return self.sessions.create(self.passwords.fingerprint() or "")
+
+    def change_password(self, session: Session, current: str, new: str,
+                        client: str | None) -> int:
+        """Replace the password; every other session ends. Returns how many ended."""
+        self.throttle.check(client)
+        if not self.passwords.verify(current):
+            self.throttle.failed(client)
+            raise WrongPassword("the current password is wrong")
+        self.passwords.set(new)
+        ended = self.sessions.end_all_except(session, self.passwords.fingerprint())
+        log.info("password changed; %d other session(s) ended", ended)
+        return ended
+
+    def logout(self, session: Session) -> None:
+        self.sessions.end(session)

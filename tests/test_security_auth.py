@@ -1,0 +1,272 @@
+"""Login, sessions, password storage and throttling (issue 7: authentication)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from firmware.auth.exc import TooManyAttempts
+from firmware.auth.middleware import PUBLIC_API, UI_PAGES
+from firmware.auth.passwords import PasswordStore, ScryptCost, check_new_password
+from firmware.auth.sessions import IDLE_S, LIFETIME_S, SessionStore
+from firmware.auth.throttle import FailureThrottle, client_key
+from tests.conftest import BASE_URL, TEST_COST, TEST_PASSWORD
+
+STREAMING = ("/api/stream.mjpg",)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _routes(app):
+    """(method, path) of every HTTP route in the app, path parameters filled in."""
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute):
+            path = route.path
+            for name in route.param_convertors:
+                path = path.replace("{" + name + "}", "x").replace("{" + name + ":path}", "x")
+            for method in sorted(route.methods):
+                yield method, path
+
+
+def test_every_route_but_login_and_setup_answers_401_without_a_session(anon_client):
+    checked = 0
+    for method, path in _routes(anon_client.app):
+        if path in PUBLIC_API or (path in UI_PAGES and method == "GET"):
+            continue
+        r = anon_client.request(method, path, json={})
+        assert r.status_code == 401, (method, path, r.status_code)
+        checked += 1
+    assert checked >= 8
+    for path in ("/docs", "/openapi.json", "/redoc", "/no/such/page", "/api/no-such"):
+        assert anon_client.get(path).status_code == 401, path
+
+
+def test_the_ui_shell_and_its_static_files_load_without_a_session(anon_client):
+    """The login page must load before login; it holds no data."""
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    for method, path in _routes(anon_client.app):
+        if method == "GET" and path == "/":
+            assert anon_client.get("/").status_code == 200
+    mounts = [r for r in anon_client.app.routes
+              if isinstance(r, Mount) and isinstance(r.app, StaticFiles)]
+    for mount in mounts:
+        folder = Path(mount.app.directory)
+        for file in sorted(p for p in folder.rglob("*") if p.is_file())[:5]:
+            r = anon_client.get(f"{mount.path}/{file.relative_to(folder).as_posix()}")
+            assert r.status_code == 200, file
+        assert anon_client.get(f"{mount.path}/no-such-file.js").status_code == 404
+        assert anon_client.post(f"{mount.path}/x.js").status_code == 401  # reading only
+    assert anon_client.post("/").status_code == 401
+
+
+def test_websocket_routes_refuse_without_a_session(anon_client):
+    from starlette.testclient import WebSocketDenialResponse
+
+    for route in iter_route_contexts(anon_client.app.routes):
+        if isinstance(route.original_route, APIWebSocketRoute):
+            with pytest.raises(WebSocketDenialResponse) as denied:
+                with anon_client.websocket_connect(route.path):
+                    pass
+            assert denied.value.status_code == 401
+
+
+def test_login_sets_a_strict_httponly_expiring_cookie_and_returns_the_csrf_token(anon_client):
+    r = anon_client.post("/api/login", json={"password": TEST_PASSWORD})
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["csrf_token"]) >= 32 and body["expires_in_s"] > 0
+    cookie = r.headers["set-cookie"].lower()
+    assert "mrig_session=" in cookie
+    for attribute in ("httponly", "samesite=strict", "path=/", f"max-age={LIFETIME_S}"):
+        assert attribute in cookie
+    assert body["csrf_token"] not in r.headers["set-cookie"]
+    assert anon_client.get("/api/status").status_code == 200
+    info = anon_client.get("/api/session").json()
+    assert info["authenticated"] and info["csrf_token"] == body["csrf_token"]
+
+
+def test_wrong_password_is_401_and_sets_no_cookie(anon_client):
+    r = anon_client.post("/api/login", json={"password": "not the password"})
+    assert r.status_code == 401
+    assert "set-cookie" not in r.headers
+    assert anon_client.get("/api/status").status_code == 401
+
+
+def test_a_forged_or_stale_cookie_is_refused(anon_client):
+    anon_client.cookies.set("mrig_session", "forged-token-" + "a" * 40)
+    assert anon_client.get("/api/status").status_code == 401
+
+
+def test_logout_ends_the_session(client):
+    token = client.cookies.get("mrig_session")
+    r = client.post("/api/logout")
+    assert r.status_code == 204
+    assert client.get("/api/status").status_code == 401
+    client.cookies.set("mrig_session", token)  # replaying the old cookie does not help
+    assert client.get("/api/status").status_code == 401
+
+
+def test_logout_needs_the_csrf_token(client):
+    r = client.post("/api/logout", headers={"X-CSRF-Token": ""})
+    assert r.status_code == 403
+    assert client.get("/api/status").status_code == 200
+
+
+def test_password_change_ends_every_other_session(client):
+    other = TestClient(client.app, base_url=BASE_URL)
+    csrf = other.post("/api/login", json={"password": TEST_PASSWORD}).json()["csrf_token"]
+    assert other.get("/api/status").status_code == 200
+    wrong = client.post("/api/password", json={"current_password": "nope nope",
+                                               "new_password": "a new password"})
+    assert wrong.status_code == 403
+    assert other.get("/api/status").status_code == 200  # a wrong attempt changes nothing
+    r = client.post("/api/password", json={"current_password": TEST_PASSWORD,
+                                           "new_password": "a new password"})
+    assert r.status_code == 200 and r.json()["other_sessions_ended"] == 1
+    assert client.get("/api/status").status_code == 200  # this session goes on
+    assert other.get("/api/status").status_code == 401
+    assert other.patch("/api/controls", json={"ev": 1},
+                       headers={"X-CSRF-Token": csrf}).status_code == 401
+    assert other.post("/api/login", json={"password": TEST_PASSWORD}).status_code == 401
+    assert other.post("/api/login", json={"password": "a new password"}).status_code == 200
+
+
+def test_a_password_set_from_the_shell_ends_all_sessions(client, settings):
+    PasswordStore(Path(settings.storage.data_dir) / "auth", cost=TEST_COST).set("set from ssh")
+    assert client.get("/api/status").status_code == 401
+
+
+def test_new_passwords_are_checked(client):
+    for bad in ("short", " " * 12, "tab\there ok", "x" * 1025):
+        r = client.post("/api/password", json={"current_password": TEST_PASSWORD,
+                                               "new_password": bad})
+        assert r.status_code == 422, bad
+        with pytest.raises(ValueError):
+            check_new_password(bad)
+
+
+def test_password_file_holds_a_scrypt_hash_only_readable_by_the_service(tmp_path):
+    store = PasswordStore(tmp_path / "auth", cost=ScryptCost(n=2**10))
+    assert not store.is_set() and not store.verify("anything at all")
+    store.set("correct horse battery")
+    text = store.path.read_text()
+    assert "correct horse" not in text
+    record = json.loads(text)
+    assert record["scheme"] == "scrypt" and record["n"] == 2**10
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(store.folder).st_mode) == 0o700
+    assert store.verify("correct horse battery")
+    assert not store.verify("correct horse batterY")
+    assert not [p for p in store.folder.iterdir() if p.name.startswith(".tmp-")]
+    first = store.fingerprint()
+    store.set("correct horse battery")  # same password, new salt: a new fingerprint
+    assert store.fingerprint() != first
+    assert json.loads(store.path.read_text())["salt"] != record["salt"]
+
+
+def test_the_default_cost_is_the_interactive_scrypt_setting():
+    cost = ScryptCost()
+    assert (cost.n, cost.r, cost.p) == (2**15, 8, 1)
+    assert cost.memory_bytes == 32 * 1024 * 1024
+    with pytest.raises(ValueError):
+        ScryptCost(n=1000)
+
+
+def test_sessions_expire_when_idle_and_after_their_lifetime():
+    clock = FakeClock()
+    store = SessionStore(clock)
+    token, _ = store.create("fp")
+    clock.now += IDLE_S - 1
+    assert store.get(token, "fp") is not None  # touched: idle time restarts
+    clock.now += IDLE_S - 1
+    assert store.get(token, "fp") is not None
+    clock.now += IDLE_S
+    assert store.get(token, "fp") is None
+    busy, _ = store.create("fp")
+    for _ in range(int(LIFETIME_S // (IDLE_S / 2)) + 1):
+        clock.now += IDLE_S / 2
+        store.get(busy, "fp")
+    assert store.get(busy, "fp") is None  # used all along, but past its lifetime
+    token, _ = store.create("fp")
+    assert store.get(token, "another password") is None
+
+
+def test_the_session_table_is_bounded():
+    store = SessionStore(FakeClock(), limit=4)
+    tokens = [store.create("fp")[0] for _ in range(10)]
+    assert len(store) == 4
+    assert store.get(tokens[0], "fp") is None and store.get(tokens[-1], "fp") is not None
+
+
+def test_five_failures_a_minute_then_429_even_for_the_right_password(anon_client):
+    for _ in range(5):
+        assert anon_client.post("/api/login", json={"password": "wrong!"}).status_code == 401
+    r = anon_client.post("/api/login", json={"password": TEST_PASSWORD})
+    assert r.status_code == 429
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+
+
+def test_throttle_window_slides_and_success_clears_it():
+    clock = FakeClock()
+    throttle = FailureThrottle(clock=clock)
+    for _ in range(4):
+        throttle.failed("192.0.2.7")
+    throttle.check("192.0.2.7")
+    throttle.failed("192.0.2.7")
+    with pytest.raises(TooManyAttempts) as e:
+        throttle.check("192.0.2.7")
+    assert e.value.retry_after_s == 60
+    throttle.check("192.0.2.8")  # other clients are not affected
+    clock.now += 30
+    with pytest.raises(TooManyAttempts) as e:
+        throttle.check("192.0.2.7")
+    assert e.value.retry_after_s == 30
+    clock.now += 30
+    throttle.check("192.0.2.7")
+    throttle.failed("192.0.2.9")
+    throttle.succeeded("192.0.2.9")
+    for _ in range(4):
+        throttle.failed("192.0.2.9")
+    throttle.check("192.0.2.9")
+
+
+def test_ipv6_clients_are_throttled_by_their_64():
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9")
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:192.0.2.1") == "192.0.2.1"
+    throttle = FailureThrottle(clock=FakeClock())
+    for i in range(5):
+        throttle.failed(f"2001:db8::{i + 1}")
+    with pytest.raises(TooManyAttempts):
+        throttle.check("2001:db8::ffff")
+
+
+def test_throttle_table_is_bounded():
+    throttle = FailureThrottle(clock=FakeClock(), max_clients=100)
+    for i in range(1000):
+        throttle.failed(f"10.0.{i // 256}.{i % 256}")
+    assert len(throttle._failures) == 100
+
+
+def test_a_reconnecting_live_view_never_trips_the_throttle(client, anon_client):
+    """A viewer that reconnects in a loop (logged in, or with an expired cookie) is no failure."""
+    for _ in range(20):
+        with client.stream("GET", "/api/snapshot.jpg") as r:
+            assert r.status_code == 200
+        assert anon_client.get("/api/stream.mjpg").status_code == 401
+        assert anon_client.get("/api/status").status_code == 401
+    assert anon_client.post("/api/login", json={"password": TEST_PASSWORD}).status_code == 200
