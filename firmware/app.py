@@ -17,11 +17,12 @@ from firmware import sdnotify
 from firmware.api import errors
 from firmware.api.deps import get_session
 from firmware.api.routes import auth as auth_routes
-from firmware.api.routes import controls, mock, status, stream
+from firmware.api.routes import capture, controls, lenses, live, mock, photos, status, stream
 from firmware.api.routes.stream import StreamSlots
 from firmware.auth.hosts import HostAllowList
 from firmware.auth.middleware import SecurityMiddleware
 from firmware.auth.security import Security
+from firmware.capture.service import CaptureService
 from firmware.config import Settings
 from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
@@ -64,7 +65,8 @@ def create_app(
             app.state.service = service
             # What the hardware shutter button does; the capture module replaces it with the
             # same action as the phone's Capture button.
-            app.state.press_shutter = service.capture_still
+            app.state.capture = stack.enter_context(CaptureService.from_settings(settings, service))
+            app.state.press_shutter = app.state.capture.press_shutter
             app.state.shutter = stack.enter_context(
                 rig_io(settings.gpio, lambda: app.state.press_shutter())
             )
@@ -85,13 +87,14 @@ def create_app(
     app.state.security = security
     app.state.stream_slots = StreamSlots(settings.server.max_streams)
     errors.install(app)
+    capture.install_errors(app)
 
     # Every route, present and future, behind the Host/Origin/session/CSRF guard; the API
     # router checks the session again, and documents the guard's answers.
     app.add_middleware(SecurityMiddleware, security=security, routes=lambda: app.router.routes)
     app.include_router(auth_routes.router, prefix="/api")
     api = APIRouter(prefix="/api", dependencies=[Depends(get_session)], responses=GUARD_ANSWERS)
-    for area in (status, controls, stream, mock):
+    for area in (status, controls, stream, live, mock, capture, lenses, photos):
         api.include_router(area.router)
     app.include_router(api)
     return app
