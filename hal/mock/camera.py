@@ -264,6 +264,7 @@ class MockCamera(Camera):
             self._clock.sleep(timeout_s if timeout_s is not None else exposure_us * 1e-6 + 1.0)
             raise exc.CameraTimeout("mock camera: still capture did not complete")
         self._clock.sleep(MODE_SWITCH_US * 1e-6)
+        exposure_start_ns = self._clock.monotonic_ns()  # the still's SensorTimestamp
         self._clock.sleep(duration_us * 1e-6)
         data = _render_bayer_still(
             mode, lens, scene, exposure_us, gain, self._sensor, self._tuning, self._rng
@@ -272,7 +273,8 @@ class MockCamera(Camera):
         with self._lock:
             self._next_frame_ns = self._clock.monotonic_ns()
         metadata = self._metadata(
-            exposure_us, gain, colour_gains, ct, duration_us, mode.crop, scene
+            exposure_us, gain, colour_gains, ct, duration_us, mode.crop, scene,
+            timestamp_ns=exposure_start_ns,
         )
         return RawFrame(
             data=data,
@@ -324,13 +326,15 @@ class MockCamera(Camera):
             self._next_frame_ns = due + duration_us * 1000
         self._clock.sleep((due - now) / 1e9 + duration_us * 1e-6 + self.faults.slow_frame_s)
 
-    def _metadata(self, exposure_us, gain, colour_gains, ct, duration_us, crop, scene) -> FrameMetadata:
+    def _metadata(
+        self, exposure_us, gain, colour_gains, ct, duration_us, crop, scene, timestamp_ns=None
+    ) -> FrameMetadata:
         with self._lock:
             self._sequence += 1
             sequence = self._sequence
         return FrameMetadata(
             sequence=sequence,
-            sensor_timestamp_ns=self._clock.monotonic_ns(),
+            sensor_timestamp_ns=self._clock.monotonic_ns() if timestamp_ns is None else timestamp_ns,
             exposure_time_us=int(exposure_us),
             analogue_gain=float(gain),
             colour_gains=(float(colour_gains[0]), float(colour_gains[1])),
