@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import threading
 import time
@@ -263,3 +264,23 @@ def test_analysis_idles_with_nobody_looking(make_client, mock_camera):
     seq = client.app.state.service.frames
     wait_until(lambda: client.app.state.service.frames > seq + 3)
     assert live.analysed <= analysed + 1  # at most the frame already handed over
+
+
+def test_a_stream_dropped_before_its_first_chunk_gives_its_slot_back(client):
+    """A client that goes away before the body starts must not keep a slot for ever."""
+    from firmware.api.routes.live import live_events
+    from firmware.api.routes.stream import stream
+
+    service = client.app.state.service
+    slots = client.app.state.stream_slots
+
+    async def open_and_drop() -> tuple[int, int]:
+        mjpeg = await stream(service, slots)
+        events = await live_events(service, include_map=False)
+        taken = (slots.active, service.live.event_streams)
+        del mjpeg, events  # never iterated, as when the client disconnects at once
+        gc.collect()
+        return taken
+
+    assert client.portal.call(open_and_drop) == (1, 1)
+    assert slots.active == 0 and service.live.event_streams == 0

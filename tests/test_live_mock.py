@@ -10,7 +10,7 @@ from firmware.live.analysis import analyse
 from firmware.live.magnify import magnify_crop
 from hal.camera import Controls, preview_mode
 from hal.clock import SimulatedClock
-from hal.mock.camera import MockCamera
+from hal.mock.camera import MODE_SWITCH_US, MockCamera
 from hal.mock.scene import SCENE_DISTANCE_M, STAR_CENTRE_MM
 
 
@@ -131,3 +131,12 @@ def test_magnify_shows_the_sensor_window_at_preview_size(camera):
 
 def _laplacian_energy(image: np.ndarray) -> float:
     return float(ndimage.laplace(image).var())
+
+
+def test_a_still_is_stamped_at_its_exposure_start(camera):
+    """The shutter lag the mock models: the switch to the full-resolution mode, then exposure."""
+    camera.next_frame()
+    clock = camera._clock
+    called = clock.monotonic_ns()
+    still = camera.capture_still()
+    assert still.metadata.sensor_timestamp_ns - called == MODE_SWITCH_US * 1000

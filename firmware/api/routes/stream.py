@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import weakref
+from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response, StreamingResponse
@@ -33,6 +35,18 @@ class StreamSlots:
         with self._lock:
             self.active -= 1
 
+    def release_once(self) -> Callable[[], None]:
+        """A function giving back one acquired slot, however many times it is called."""
+        done = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if not done.is_set():
+                    done.set()
+                    self.active -= 1
+
+        return release
+
 
 @router.get(
     "/stream.mjpg",
@@ -44,6 +58,7 @@ async def stream(service: ServiceDep, slots: StreamSlotsDep) -> StreamingRespons
     service.require_healthy()
     if not slots.acquire():
         raise HTTPException(503, f"too many live views (at most {slots.limit}); close one")
+    release = slots.release_once()
 
     async def frames():
         try:
@@ -61,10 +76,13 @@ async def stream(service: ServiceDep, slots: StreamSlotsDep) -> StreamingRespons
                     f"Content-Length: {len(jpeg)}\r\nX-Frame-Sequence: {sequence}\r\n\r\n"
                 ).encode() + jpeg + b"\r\n"
         finally:
-            slots.release()
+            release()
 
+    body = frames()
+    # A generator that never started (client gone before the first chunk) skips its finally.
+    weakref.finalize(body, release)
     return StreamingResponse(
-        frames(),
+        body,
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={"Cache-Control": "no-store"},
     )
