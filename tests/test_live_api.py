@@ -284,3 +284,41 @@ def test_a_stream_dropped_before_its_first_chunk_gives_its_slot_back(client):
 
     assert client.portal.call(open_and_drop) == (1, 1)
     assert slots.active == 0 and service.live.event_streams == 0
+
+
+def _preview(sequence: int):
+    from hal.camera import FrameMetadata, PreviewFrame, RawFrame
+
+    m = FrameMetadata(sequence=sequence, sensor_timestamp_ns=0, exposure_time_us=1000,
+                      analogue_gain=1.0, colour_gains=(2.0, 1.5), colour_temperature=5000,
+                      frame_duration_us=25_000)
+    raw = RawFrame(np.zeros((16, 16), np.uint16), "BGGR", 256, 4095, 12, m)
+    return PreviewFrame(rgb=np.zeros((16, 16, 3), np.uint8), raw=raw, metadata=m)
+
+
+def test_eight_viewers_share_one_encode_and_a_slow_one_skips_frames(monkeypatch):
+    import simplejpeg
+
+    from firmware.broadcast import Broadcast
+
+    encodes = []
+    real_encode = simplejpeg.encode_jpeg
+    monkeypatch.setattr(simplejpeg, "encode_jpeg",
+                        lambda *a, **k: encodes.append(1) or real_encode(*a, **k))
+    broadcast = Broadcast()
+
+    async def scenario():
+        viewers = [asyncio.ensure_future(broadcast.next_after(0, 5.0)) for _ in range(8)]
+        await asyncio.sleep(0)
+        broadcast.publish(_preview(1))
+        frames = await asyncio.gather(*viewers)
+        jpegs = {id(f.jpeg()) for f in frames}
+        # A slow viewer, busy while frames 2-5 were published, gets the newest only.
+        for sequence in range(2, 6):
+            broadcast.publish(_preview(sequence))
+        newest = await broadcast.next_after(1, 5.0)
+        return jpegs, newest.sequence
+
+    jpegs, newest = asyncio.run(scenario())
+    assert len(jpegs) == 1 and len(encodes) == 1
+    assert newest == 5
