@@ -4,9 +4,13 @@ The files live in ``firmware/web`` (package data, no build step). Every page is 
 Content-Security-Policy that allows only this origin, so the UI can make no outside request
 even by mistake: the camera is often its own Wi-Fi hotspot with no internet.
 
-``GET /api/ui/kelvin`` is a read-only helper for the white-balance dial: the red and blue
-colour gains that make grey neutral at each colour temperature, from the same libcamera tuning
-the camera uses (the API takes manual white balance as ``colour_gains``).
+Two read-only helpers for the UI:
+
+- ``GET /api/ui/kelvin``: for the white-balance dial, the red and blue colour gains that make
+  grey neutral at each colour temperature, from the same libcamera tuning the camera uses (the
+  API takes manual white balance as ``colour_gains``).
+- ``GET /api/ui/storage``: space left on the card for photos (free space minus the reserve the
+  camera keeps) and about how many more captures fit, from the size of the latest ones.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -46,6 +50,11 @@ SHELL_HEADERS = {
 }
 #: Kelvin steps of the white-balance dial.
 KELVIN_STEP = 100
+#: Size of one capture before any is on the card: a 12.3 MP 16-bit DNG (4056 × 3040 × 2 bytes)
+#: plus its JPEG and preview (a few MB); replaced by the average of the latest captures.
+FIRST_SHOT_BYTES = 4056 * 3040 * 2 + 6_000_000
+#: How many of the latest captures the estimate averages.
+ESTIMATE_FROM = 20
 
 router = APIRouter(tags=["web UI"])
 shell = APIRouter(include_in_schema=False)
@@ -78,6 +87,25 @@ def kelvin_table(settings: SettingsDep) -> dict:
         red, blue = tuning.colour_gains(k)
         rows.append({"kelvin": k, "colour_gains": [round(red, 4), round(blue, 4)]})
     return {"tuning": settings.camera.tuning, "steps": rows}
+
+
+@router.get("/ui/storage")
+def storage(request: Request) -> dict:
+    """``free_bytes`` for photos (after the reserve), ``photos`` on the card, ``shots_left``."""
+    capture = getattr(request.app.state, "capture", None)
+    if capture is None:
+        raise HTTPException(404, "this camera has no photo storage")
+    store = capture.store
+    free = max(0, store.free_bytes() - store.reserve_bytes)
+    page = store.list(offset=0, limit=ESTIMATE_FROM)
+    sizes = [item.size for item in page.items if item.size > 0]
+    per_shot = sum(sizes) / len(sizes) if sizes else FIRST_SHOT_BYTES
+    return {
+        "free_bytes": free,
+        "photos": page.total,
+        "bytes_per_shot": round(per_shot),
+        "shots_left": int(free // per_shot),
+    }
 
 
 class _StaticFiles(StaticFiles):

@@ -6,7 +6,7 @@
 // measure come from the camera's own analysis (GET /api/live), which sees the raw data and the
 // full-resolution frame; the focus meter falls back to the preview when that is unavailable.
 
-import { ApiError, bus, get } from "./api.js";
+import { api, ApiError, bus, get } from "./api.js";
 import { $, el, prefs } from "./ui.js";
 
 const AIDS = ["histogram", "rawhist", "ettr", "zebras", "peaking", "falsecolour", "grid", "focusmeter"];
@@ -44,7 +44,12 @@ export class Aids {
     this._lastFrame = 0;
     this._bind();
     this._render();
-    bus.addEventListener("focus-point", () => { this.focusPeak = 0; });
+    bus.addEventListener("focus-point", (e) => {
+      this.focusPeak = 0;
+      // The camera measures focus on a patch around the point (of the shown frame).
+      api("PATCH", "/api/live/options", { focus_x: e.detail.shown.x, focus_y: e.detail.shown.y })
+        .catch(() => null);
+    });
     bus.addEventListener("magnify", () => { this.focusPeak = 0; });
     bus.addEventListener("layout", () => this._resize());
   }
@@ -128,20 +133,41 @@ export class Aids {
     this.dpr = dpr;
   }
 
-  async _pollLive() {
-    const wanted = this.on.rawhist || this.on.ettr || this.on.focusmeter;
-    if (wanted && this.liveAvailable && !document.hidden) {
-      try {
-        this.liveData = await get("/api/live", { timeoutMs: 3000 });
-      } catch (e) {
-        if (e instanceof ApiError && e.unavailable) {
-          this.liveAvailable = false;
-          this._render();
-        }
+  /** The camera's analysis, pushed by server-sent events while an aid needs it; polled
+   * (GET /api/live) where EventSource is missing. */
+  _pollLive() {
+    const wanted = (this.on.rawhist || this.on.ettr || this.on.focusmeter) && this.liveAvailable
+      && !document.hidden;
+    if (wanted && !this.events && typeof EventSource === "function") this._openEvents();
+    if (!wanted && this.events) this._closeEvents();
+    if (wanted && typeof EventSource !== "function") {
+      get("/api/live?map=false", { timeoutMs: 6000 }).then((d) => { this.liveData = d; }, (e) => {
+        if (e instanceof ApiError && e.unavailable) { this.liveAvailable = false; this._render(); }
         this.liveData = null;
-      }
+      });
     }
     setTimeout(() => this._pollLive(), LIVE_MS);
+  }
+
+  _openEvents() {
+    const source = new EventSource("/api/live/events?map=false");
+    this.events = source;
+    source.addEventListener("live", (e) => { this.liveData = JSON.parse(e.data); });
+    source.addEventListener("end", () => { this._closeEvents(); this.liveData = null; });
+    source.addEventListener("error", () => {
+      // The browser retries by itself; a 404 (no live analysis on this camera) is final.
+      if (source.readyState === EventSource.CLOSED) {
+        this._closeEvents();
+        get("/api/live?map=false").catch((e) => {
+          if (e instanceof ApiError && e.unavailable) { this.liveAvailable = false; this._render(); }
+        });
+      }
+    });
+  }
+
+  _closeEvents() {
+    this.events?.close();
+    this.events = null;
   }
 
   /** One overlay update from the frame on screen. */
@@ -268,16 +294,26 @@ export class Aids {
       return;
     }
     const ev = d.ettr_ev;
-    const clipped = d.clipping && Object.values(d.clipping).some((v) => v > 0.001);
-    box.dataset.warn = String(Boolean(clipped));
-    box.textContent = clipped ? `Clipping — ETTR ${ev.toFixed(1)} EV`
-      : Math.abs(ev) < 0.17 ? "ETTR ✓ at the limit" : `ETTR ${ev > 0 ? "+" : ""}${ev.toFixed(1)} EV`;
+    const over = d.ettr?.overexposed ?? ev < 0;
+    box.dataset.warn = String(Boolean(over));
+    const sign = ev > 0 ? "+" : ev < 0 ? "−" : "±";
+    box.textContent = Math.abs(ev) < 0.17 ? "ETTR ✓ at the limit"
+      : over ? `Clipping: ETTR ${sign}${Math.abs(ev).toFixed(1)} EV` : `ETTR ${sign}${Math.abs(ev).toFixed(1)} EV`;
+    box.title = "Exposure change that puts the brightest highlights just below raw clipping";
   }
 
   _showFocus(frame) {
     let value = this.liveData?.focus_measure;
-    if (value == null && frame) value = localFocus(frame, this.live.magnify.factor > 1 ? null : this.live.point);
+    let source = "camera";
+    if (value == null && frame) {
+      value = localFocus(frame, this.live.magnify.factor > 1 ? null : this.live.point);
+      source = "preview";
+    }
     if (value == null) return;
+    if (source !== this.focusSource) {   // the two measures have different units
+      this.focusSource = source;
+      this.focusPeak = 0;
+    }
     this.focusPeak = Math.max(this.focusPeak * 0.998, value);
     const pct = this.focusPeak > 0 ? Math.round((100 * value) / this.focusPeak) : 0;
     $("#focus-fill").style.width = `${pct}%`;
@@ -383,9 +419,10 @@ function drawHistogram(canvas, hist) {
   if (clipped) { ctx.fillStyle = "#ff2020"; ctx.fillRect(W - 5, 0, 5, H); }
 }
 
-const RAW_COLOURS = { R: "#ff4040", Gr: "#40e040", Gb: "#20a020", G: "#40e040", B: "#5a7dff" };
+const RAW_COLOURS = { R: "#ff4040", G1: "#40e040", G2: "#1fae1f", B: "#5a7dff" };
 
-/** The camera's RAW histogram: one line per Bayer channel, stops below clipping (right = clip). */
+/** The camera's RAW histogram: one line per Bayer channel in stops below clipping, dark on
+ * the left, the clipping level at the right edge (as Magic Lantern draws it). */
 function drawRawHistogram(canvas, raw, available) {
   const ctx = canvas.getContext("2d");
   const W = canvas.width;
@@ -393,14 +430,17 @@ function drawRawHistogram(canvas, raw, available) {
   ctx.clearRect(0, 0, W, H);
   ctx.fillStyle = "#fff";
   ctx.font = "bold 16px system-ui, sans-serif";
-  if (!raw) {
+  if (!raw?.channels) {
     ctx.fillText(available ? "RAW …" : "RAW histogram n/a", 8, H / 2 + 6);
     return;
   }
-  const channels = raw.channels || raw;
-  const entries = Object.entries(channels).filter(([, v]) => Array.isArray(v?.counts ?? v));
-  const series = entries.map(([name, v]) => [name, v.counts ?? v]);
-  const peak = Math.sqrt(Math.max(1, ...series.flatMap(([, c]) => c.slice(0, -1))));
+  const series = Object.entries(raw.channels);
+  const bins = series[0]?.[1].length || 1;
+  // Stop lines every 2 EV from the clipping edge.
+  ctx.fillStyle = "rgba(255,255,255,0.22)";
+  const perEv = 1 / (raw.bin_width_ev || 1);
+  for (let ev = 2; ev < (raw.range_ev || 14); ev += 2) ctx.fillRect(Math.round(W - (ev * perEv * W) / bins), 0, 1, H);
+  const peak = Math.sqrt(Math.max(1, ...series.flatMap(([, c]) => c.slice(1, -1))));
   ctx.lineWidth = 2;
   for (const [name, counts] of series) {
     ctx.beginPath();
@@ -412,6 +452,9 @@ function drawRawHistogram(canvas, raw, available) {
     ctx.strokeStyle = RAW_COLOURS[name] || "#fff";
     ctx.stroke();
   }
+  const clipped = Object.values(raw.channels).some((c) => c.at(-1) > 0.001 * raw.samples);
+  if (clipped) { ctx.fillStyle = "#ff2020"; ctx.fillRect(W - 5, 0, 5, H); }
+  ctx.fillStyle = "#fff";
   ctx.font = "bold 12px system-ui, sans-serif";
   ctx.fillText("RAW", 6, 14);
 }

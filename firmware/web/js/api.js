@@ -25,10 +25,13 @@ const FIELD_NAMES = {
   max_f_number: "Widest aperture",
   min_f_number: "Smallest aperture",
   name: "Lens name",
-  count: "Number of frames",
+  count: "Number of shots",
   interval_s: "Interval",
   seconds: "Exposure time",
-  delay_s: "Self-timer",
+  self_timer_s: "Self-timer",
+  exposure_time_s: "Exposure time",
+  frames: "Number of frames",
+  ev_step: "Bracketing step",
 };
 
 function fieldWords(loc) {
@@ -36,14 +39,26 @@ function fieldWords(loc) {
   return FIELD_NAMES[field] || (field ? field.replaceAll("_", " ") : "Value");
 }
 
-/** Range text in camera units where we know them (µs → s, gain → ISO). */
+/** A value in camera units where we know them (µs → s, gain → ISO). */
+function unitWords(field, v) {
+  if (field === "exposure_time_us") return `${v / 1e6} s`;
+  if (field === "analogue_gain") return `ISO ${Math.round(v * 100)}`;
+  if (field.endsWith("_s")) return `${v} s`;
+  if (field.endsWith("_mm")) return `${v} mm`;
+  if (field.includes("f_number")) return `f/${v}`;
+  return String(v);
+}
+
+/** "allowed 1/8772 s to 670 s" from our 422s, or "at most 670.74 s" from pydantic's. */
 function rangeWords(item) {
-  const field = (item.loc || []).at(-1);
+  const field = String((item.loc || []).at(-1) ?? "");
   const a = item.allowed;
-  if (!a) return null;
-  if (field === "exposure_time_us") return `${a.min / 1e6} s to ${Math.round(a.max / 1e6)} s`;
-  if (field === "analogue_gain") return `ISO ${Math.round(a.min * 100)} to ${Math.round(a.max * 100)}`;
-  return `${a.min} to ${a.max}`;
+  if (a) return `allowed ${unitWords(field, a.min)} to ${unitWords(field, a.max)}`;
+  const ctx = item.ctx || {};
+  const type = item.type || "";
+  if (type.startsWith("less")) return `at most ${unitWords(field, ctx.le ?? ctx.lt)}`;
+  if (type.startsWith("greater")) return `at least ${unitWords(field, ctx.ge ?? ctx.gt)}`;
+  return null;
 }
 
 /** A sentence for an error answer, from its status and ``detail``. */
@@ -61,7 +76,7 @@ export function describeError(status, detail) {
         return detail.map((item) => {
           const range = rangeWords(item);
           const what = fieldWords(item.loc);
-          return range ? `${what} out of range: allowed ${range}.` : `${what}: ${item.msg}.`;
+          return range ? `${what} out of range: ${range}.` : `${what}: ${item.msg}.`;
         }).join(" ");
       }
       return text || "That value is out of range.";

@@ -1,6 +1,6 @@
 // The shutter button, drive modes and the progress of long work (with cancel).
 // POST /api/capture takes {mode, format, self_timer_s, ...}; single shots answer with the
-// saved "files", longer drive modes with a job that is polled for progress until it ends.
+// finished job (its "files"), longer drive modes with a job (202) polled until it ends.
 
 import { api, ApiError, bus, get } from "./api.js";
 import { durationLabel, shutterLabel } from "./exposure.js";
@@ -118,16 +118,18 @@ export class Capture {
     this.busy = true;
     this.button.dataset.busy = "true";
     flash();
+    // A full-resolution still is developed on the Pi (several seconds); say so if it takes long.
+    const busy = setTimeout(() => this._showBusy(), 800);
+    const exposureS = body.exposure_time_s ?? (this.controls.state?.exposure_time_us ?? 0) / 1e6;
     try {
-      const answer = await api("POST", "/api/capture", body, { timeoutMs: 30_000 });
-      if (answer && answer.id && answer.state && !["done"].includes(answer.state)) {
-        await this.follow(answer);
-      } else {
-        this._done(answer?.files ?? answer?.job?.files ?? []);
-      }
+      const answer = await api("POST", "/api/capture", body, { timeoutMs: 180_000 + exposureS * 1000 });
+      clearTimeout(busy);
+      if (answer.state === "done") this._done(answer.files);
+      else await this.follow(answer);
     } catch (e) {
       toast(e instanceof ApiError && e.unavailable ? "This camera cannot capture yet." : e.message, "error", 6000);
     } finally {
+      clearTimeout(busy);
       this.busy = false;
       this.button.dataset.busy = "false";
       this._hideProgress();
@@ -151,7 +153,7 @@ export class Capture {
         this._showProgress(job);
         await new Promise((r) => setTimeout(r, 250));
         try {
-          job = await get(`/api/jobs/${encodeURIComponent(job.id)}`);
+          job = await get(`/api/capture/jobs/${encodeURIComponent(job.id)}`);
         } catch (e) {
           if (e.status === 0 || e.status === 503) continue;   // keeps running on the camera
           throw e;
@@ -170,11 +172,9 @@ export class Capture {
     const job = this.job;
     if (!job) return;
     try {
-      await api("DELETE", `/api/jobs/${encodeURIComponent(job.id)}`);
+      await api("POST", `/api/capture/jobs/${encodeURIComponent(job.id)}/cancel`);
     } catch (e) {
-      if (e instanceof ApiError && e.unavailable) {
-        await api("POST", `/api/jobs/${encodeURIComponent(job.id)}/cancel`).catch((e2) => toast(e2.message, "error"));
-      } else toast(e.message, "error");
+      toast(e.message, "error");
     }
   }
 
@@ -196,7 +196,19 @@ export class Capture {
     $("#countdown-progress").value = job.progress ?? 0;
   }
 
-  _hideProgress() { $("#countdown").hidden = true; }
+  _showBusy() {
+    if (this.job) return;
+    $("#countdown").hidden = false;
+    $("#countdown-text").textContent = "…";
+    $("#countdown-label").textContent = "Saving the photo";
+    $("#countdown-progress").removeAttribute("value");   // indeterminate
+    $("#countdown-cancel").hidden = true;
+  }
+
+  _hideProgress() {
+    $("#countdown").hidden = true;
+    $("#countdown-cancel").hidden = false;
+  }
 
   _done(files) {
     const s = this.controls.state;

@@ -25,14 +25,14 @@ export class Gallery {
 
   async open() {
     openSheet($("#gallery"));
-    await this.load(0);
+    await Promise.all([this.load(0), get("/api/ui/storage").then((s) => this._space(s), () => null)]);
   }
 
   /** Refresh the counts and the newest thumbnail on the camera screen. */
   async refresh() {
     try {
       const page = await get(`/api/photos?offset=0&limit=1`);
-      this._space(page);
+      this._space(await get("/api/ui/storage").catch(() => ({})));
       const newest = page.items?.[0];
       const thumb = $("#gallery-thumb");
       thumb.hidden = !newest;
@@ -49,7 +49,6 @@ export class Gallery {
       const page = await get(`/api/photos?offset=${offset}&limit=${PAGE}`);
       this.items = offset ? [...this.items, ...page.items] : page.items;
       this.total = page.total ?? this.items.length;
-      this._space(page);
       note.hidden = this.items.length > 0;
       note.textContent = "No photos yet. Press Capture to take one.";
     } catch (e) {
@@ -60,9 +59,10 @@ export class Gallery {
     this._render();
   }
 
-  _space(page) {
-    const free = page.free_bytes ?? page.space?.free_bytes;
-    const left = page.shots_left ?? page.space?.shots_left;
+  /** Space left, from GET /api/ui/storage. */
+  _space(space) {
+    const free = space.free_bytes;
+    const left = space.shots_left;
     this.space = { free, left };
     $("#gallery-space").textContent = free != null ? `${bytesLabel(free)} free${left != null ? ` · ~${left} shots` : ""}` : "";
     const shots = $("#st-shots");

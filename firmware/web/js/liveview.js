@@ -41,6 +41,18 @@ export class LiveView {
     new ResizeObserver(() => bus.dispatchEvent(new Event("layout"))).observe(this.box);
   }
 
+  /** Take over a punch-in already in force (another phone, or before a reload). */
+  async syncMagnify() {
+    try {
+      const m = await api("GET", "/api/magnify");
+      const factor = MAGNIFY_STEPS.reduce((a, b) => (Math.abs(b - m.factor) < Math.abs(a - m.factor) ? b : a));
+      this.magnify = { factor, x: m.x, y: m.y, onSensor: true };
+    } catch (e) {
+      if (e instanceof ApiError && e.unavailable) this.magnify.onSensor = false;
+    }
+    this._applyMagnify();
+  }
+
   connect() {
     clearTimeout(this._retryTimer);
     if (document.hidden) return;
@@ -104,10 +116,11 @@ export class LiveView {
     return { x: m.x - half + p.x / m.factor, y: m.y - half + p.y / m.factor };
   }
 
-  setPoint(p) {
+  /** ``p``: 0..1 of the whole sensor frame; ``shown``: 0..1 of the frame on screen. */
+  setPoint(p, shown = p) {
     this.point = { x: Math.min(1, Math.max(0, p.x)), y: Math.min(1, Math.max(0, p.y)) };
     this._showPoint();
-    bus.dispatchEvent(new CustomEvent("focus-point", { detail: this.point }));
+    bus.dispatchEvent(new CustomEvent("focus-point", { detail: { ...this.point, shown } }));
   }
 
   _showPoint() {
@@ -216,7 +229,7 @@ export class LiveView {
     const now = performance.now();
     const double = now - this._lastTap < 320;
     this._lastTap = now;
-    this.setPoint(sensor);
+    this.setPoint(sensor, p);
     if (double) this.setMagnify(this.magnify.factor > 1 ? 1 : 5, sensor);
     else if (this.magnify.factor > 1) this.setMagnify(this.magnify.factor, sensor);
   }

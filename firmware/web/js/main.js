@@ -25,6 +25,7 @@ async function main() {
 
   await ensureSession();
   live.connect();
+  live.syncMagnify();
   aids.start();
   await Promise.all([controls.start(), lens.start(), gallery.refresh()]);
   watchHealth();

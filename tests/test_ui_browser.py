@@ -1,0 +1,309 @@
+"""The phone UI in a real browser: Debian's chromium, driven by Playwright, emulating a Pixel 7,
+against ``mrig serve --camera mock`` on 127.0.0.1 with a fresh data folder.
+
+The first test goes through first-time setup with the setup code from the server's log, like a
+new owner would, then shoots: changes the shutter speed and sees the readout and the picture
+respond, captures, finds the photo in the Gallery, downloads its JPEG and DNG, and deletes it.
+Every request must stay on 127.0.0.1 and no page error may occur. Screenshots go to
+``test-artifacts/ui/``.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
+PASSWORD = "a long test password"  # noqa: S105 - set by the test on a throwaway camera
+#: Upper bounds for waits (they end as soon as the condition holds).
+WAIT_MS = 20_000
+CAPTURE_WAIT_MS = 240_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``mrig serve --camera mock`` in a subprocess; its log lines are collected."""
+
+    def __init__(self, data_dir: Path, config: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "firmware.cli", "serve", "--camera", "mock", "--host",
+             "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir),
+             "--config", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        self.setup_code = None
+        while True:
+            try:
+                line = self.lines.get(timeout=60)
+            except queue.Empty:
+                raise RuntimeError("server did not start:\n" + "\n".join(self.log)) from None
+            found = re.search(r"setup code (\S+)", line)
+            if found:
+                self.setup_code = found.group(1)
+            if "Uvicorn running" in line:
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited:\n" + "\n".join(self.log))
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.log.append(line.rstrip())
+            self.lines.put(line)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("ui")
+    config = root / "config.toml"
+    config.write_text("[camera]\npreview_width = 640\npreview_height = 480\n"
+                      "[gpio]\nenabled = false\n")
+    srv = Server(root / "data", config)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        b.pixel_7 = p.devices["Pixel 7"]
+        yield b
+        b.close()
+
+
+class Phone:
+    """A browser context as a Pixel 7, which refuses and records any request off the server."""
+
+    def __init__(self, browser, server: Server, tmp_path: Path) -> None:
+        self.server = server
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.context = browser.new_context(**browser.pixel_7, accept_downloads=True)
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(WAIT_MS)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        # Console errors too (a CSP violation is one), except the browser's note on an HTTP
+        # error answer, which the UI handles (the test provokes a 422 on purpose).
+        self.page.on("console", lambda m: m.type == "error"
+                     and not m.text.startswith("Failed to load resource: the server responded")
+                     and self.errors.append(m.text))
+        self.downloads = tmp_path
+
+    def _route(self, route) -> None:
+        url = urlsplit(route.request.url)
+        if url.scheme in ("data", "blob") or (url.hostname == "127.0.0.1" and url.port == self.server.port):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+    def mean_brightness(self) -> float:
+        """Mean of the live-view picture as the browser shows it (0..255)."""
+        return self.page.evaluate("""() => {
+            const img = document.querySelector('#stream');
+            const c = document.createElement('canvas');
+            c.width = 64; c.height = 48;
+            const ctx = c.getContext('2d');
+            ctx.drawImage(img, 0, 0, 64, 48);
+            const d = ctx.getImageData(0, 0, 64, 48).data;
+            let s = 0;
+            for (let i = 0; i < d.length; i += 4) s += d[i] + d[i + 1] + d[i + 2];
+            return s / (d.length / 4) / 3;
+        }""")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def phone(browser, server, tmp_path) -> Iterator[Phone]:
+    p = Phone(browser, server, tmp_path)
+    yield p
+    p.close()
+
+
+def _log_in(phone: Phone) -> None:
+    page = phone.page
+    page.goto(phone.server.base + "/")
+    dialog = page.locator("#login")
+    dialog.wait_for(state="visible")
+    if page.locator("#login-code-row").is_visible():   # the first start: setup
+        page.get_by_label("Setup code").fill(phone.server.setup_code)
+        page.get_by_label("Repeat password").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.locator("#login-submit").click()
+    dialog.wait_for(state="hidden")
+    # The live view is up: the status bar shows what the camera did for its latest frame.
+    page.wait_for_function("() => document.querySelector('#stream').naturalWidth > 0")
+    page.wait_for_function("() => /^ISO \\d+$/.test(document.querySelector('#st-iso').textContent)")
+
+
+def test_shoot_from_the_phone(phone: Phone) -> None:
+    page = phone.page
+    _log_in(phone)
+    phone.shot("01-portrait")
+    capture = page.get_by_role("button", name="Capture", exact=True)
+    assert capture.is_visible()
+    box = capture.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44
+
+    # Manual exposure, then a faster shutter: readout, camera and picture all follow.
+    page.get_by_role("radio", name="Manual").click()
+    page.locator('.chip[data-dial="shutter"]').click()
+    dial = page.get_by_role("slider", name="Shutter speed")
+    dial.get_by_text("1/100", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#chip-shutter').textContent === '1/100'")
+    page.wait_for_function("() => document.querySelector('#st-shutter').textContent === '1/100'")
+    page.wait_for_timeout(300)  # a few frames at the new exposure reach the <img>
+    bright = phone.mean_brightness()
+    dial.get_by_text("1/1600", exact=True).click()
+    assert dial.get_attribute("aria-valuetext") == "1/1600"
+    page.wait_for_function("() => document.querySelector('#st-shutter').textContent === '1/1600'")
+    controls = page.request.get(phone.server.base + "/api/controls").json()
+    assert controls["ae_enable"] is False
+    assert controls["exposure_time_us"] == 625
+    page.wait_for_function(
+        f"() => {{ {_MEAN_JS} return mean() < {bright} * 0.6; }}"  # 4 stops less light
+    )
+    phone.shot("02-shutter-dial")
+
+    # Back to program mode for the photo; then capture.
+    page.get_by_role("radio", name="Program").click()
+    page.wait_for_function("() => document.querySelector('#chip-shutter').textContent === 'Auto'")
+    capture.click()
+    toast = page.locator("#toast")
+    # A 12 MP DNG plus a JPEG developed on the CPU: allow for a slow, shared machine.
+    toast.filter(has_text="Saved").wait_for(timeout=CAPTURE_WAIT_MS)
+    saved = re.search(r"MRIG_\w+", toast.inner_text()).group(0)
+
+    # Gallery: the photo is there; full view; download both files; delete it.
+    page.get_by_role("button", name="Gallery").click()
+    thumb = page.get_by_role("button", name=f"Photo {saved}")
+    thumb.wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('#thumbs img')].every(i => i.complete && i.naturalWidth > 0)")
+    assert "free" in page.locator("#gallery-space").inner_text()
+    phone.shot("03-gallery")
+    thumb.click()
+    page.wait_for_function("() => document.querySelector('#viewer-img').naturalWidth > 0")
+    phone.shot("04-viewer")
+    for label, magic in (("Download JPEG", (b"\xff\xd8\xff",)), ("Download DNG", (b"II*\x00", b"MM\x00*"))):
+        with page.expect_download() as info:
+            page.get_by_role("link", name=label).click()
+        target = phone.downloads / info.value.suggested_filename
+        info.value.save_as(target)
+        assert target.read_bytes().startswith(magic), label
+        assert target.stem == saved
+    page.get_by_role("button", name="Delete").click()
+    page.locator("#confirm").get_by_role("button", name="Delete").click()
+    page.get_by_text("No photos yet").wait_for()
+    listing = page.request.get(phone.server.base + "/api/photos").json()
+    assert listing["total"] == 0
+
+    assert phone.outside == []
+    assert phone.errors == []
+
+
+_MEAN_JS = """
+const mean = () => {
+  const img = document.querySelector('#stream');
+  const c = document.createElement('canvas'); c.width = 64; c.height = 48;
+  const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0, 64, 48);
+  const d = ctx.getImageData(0, 0, 64, 48).data; let s = 0;
+  for (let i = 0; i < d.length; i += 4) s += d[i] + d[i + 1] + d[i + 2];
+  return s / (d.length / 4) / 3;
+};
+"""
+
+
+def test_aids_magnify_errors_and_landscape(phone: Phone) -> None:
+    page = phone.page
+    _log_in(phone)
+    # Every aid on at once: overlays drawn, RAW histogram and ETTR from the camera's analysis.
+    for name in ("Zebras", "Focus peaking", "Grid"):
+        button = page.get_by_role("button", name=name, exact=True)
+        if button.get_attribute("aria-pressed") != "true":
+            button.click()
+    page.get_by_role("button", name="More aids and settings").click()
+    for label in ("RAW histogram", "ETTR hint", "Focus meter"):
+        box = page.get_by_role("checkbox", name=label)
+        if not box.is_checked():
+            box.check()
+    page.get_by_role("button", name="Done").click()
+    page.wait_for_function("() => /ETTR/.test(document.querySelector('#ettr').textContent) && !/…/.test(document.querySelector('#ettr').textContent)")
+    page.wait_for_function("() => Number(document.querySelector('#focus-meter').getAttribute('aria-valuenow')) > 0")
+    phone.shot("05-aids")
+
+    # Punch in 5× on the sensor by double-tapping a point.
+    page.get_by_role("button", name="Magnify").click()
+    page.wait_for_function("() => document.querySelector('#magnify-badge').textContent.startsWith('2×')")
+    state = page.request.get(phone.server.base + "/api/magnify").json()
+    assert state["factor"] == 2
+    page.get_by_role("button", name="Magnify").click()
+    page.wait_for_function("() => document.querySelector('#magnify-badge').textContent.startsWith('5×')")
+    phone.shot("06-magnify")
+
+    # An out-of-range value is refused in the photographer's words.
+    page.get_by_role("button", name="Drive mode").click()
+    page.get_by_role("radio", name="Long exposure").check()
+    field = page.get_by_label("Exposure (s, up to 670)")
+    field.fill("900")
+    field.dispatch_event("change")
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Capture", exact=True).click()
+    page.locator("#toast").filter(has_text="out of range").wait_for()
+    assert "670" in page.locator("#toast").inner_text()
+    phone.shot("07-error")
+
+    # Landscape: the controls move to the side and everything stays reachable.
+    page.set_viewport_size({"width": 915, "height": 412})
+    page.wait_for_timeout(300)
+    capture = page.get_by_role("button", name="Capture", exact=True).bounding_box()
+    assert capture["x"] + capture["width"] <= 915 and capture["y"] + capture["height"] <= 412
+    phone.shot("08-landscape")
+
+    assert phone.outside == []
+    assert phone.errors == []
