@@ -228,7 +228,8 @@ def test_shoot_from_the_phone(phone: Phone) -> None:
     assert "free" in page.locator("#gallery-space").inner_text()
     phone.shot("03-gallery")
     thumb.click()
-    page.wait_for_function("() => document.querySelector('#viewer-img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#viewer-img').dataset.full === 'true'")
+    page.evaluate("() => document.querySelector('#viewer-img').decode()")
     phone.shot("04-viewer")
     for label, magic in (("Download JPEG", (b"\xff\xd8\xff",)), ("Download DNG", (b"II*\x00", b"MM\x00*"))):
         with page.expect_download() as info:

@@ -84,8 +84,20 @@ export class Gallery {
     $("#viewer-title").textContent = item.name;
     const jpeg = (item.files || []).find((f) => /\.jpe?g$/i.test(f));
     const img = $("#viewer-img");
-    img.src = jpeg ? this.fileUrl(jpeg) : this.thumbUrl(item);
+    // The thumbnail at once, then the full JPEG once decoded (12 MP takes a moment on a phone).
+    img.src = this.thumbUrl(item);
     img.alt = `Photo ${item.name}`;
+    img.dataset.full = "false";
+    if (jpeg) {
+      const full = new Image();
+      full.src = this.fileUrl(jpeg);
+      full.decode().then(() => {
+        if ($("#viewer-title").textContent === item.name) {
+          img.src = full.src;
+          img.dataset.full = "true";
+        }
+      }, () => null);
+    }
     const x = item.exposure || {};
     const lens = item.lens || {};
     const bits = [
