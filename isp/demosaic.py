@@ -27,16 +27,13 @@ from __future__ import annotations
 import numpy as np
 
 from isp import filters
-from isp.demosaic_ri import MlriParams, demosaic_mlri_rggb
+from isp.cfa import PATTERNS, pad_to_rggb, split_planes
+from isp.demosaic_ri import MlriParams, demosaic_mlri_planes, reach
 from isp.exc import RawFormatError
 
-PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
-METHODS = ("mlri", "bilinear")
+__all__ = ["METHODS", "PATTERNS", "assemble", "demosaic", "pad_to_rggb"]
 
-#: Rows and columns mirrored onto the top/left to bring each pattern to RGGB.
-_PHASE = {"RGGB": (0, 0), "GRBG": (0, 1), "GBRG": (1, 0), "BGGR": (1, 1)}
-#: Smallest side the filters see; tinier mosaics are mirrored up to it.
-_MIN_SIDE = 8
+METHODS = ("mlri", "bilinear")
 
 
 def _bilinear_rggb(cfa: np.ndarray) -> np.ndarray:
@@ -53,25 +50,15 @@ def _bilinear_rggb(cfa: np.ndarray) -> np.ndarray:
     return np.stack([red, green, blue], axis=-1)
 
 
-def pad_to_rggb(cfa: np.ndarray, pattern: str, margin: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
-    """Mirror-pad ``cfa`` so it reads RGGB from the top-left, has even sides of at least
-    ``_MIN_SIDE``, and has ``margin`` extra (even) samples on every side.
-
-    Returns the padded mosaic and the (row, column) offset of the original inside it.
-    """
-    if pattern not in _PHASE:
-        raise RawFormatError(f"unknown Bayer pattern {pattern!r}; expected one of {PATTERNS}")
-    h, w = cfa.shape
-    m = margin + (margin % 2)
-    dy, dx = _PHASE[pattern]
-    top, left = m + dy, m + dx
-    bottom = m + (top + h) % 2 + max(0, _MIN_SIDE - h - 2 * m)
-    right = m + (left + w) % 2 + max(0, _MIN_SIDE - w - 2 * m)
-    bottom += (top + h + bottom) % 2
-    right += (left + w + right) % 2
-    mode = "reflect" if min(h, w) > 1 else "edge"
-    padded = np.pad(cfa, ((top, bottom), (left, right)), mode=mode)
-    return np.ascontiguousarray(padded, dtype=np.float32), (top, left)
+def assemble(rgb: dict[str, dict], r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """float32 (r1 - r0, c1 - c0, 3) from per-site planes; ``r0`` and ``c0`` even."""
+    qr0, qc0 = r0 // 2, c0 // 2
+    qr1, qc1 = (r1 + 1) // 2, (c1 + 1) // 2
+    out = np.empty((2 * (qr1 - qr0), 2 * (qc1 - qc0), 3), np.float32)
+    for ch, name in enumerate("RGB"):
+        for (dy, dx), g in rgb[name].items():
+            out[dy::2, dx::2, ch] = g.view(qr0, qr1, qc0, qc1)
+    return out[: r1 - r0, : c1 - c0]
 
 
 def demosaic(
@@ -101,10 +88,14 @@ def demosaic(
     if method not in METHODS:
         raise ValueError(f"unknown demosaic method {method!r}; expected one of {METHODS}")
     prm = params or MlriParams()
-    margin = prm.margin if method == "mlri" else 2
+    margin = reach(prm) if method == "mlri" else 2
     padded, (top, left) = pad_to_rggb(cfa.astype(np.float32, copy=False), pattern, margin)
     np.nan_to_num(padded, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-    rgb = demosaic_mlri_rggb(padded, prm) if method == "mlri" else _bilinear_rggb(padded)
     h, w = cfa.shape
-    out = rgb[top : top + h, left : left + w]
+    if method == "mlri":
+        y0, x0 = top - top % 2, left - left % 2
+        rgb = demosaic_mlri_planes(split_planes(padded), prm)
+        out = assemble(rgb, y0, top + h, x0, left + w)[top - y0 :, left - x0 :]
+    else:
+        out = _bilinear_rggb(padded)[top : top + h, left : left + w]
     return np.clip(out, 0.0, 1.0, out=np.ascontiguousarray(out))

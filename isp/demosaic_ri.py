@@ -1,4 +1,4 @@
-"""Minimised-Laplacian residual interpolation (MLRI) for an RGGB mosaic, vectorised in numpy.
+"""Minimised-Laplacian residual interpolation (MLRI) on the colour sub-lattices, vectorised in numpy.
 
 Residual interpolation replaces the colour differences of classic demosaicing by residuals:
 a first, *tentative* estimate of the missing colour is made by a guided filter from another
@@ -9,7 +9,16 @@ interpolation. Green is estimated horizontally and vertically and the two estima
 with the gradient-based, threshold-free weights of Pekkucuksen and Altunbasak (GBTF); red and
 blue are then filled in with green as the guide.
 
-Input is float32 (H, W) RGGB with H and W even (the caller pads); output float32 (H, W, 3),
+The filters are those of the full-resolution formulation (windows of ``green_window`` and
+``rb_window`` pixels centred on every pixel, coefficients averaged over the same windows), but
+computed on the four colour sub-lattices (R, Gr, Gb, B, each a quarter of the pixels) as
+:class:`isp.grid.Grid` arrays, so no work is spent on the zeros of masked full-resolution
+planes and every filter is a few shifted additions. Everything is float32 and valid-region
+only: the result is known ``reach(params)`` pixels inside the input on every side.
+
+Input: the four planes of an RGGB mosaic (float32, [0, 1]) on a common quarter-resolution
+index ``(i, j)``: R at full-resolution pixel ``(2i, 2j)``, Gr at ``(2i, 2j+1)``, Gb at
+``(2i+1, 2j)``, B at ``(2i+1, 2j+1)``. Output: red, green and blue at each of the four sites,
 unclipped.
 
 References
@@ -26,9 +35,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
+from isp.grid import Grid, flip_odd, interleave, offsets, parity, shift, wsum, wsum2
 
-from isp import filters as f
+#: Site order of the planes: (row phase, column phase) of R, Gr, Gb, B in an RGGB mosaic.
+SITES = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,128 +54,166 @@ class MlriParams:
     green_window: int = 11
     rb_window: int = 5
     eps: float = 1e-5
-    margin: int = 12
 
     def __post_init__(self) -> None:
         if self.green_window % 2 == 0 or self.rb_window % 2 == 0:
             raise ValueError("window sizes must be odd")
+        if self.green_window < 3 or self.rb_window < 3:
+            raise ValueError("window sizes must be at least 3")
 
 
 #: One-sided weights for the directional colour-difference averages (GBTF, Pekkucuksen 2010).
-_GBTF_TAPS = np.array([0.56, 0.35, 0.08, 0.01, 0.0], np.float32)
+_GBTF_TAPS = (0.56, 0.35, 0.08, 0.01)
+#: Side of GBTF's square window of gradient energy, pixels.
+_GBTF_ENERGY = 5
 
 
-def _masks(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Float32 masks of the R, G and B sites of an RGGB mosaic of shape (h, w)."""
-    y = (np.arange(h) % 2)[:, None]
-    x = (np.arange(w) % 2)[None, :]
-    r = ((y == 0) & (x == 0)).astype(np.float32)
-    b = ((y == 1) & (x == 1)).astype(np.float32)
-    g = (1.0 - r - b).astype(np.float32)
-    return r, g, b
+def reach(prm: MlriParams = MlriParams()) -> int:
+    """Full-resolution pixels the demosaic needs beyond its output on every side (an upper
+    bound, even): the directional green estimate, GBTF's weights and averages, then red/blue."""
+    k = prm.green_window // 2
+    green = 1 + 2 + 2 * k + 1  # guide interpolation, Laplacian, window, mean, residual
+    gbtf = 1 + _GBTF_ENERGY // 2 + 2 + len(_GBTF_TAPS)
+    rb = 2 + 2 * (prm.rb_window // 2) + 1
+    total = green + gbtf + rb + 2
+    return total + total % 2
 
 
-def _lap1d(x: np.ndarray, axis: int) -> np.ndarray:
-    """Laplacian along ``axis`` over the stride-2 lattice: 2x[i] - x[i-2] - x[i+2]."""
-    return f.correlate(x, [-1.0, 0.0, 2.0, 0.0, -1.0], axis)
+def _estimate(x: Grid, y: Grid, px: int, axis: int, k: int, eps: float) -> Grid:
+    """MLRI estimate of the colour sampled by ``x`` at the sites of ``y``, along ``axis``.
 
-
-def _lap2d(x: np.ndarray) -> np.ndarray:
-    """Laplacian over the stride-2 lattice in both directions."""
-    return _lap1d(x, 0) + _lap1d(x, 1)
-
-
-def _guided_1d(
-    guide: np.ndarray, p: np.ndarray, mask: np.ndarray, axis: int, size: int, eps: float
-) -> np.ndarray:
-    """Tentative estimate ``a * guide + b`` from samples ``p`` at ``mask``, 1-D windows on ``axis``.
-
-    The slope ``a`` minimises the Laplacian energy of ``p - a * guide`` over the sampled sites of
-    the window (MLRI); ``b`` makes the mean residual there zero. Coefficients are averaged over
-    the windows covering each pixel, as in the guided filter.
+    ``x`` and ``y`` are the two phases of one interleaved line direction: ``x`` at phase
+    ``px``, ``y`` at ``1 - px``. The guide is ``y`` linearly interpolated onto ``x``'s sites.
     """
-    lap_i = _lap1d(guide * mask, axis) * mask
-    lap_p = _lap1d(p, axis) * mask
-    num = f.box(lap_i * lap_p, size, axis) + np.float32(eps)
-    den = f.box(lap_i * lap_i, size, axis) + np.float32(eps)
-    a = num / den
-    count = f.box(mask, size, axis)
-    b = (f.box(p, size, axis) - a * f.box(guide * mask, size, axis)) / count
-    return f.mean1d(a, size, axis) * guide + f.mean1d(b, size, axis)
+    py = 1 - px
+    guide = wsum(y, axis, *offsets(px, py, 1)) * 0.5
+    lap_i = guide * 2.0 - (shift(guide, axis, -1) + shift(guide, axis, 1))
+    lap_p = x * 2.0 - (shift(x, axis, -1) + shift(x, axis, 1))
+    ll = lap_i * lap_p
+    ii = lap_i * lap_i
+    a, b = {}, {}
+    for pc in (0, 1):  # window centred on either phase
+        lo, hi = offsets(pc, px, k)
+        n = hi - lo + 1
+        a[pc] = (wsum(ll, axis, lo, hi) + eps) / (wsum(ii, axis, lo, hi) + eps)
+        b[pc] = (wsum(x, axis, lo, hi) - a[pc] * wsum(guide, axis, lo, hi)) * (1.0 / n)
+    scale = 1.0 / (2 * k + 1)
+    tent = {}
+    for po, g in ((px, guide), (py, y)):
+        ma = wsum(a[0], axis, *offsets(po, 0, k)) + wsum(a[1], axis, *offsets(po, 1, k))
+        mb = wsum(b[0], axis, *offsets(po, 0, k)) + wsum(b[1], axis, *offsets(po, 1, k))
+        tent[po] = (ma * g + mb) * scale
+    residual = x - tent[px]
+    return tent[py] + wsum(residual, axis, *offsets(py, px, 1)) * 0.5
 
 
-def _guided_2d(guide: np.ndarray, p: np.ndarray, mask: np.ndarray, size: int, eps: float) -> np.ndarray:
-    """Like :func:`_guided_1d` with square windows and the 2-D stride-2 Laplacian."""
-    gm = guide * mask
-    lap_i = _lap2d(gm) * mask
-    lap_p = _lap2d(p) * mask
-    num = f.box2d(lap_i * lap_p, size) + np.float32(eps)
-    den = f.box2d(lap_i * lap_i, size) + np.float32(eps)
-    a = num / den
-    count = f.box2d(mask, size)
-    b = (f.box2d(p, size) - a * f.box2d(gm, size)) / count
-    return f.mean2d(a, size) * guide + f.mean2d(b, size)
+def _directional(e: Grid, o: Grid, axis: int, prm: MlriParams) -> tuple[Grid, Grid]:
+    """Green minus the other colour at the phase-0 (``e``) and phase-1 (``o``) sites of lines
+    along ``axis``, from estimates along ``axis`` only. The lines alternate across the other
+    axis between (R, G) and (G, B) lines; the sign is fixed so the difference is always G - C."""
+    k = prm.green_window // 2
+    o_at_e = _estimate(o, e, 1, axis, k, prm.eps)
+    e_at_o = _estimate(e, o, 0, axis, k, prm.eps)
+    across = 1 - axis
+    return flip_odd(o_at_e - e, across), flip_odd(o - e_at_o, across)
 
 
-def _directional_difference(
-    cfa: np.ndarray, mg: np.ndarray, mc: np.ndarray, axis: int, prm: MlriParams
-) -> np.ndarray:
-    """Green minus the row's (or column's) other colour, everywhere, from one direction."""
-    g_obs = cfa * mg
-    c_obs = cfa * mc
-    g_lin = f.half_interp(g_obs, axis)
-    c_lin = f.half_interp(c_obs, axis)
-    g_tent = _guided_1d(c_lin, g_obs, mg, axis, prm.green_window, prm.eps)
-    g_est = g_tent + f.half_interp((g_obs - g_tent) * mg, axis)
-    c_tent = _guided_1d(g_lin, c_obs, mc, axis, prm.green_window, prm.eps)
-    c_est = c_tent + f.half_interp((c_obs - c_tent) * mc, axis)
-    return mg * (cfa - c_est) + mc * (g_est - cfa)
+def _gbtf_at(d: tuple[Grid, Grid], energy: Grid, axis: int, po: int) -> tuple[Grid, Grid]:
+    """Weighted sums (numerator, denominator) of the two one-sided colour-difference averages
+    along ``axis`` at sites of phase ``po``; ``d`` holds the difference at both phases."""
+    num = den = None
+    for sign in (-1, 1):
+        e = shift(energy, axis, sign)
+        w = 1.0 / (e * e + 1e-10)
+        directional = None
+        for kk, tap in enumerate(_GBTF_TAPS):
+            q = po + kk * sign
+            term = shift(d[q % 2], axis, q // 2) * tap
+            directional = term if directional is None else directional + term
+        num = w * directional if num is None else num + w * directional
+        den = w if den is None else den + w
+    return num, den
 
 
-def _combine_gbtf(dif_h: np.ndarray, dif_v: np.ndarray) -> np.ndarray:
-    """Blend the two directional colour differences with GBTF's four directional weights."""
-    grad_h = np.abs(f.correlate(dif_h, [-1.0, 0.0, 1.0], 1))
-    grad_v = np.abs(f.correlate(dif_v, [-1.0, 0.0, 1.0], 0))
-    energy_h = f.box2d(grad_h, 5)
-    energy_v = f.box2d(grad_v, 5)
-    tiny = np.float32(1e-10)
-    total = np.zeros_like(dif_h)
-    weights = np.zeros_like(dif_h)
-    taps = _GBTF_TAPS
-    for dif, energy, axis in ((dif_h, energy_h, 1), (dif_v, energy_v, 0)):
-        for sign in (-1, 1):
-            w = 1.0 / (f.shift(energy, 2 * sign, axis) ** 2 + tiny)
-            # One-sided average starting at the pixel, towards ``sign``.
-            kernel = taps if sign > 0 else taps[::-1]
-            directional = f.correlate(dif, kernel, axis, origin=-2 * sign)
-            total += w * directional
-            weights += w
-    return total / weights
+def _green_difference(planes: dict[str, Grid], prm: MlriParams) -> tuple[Grid, Grid]:
+    """G - R at the R sites and G - B at the B sites, GBTF-weighted from both directions."""
+    r, gr, gb, b = planes["R"], planes["Gr"], planes["Gb"], planes["B"]
+    layouts = (
+        # (phase-0 lines, phase-1 lines, line axis): rows interleaved (horizontal lines, index
+        # (full-res row, lattice column)) or columns interleaved (vertical lines).
+        (interleave(r, gb, 0), interleave(gr, b, 0), 1),
+        (interleave(r, gr, 1), interleave(gb, b, 1), 0),
+    )
+    half = _GBTF_ENERGY // 2
+    sums: dict[int, list[Grid]] = {0: [], 1: []}
+    for e, o, axis in layouts:
+        de, do = _directional(e, o, axis, prm)
+        across = 1 - axis
+        grad_e = abs(do - shift(do, axis, -1))  # |d(x + 1) - d(x - 1)| at phase-0 sites
+        grad_o = abs(shift(de, axis, 1) - de)
+        for p in (0, 1):  # R sites are phase 0 both ways, B sites phase 1
+            line = wsum(grad_e, axis, *offsets(p, 0, half)) + wsum(grad_o, axis, *offsets(p, 1, half))
+            energy = None
+            for q in (0, 1):
+                part = wsum(parity(line, across, q), across, *offsets(p, q, half))
+                energy = part if energy is None else energy + part
+            d = (parity(de, across, p), parity(do, across, p))
+            num, den = _gbtf_at(d, energy, axis, p)
+            sums[p] += [num, den]
+    return tuple((s[0] + s[2]) / (s[1] + s[3]) for s in (sums[0], sums[1]))  # type: ignore[return-value]
 
 
-def green_mlri(cfa: np.ndarray, prm: MlriParams) -> np.ndarray:
-    """Full-resolution green of an RGGB mosaic."""
-    mr, mg, mb = _masks(*cfa.shape)
-    mc = mr + mb
-    dif_h = _directional_difference(cfa, mg, mc, 1, prm)
-    dif_v = _directional_difference(cfa, mg, mc, 0, prm)
-    dif = _combine_gbtf(dif_h, dif_v)
-    return mg * cfa + mc * (cfa + dif)
+def _red_or_blue(sample: Grid, phase: tuple[int, int], green: dict[tuple[int, int], Grid],
+                 prm: MlriParams) -> dict[tuple[int, int], Grid]:
+    """One of red or blue (sampled at ``phase``) at the other three sites, guided by green."""
+    k = prm.rb_window // 2
+    sy, sx = phase
+    guide = green[phase]
+
+    def lap(g: Grid) -> Grid:
+        return g * 4.0 - (g.shift(-1, 0) + g.shift(1, 0) + g.shift(0, -1) + g.shift(0, 1))
+
+    lap_i, lap_p = lap(guide), lap(sample)
+    ll, ii = lap_i * lap_p, lap_i * lap_i
+    a, b = {}, {}
+    for cy, cx in SITES:  # windows centred on each site
+        rows, cols = offsets(cy, sy, k), offsets(cx, sx, k)
+        n = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1)
+        a[cy, cx] = (wsum2(ll, rows, cols) + prm.eps) / (wsum2(ii, rows, cols) + prm.eps)
+        b[cy, cx] = (wsum2(sample, rows, cols) - a[cy, cx] * wsum2(guide, rows, cols)) * (1.0 / n)
+    scale = 1.0 / (2 * k + 1) ** 2
+    tent = {}
+    for oy, ox in SITES:
+        ma = mb = None
+        for c in SITES:
+            rows, cols = offsets(oy, c[0], k), offsets(ox, c[1], k)
+            sa, sb = wsum2(a[c], rows, cols), wsum2(b[c], rows, cols)
+            ma = sa if ma is None else ma + sa
+            mb = sb if mb is None else mb + sb
+        tent[oy, ox] = (ma * green[oy, ox] + mb) * scale
+    residual = sample - tent[phase]
+    out = {phase: sample}
+    for oy, ox in SITES:
+        if (oy, ox) != phase:
+            rows, cols = offsets(oy, sy, 1), offsets(ox, sx, 1)
+            w = 0.5 ** ((oy != sy) + (ox != sx))
+            out[oy, ox] = tent[oy, ox] + wsum2(residual, rows, cols) * w
+    return out
 
 
-def red_blue_mlri(cfa: np.ndarray, green: np.ndarray, prm: MlriParams) -> tuple[np.ndarray, np.ndarray]:
-    """Red and blue of an RGGB mosaic, guided by the full green."""
-    mr, _, mb = _masks(*cfa.shape)
-    out = []
-    for m in (mr, mb):
-        p = cfa * m
-        tent = _guided_2d(green, p, m, prm.rb_window, prm.eps)
-        out.append(tent + f.bilinear_sparse((p - tent) * m))
-    return out[0], out[1]
+def demosaic_mlri_planes(planes: dict[str, Grid], prm: MlriParams = MlriParams()) -> dict[str, dict]:
+    """MLRI demosaic of RGGB sub-lattice planes ``{"R", "Gr", "Gb", "B"}``.
 
-
-def demosaic_mlri_rggb(cfa: np.ndarray, prm: MlriParams = MlriParams()) -> np.ndarray:
-    """MLRI demosaic of an even-sized RGGB float32 mosaic; float32 (H, W, 3), not clipped."""
-    green = green_mlri(cfa, prm)
-    red, blue = red_blue_mlri(cfa, green, prm)
-    return np.stack([red, green, blue], axis=-1)
+    Returns ``{"R": {site: Grid}, "G": {...}, "B": {...}}`` with ``site`` the (row, column)
+    phase of each of the four sites (see :data:`SITES`); unclipped float32.
+    """
+    dif_r, dif_b = _green_difference(planes, prm)
+    green = {
+        (0, 0): planes["R"] + dif_r,
+        (0, 1): planes["Gr"],
+        (1, 0): planes["Gb"],
+        (1, 1): planes["B"] + dif_b,
+    }
+    red = _red_or_blue(planes["R"], (0, 0), green, prm)
+    blue = _red_or_blue(planes["B"], (1, 1), green, prm)
+    return {"R": red, "G": green, "B": blue}

@@ -1,17 +1,20 @@
 """Defective pixel correction stage: clamp isolated hot and cold pixels.
 
-Input and output: float32 (H, W) mosaic, normalised (black 0, white 1). Each sample is clamped
-to the range of its four same-colour neighbours (two pixels away, up, down, left, right)
-widened by ``threshold``, so a single stuck pixel cannot stand out while edges, which have
-same-colour neighbours on both sides of similar value, pass. Like the Pi's ``rpi.dpc`` it runs
-before white balance and demosaicing, which would otherwise smear a defect into a coloured blot.
+Input and output: float32 colour planes (:mod:`isp.cfa`) of a normalised mosaic (black 0,
+white 1); each plane loses one sample on every side (two pixels). Each sample is clamped to the
+range of its four same-colour neighbours (two pixels away, up, down, left, right) widened by a
+margin, so a single stuck pixel cannot stand out while edges, which have same-colour neighbours
+on both sides of similar value, pass. The margin is ``threshold`` plus ``slope`` times the
+neighbours' highest value: tight in the shadows, where a hot pixel is most visible, looser in
+bright areas, where photon noise is larger. Like the Pi's ``rpi.dpc`` it runs before white
+balance and demosaicing, which would otherwise smear a defect into a coloured blot.
 
 Examples
 --------
 >>> import numpy as np
 >>> x = np.full((6, 6), 0.2, np.float32); x[2, 3] = 1.0
->>> float(defective_pixels(x, DpcParams())[2, 3])
-0.25
+>>> round(float(defective_pixels(x, DpcParams())[2, 3]), 4)
+0.23
 """
 
 from __future__ import annotations
@@ -20,25 +23,36 @@ import dataclasses
 
 import numpy as np
 
-from isp.cfa import pad_same_colour
+from isp.cfa import on_mosaic
+from isp.grid import Grid, clip, maximum, minimum
 
 
 @dataclasses.dataclass(frozen=True)
 class DpcParams:
-    """``threshold``: how far (normalised signal) a pixel may exceed its neighbours' range."""
+    """How far a pixel may leave its neighbours' range: ``threshold`` (normalised signal)
+    plus ``slope`` times the neighbours' maximum."""
 
-    threshold: float = 0.05
+    threshold: float = 0.01
+    slope: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.threshold < 0 or self.slope < 0:
+            raise ValueError("DPC threshold and slope must be >= 0")
+
+
+def _clamp(p: Grid, params: DpcParams) -> Grid:
+    up, down, left, right = p.shift(-1, 0), p.shift(1, 0), p.shift(0, -1), p.shift(0, 1)
+    hi = maximum(maximum(up, down), maximum(left, right))
+    lo = minimum(minimum(up, down), minimum(left, right))
+    margin = hi * np.float32(params.slope) + np.float32(params.threshold)
+    return clip(p, lo - margin, hi + margin)
+
+
+def defective_pixels_planes(planes: dict[str, Grid], params: DpcParams) -> dict[str, Grid]:
+    """Clamp each sample into its four same-colour neighbours' range, widened by the margin."""
+    return {name: _clamp(p, params) for name, p in planes.items()}
 
 
 def defective_pixels(cfa: np.ndarray, params: DpcParams) -> np.ndarray:
-    """Clamp each sample into [min - t, max + t] of its four same-colour neighbours."""
-    h, w = cfa.shape
-    p = pad_same_colour(cfa, 2)
-    up, down = p[0:h, 2 : w + 2], p[4 : h + 4, 2 : w + 2]
-    left, right = p[2 : h + 2, 0:w], p[2 : h + 2, 4 : w + 4]
-    hi = np.maximum(np.maximum(up, down), np.maximum(left, right))
-    lo = np.minimum(np.minimum(up, down), np.minimum(left, right))
-    t = np.float32(params.threshold)
-    hi += t
-    lo -= t
-    return np.clip(cfa, lo, hi, out=hi)
+    """:func:`defective_pixels_planes` on an (H, W) mosaic, mirrored at the edges."""
+    return on_mosaic(lambda p: defective_pixels_planes(p, params), cfa, "RGGB", 2)

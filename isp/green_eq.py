@@ -1,10 +1,11 @@
 """Green equalisation stage: remove the Gr/Gb imbalance that shows as a fine maze pattern.
 
-Input and output: float32 (H, W) mosaic, normalised. The two greens of a Bayer sensor (on red
-rows and on blue rows) can differ by a little because of crosstalk. At each green site the mean
-of its four diagonal neighbours (the other green) is compared with the sample; where they differ
-by less than ``offset + slope * level`` (so real detail survives), the sample moves halfway to
-the other green's mean. This follows the Pi ISP's ``rpi.geq`` (offset and slope in 16-bit DN).
+Input and output: float32 colour planes (:mod:`isp.cfa`) of a normalised mosaic; the green
+planes lose one sample at some edges. The two greens of a Bayer sensor (on red rows and on blue
+rows) can differ by a little because of crosstalk. At each green site the mean of its four
+diagonal neighbours (the other green) is compared with the sample; where they differ by less
+than ``offset + slope * level`` (so real detail survives), the sample moves halfway to the other
+green's mean. This follows the Pi ISP's ``rpi.geq`` (offset and slope in 16-bit DN).
 
 Examples
 --------
@@ -21,7 +22,8 @@ import dataclasses
 
 import numpy as np
 
-from isp.cfa import green_mask, pad_same_colour
+from isp.cfa import on_mosaic
+from isp.grid import Grid, common, wsum2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,15 +34,28 @@ class GreenEqParams:
     slope: float = 0.01078
 
 
-def green_equalise(cfa: np.ndarray, pattern: str, params: GreenEqParams) -> np.ndarray:
+def _towards(g: Grid, other_mean: Grid, params: GreenEqParams) -> Grid:
+    region = common(g, other_mean)
+    x = g.flat(region)
+    diff = other_mean.flat(region) - x
+    limit = np.abs(x)
+    limit *= np.float32(params.slope)
+    limit += np.float32(params.offset)
+    diff *= np.float32(0.5)
+    step = np.where(np.abs(diff) < np.float32(0.5) * limit, diff, np.float32(0.0))
+    step += x
+    return g.like(step, region)
+
+
+def green_equalise_planes(planes: dict[str, Grid], params: GreenEqParams) -> dict[str, Grid]:
     """Average the two greens where they differ by less than the threshold."""
-    h, w = cfa.shape
-    p = pad_same_colour(cfa, 2)
-    diag = p[1 : h + 1, 1 : w + 1] + p[1 : h + 1, 3 : w + 3]
-    diag += p[3 : h + 3, 1 : w + 1]
-    diag += p[3 : h + 3, 3 : w + 3]
-    diag *= np.float32(0.25)
-    diff = diag - cfa
-    limit = np.float32(params.offset) + np.float32(params.slope) * np.abs(cfa)
-    apply = (np.abs(diff) < limit) & green_mask(cfa.shape, pattern)
-    return cfa + np.where(apply, np.float32(0.5) * diff, np.float32(0.0))
+    gr, gb = planes["Gr"], planes["Gb"]
+    # Gr at (2i, 2j+1) has Gb neighbours at (2i±1, 2j+1±1): Gb rows i-1..i, columns j..j+1.
+    gb_mean = wsum2(gb, (-1, 0), (0, 1)) * 0.25
+    gr_mean = wsum2(gr, (0, 1), (-1, 0)) * 0.25
+    return {**planes, "Gr": _towards(gr, gb_mean, params), "Gb": _towards(gb, gr_mean, params)}
+
+
+def green_equalise(cfa: np.ndarray, pattern: str, params: GreenEqParams) -> np.ndarray:
+    """:func:`green_equalise_planes` on an (H, W) mosaic of ``pattern``, mirrored at the edges."""
+    return on_mosaic(lambda p: green_equalise_planes(p, params), cfa, pattern, 2)

@@ -1,6 +1,7 @@
 """Lens shading correction stage: undo vignetting and colour shading with a gain grid.
 
-Input: float32 (H, W) mosaic in [0, 1] (white balanced). Output: float32 (H, W) in [0, 1].
+Input: float32 (H, W) mosaic or its colour planes (:mod:`isp.cfa`) in [0, 1] (white
+balanced). Output: the same, in [0, 1].
 The gains come as a coarse (3, rows, cols) grid over the whole sensor (the ``rpi.alsc`` tables,
 see :func:`isp.tuning.alsc_gains`, or a per-lens flat-field table of the same form); each cell's
 value applies at the cell centre and gains are bilinearly interpolated between centres, held
@@ -21,7 +22,8 @@ import dataclasses
 
 import numpy as np
 
-from isp.cfa import site_colours
+from isp.cfa import PLANE_CHANNEL, PLANE_SITE, site_colours
+from isp.grid import Grid
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -39,8 +41,14 @@ class LensShadingParams:
 
 def _weights(n_px: int, start: int, count: int, n_cells: int) -> np.ndarray:
     """(count, n_cells) linear-interpolation weights of pixel rows/cols ``start..start+count``."""
+    return _weights_at(n_px, np.arange(start, start + count), n_cells)
+
+
+def _weights_at(n_px: int, index: np.ndarray, n_cells: int) -> np.ndarray:
+    """(len(index), n_cells) linear-interpolation weights of the pixel rows/cols ``index``."""
     centres = (np.arange(n_cells) + 0.5) * (n_px / n_cells)
-    pos = np.arange(start, start + count) + 0.5
+    pos = np.asarray(index) + 0.5
+    count = len(pos)
     i = np.clip(np.searchsorted(centres, pos) - 1, 0, max(n_cells - 2, 0))
     w = np.zeros((count, n_cells), np.float32)
     if n_cells == 1:
@@ -69,3 +77,28 @@ def lens_shading(cfa: np.ndarray, pattern: str, params: LensShadingParams, row0:
     for dy, dx, ch in site_colours(pattern):
         out[dy::2, dx::2] *= maps[ch, dy::2, dx::2]
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def lens_shading_planes(
+    planes: dict[str, Grid], params: LensShadingParams, rows: np.ndarray, cols: np.ndarray
+) -> dict[str, Grid]:
+    """:func:`lens_shading` on RGGB colour planes; ``rows[y]`` and ``cols[x]`` are the frame
+    row and column of full-resolution plane position ``(y, x)`` (pixel ``(2i + dy, 2j + dx)``
+    of site ``(dy, dx)``), so mirrored padding gets the gains of the pixels it mirrors."""
+    h, w = params.frame_shape
+    g = np.asarray(params.gains, np.float32)
+    out = {}
+    for name, p in planes.items():
+        dy, dx = PLANE_SITE[name]
+        gy = np.einsum("rk,kc->rc", _weights_at(h, rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2], g.shape[1]),
+                       g[PLANE_CHANNEL[name]])
+        # Along a row the gain is linear between cell centres: two gathers and a blend.
+        wx = _weights_at(w, cols[dx : 2 * p.stride + dx : 2], g.shape[2])
+        i = np.argmax(wx > 0, axis=1)
+        j = np.minimum(i + 1, g.shape[2] - 1)
+        t = wx[np.arange(len(i)), j] * (j > i)
+        gains = gy[:, i] * (1 - t) + gy[:, j] * t
+        x = gains.reshape(-1)[p.c0 : p.c0 + len(p.flat())]
+        x *= p.flat()
+        out[name] = p.like(np.clip(x, 0.0, 1.0, out=x))
+    return out

@@ -7,22 +7,25 @@ sharpening → 8-bit. Per stage, dtype and range in and out:
 ================  ==========================  ============================================
 stage             input                       output
 ================  ==========================  ============================================
-black_level       uint16 (H, W) DN            float32 (H, W), 0 = black, 1 = white
-defective_pixels  float32 (H, W) normalised   same
-green_equalise    float32 (H, W) normalised   same
-white_balance     float32 (H, W) normalised   float32 (H, W) in [0, 1]
-lens_shading      float32 (H, W) in [0, 1]    float32 (H, W) in [0, 1]
-demosaic          float32 (H, W) in [0, 1]    float32 (H, W, 3) camera RGB in [0, 1]
+black_level       float32 planes, DN          float32 planes, 0 = black, 1 = white
+defective_pixels  float32 planes, normalised  same
+green_equalise    float32 planes, normalised  same
+white_balance     float32 planes, normalised  float32 planes in [0, 1]
+lens_shading      float32 planes in [0, 1]    float32 planes in [0, 1]
+demosaic          float32 planes in [0, 1]    float32 (H, W, 3) camera RGB in [0, 1]
 colour_correct    float32 (H, W, 3) camera    float32 (H, W, 3) linear sRGB, unclipped
 tone              float32 (H, W, 3) linear    float32 (H, W, 3) encoded, in [0, 1]
 sharpen           float32 (H, W, 3) encoded   float32 (H, W, 3) encoded, in [0, 1]
 to_uint8          float32 (H, W, 3) in [0, 1] uint8 (H, W, 3)
 ================  ==========================  ============================================
 
-A frame is processed in horizontal strips that start on even rows (so every strip has the
-frame's Bayer pattern), each read with :data:`HALO_ROWS` extra rows above and below so that
-no stage sees the strip's cut; a strip's result therefore equals the same rows of whole-frame
-processing. Strips run on a small thread pool: numpy and scipy release the GIL in their loops.
+"Planes" are the mosaic's four colour sub-lattices (:mod:`isp.cfa`), on which the mosaic
+stages and the demosaic work. A frame is processed in horizontal strips. Each strip is read with
+:func:`halo` extra rows above and below and extra columns left and right, mirrored beyond the
+frame's edges and aligned so it starts on a red pixel; the stages compute valid regions only
+(:mod:`isp.grid`), so the strip's result is exactly what processing the whole frame gives for
+those rows. A strip goes from uint16 to uint8 in one pass through small working arrays, which
+keeps memory low; strips run on a small thread pool (numpy releases the GIL in its loops).
 """
 
 from __future__ import annotations
@@ -33,23 +36,27 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from isp.black_level import BlackLevelParams, black_level
+from isp.allocator import reuse_freed_memory
+from isp.black_level import BlackLevelParams, black_level_planes
 from isp.ccm import CcmParams, colour_correct
-from isp.demosaic import demosaic
-from isp.dpc import DpcParams, defective_pixels
-from isp.green_eq import GreenEqParams, green_equalise
-from isp.lens_shading import LensShadingParams, lens_shading
+from isp.cfa import check_pattern, merge_planes, mirror_index, split_planes
+from isp.demosaic import METHODS, assemble
+from isp.demosaic_ri import MlriParams, demosaic_mlri_planes, reach
+from isp.dpc import DpcParams, defective_pixels_planes
+from isp.green_eq import GreenEqParams, green_equalise_planes
+from isp.lens_shading import LensShadingParams, lens_shading_planes
 from isp.output import to_uint8
 from isp.sharpen import SharpenParams, sharpen
 from isp.tone import ToneParams, tone
-from isp.white_balance import WhiteBalanceParams, white_balance
+from isp.white_balance import WhiteBalanceParams, white_balance_planes
 
-#: Rows read beyond each side of a strip: more than the combined reach of every stage
-#: (DPC 2, green equalisation 2, MLRI demosaic about 30, sharpening 1).
-HALO_ROWS = 40
-#: Rows per strip by default: large enough that the halo costs little, small enough that a
-#: strip's float32 intermediates stay at a few tens of MB.
-STRIP_ROWS = 192
+#: Output rows per strip by default: large enough that the halo costs little, small enough
+#: that a strip's float32 working arrays stay at a few MB each.
+STRIP_ROWS = 128
+#: Pixels the stages around the demosaic reach: DPC and green equalisation (one plane sample,
+#: two pixels, each) and sharpening (one pixel, kept even).
+_MOSAIC_REACH = 4
+_SHARPEN_REACH = 2
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -66,26 +73,74 @@ class PipelineParams:
     lens_shading: LensShadingParams | None = None
     sharpen: SharpenParams | None = SharpenParams()
     demosaic_method: str = "mlri"
+    mlri: MlriParams = MlriParams()
+
+    def __post_init__(self) -> None:
+        check_pattern(self.pattern)
+        if self.demosaic_method not in METHODS:
+            raise ValueError(f"unknown demosaic method {self.demosaic_method!r}; expected one of {METHODS}")
 
 
-def process(raw: np.ndarray, params: PipelineParams, row0: int = 0) -> np.ndarray:
-    """Run every stage, in order, on a uint16 mosaic whose first row is frame row ``row0``."""
+def halo(params: PipelineParams) -> int:
+    """Extra pixels (even) a strip needs on each side so that it matches whole-frame results."""
+    return _MOSAIC_REACH + reach(params.mlri) + _SHARPEN_REACH
+
+
+def _bilinear_planes(planes: dict, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    from isp.demosaic import _bilinear_rggb
+
+    return _bilinear_rggb(merge_planes(planes, r0, r1, c0, c1))
+
+
+def process(
+    raw: np.ndarray, params: PipelineParams, rows: np.ndarray, cols: np.ndarray,
+    region: tuple[int, int, int, int],
+) -> np.ndarray:
+    """Run every stage, in order, on a uint16 RGGB-aligned, even-sized mosaic.
+
+    ``rows[y]`` and ``cols[x]`` are the frame row and column of mosaic pixel ``(y, x)`` (for
+    lens shading); ``region`` = (y0, y1, x0, x1) is the part returned, as uint8 sRGB, which must
+    lie :func:`halo` pixels inside ``raw``.
+    """
     p = params
-    x = black_level(raw, p.black)
+    y0, y1, x0, x1 = region
+    planes = split_planes(raw)
+    planes = black_level_planes(planes, p.black)
     if p.dpc is not None:
-        x = defective_pixels(x, p.dpc)
+        planes = defective_pixels_planes(planes, p.dpc)
     if p.green_eq is not None:
-        x = green_equalise(x, p.pattern, p.green_eq)
-    x = white_balance(x, p.pattern, p.white_balance)
+        planes = green_equalise_planes(planes, p.green_eq)
+    planes = white_balance_planes(planes, p.white_balance)
     if p.lens_shading is not None:
-        x = lens_shading(x, p.pattern, p.lens_shading, row0)
-    rgb = demosaic(x, p.pattern, method=p.demosaic_method)
-    del x
+        planes = lens_shading_planes(planes, p.lens_shading, rows, cols)
+    m = _SHARPEN_REACH
+    box = (y0 - m - y0 % 2, y1 + m, x0 - m - x0 % 2, x1 + m)
+    if p.demosaic_method == "mlri":
+        rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box)
+    else:
+        rgb = _bilinear_planes(planes, *box)
+    del planes
+    np.clip(rgb, 0.0, 1.0, out=rgb)
     rgb = colour_correct(rgb, p.ccm)
     rgb = tone(rgb, p.tone)
     if p.sharpen is not None:
         rgb = sharpen(rgb, p.sharpen)
-    return to_uint8(rgb)
+    dy, dx = y0 - box[0], x0 - box[2]
+    return to_uint8(rgb[dy : dy + y1 - y0, dx : dx + x1 - x0])
+
+
+def _gather(raw: np.ndarray, rows: np.ndarray, cols: np.ndarray, left: int) -> np.ndarray:
+    """``raw[rows][:, cols]`` where ``cols[left : left + W]`` is ``0 .. W-1``."""
+    h, w = raw.shape
+    if rows[0] >= 0 and rows[-1] == rows[0] + len(rows) - 1:
+        body = raw[rows[0] : rows[-1] + 1]
+    else:
+        body = raw.take(rows, axis=0)
+    out = np.empty((len(rows), len(cols)), raw.dtype)
+    out[:, left : left + w] = body
+    out[:, :left] = body[:, cols[:left]]
+    out[:, left + w :] = body[:, cols[left + w :]]
+    return out
 
 
 def process_in_strips(
@@ -97,15 +152,24 @@ def process_in_strips(
     """:func:`process` over the whole uint16 mosaic, strip by strip; uint8 (H, W, 3) sRGB."""
     if strip_rows < 2:
         raise ValueError("strip_rows must be at least 2")
+    reuse_freed_memory()
     strip_rows += strip_rows % 2
     h, w = raw.shape
+    ry, rx = check_pattern(params.pattern)
+    m = halo(params)
+    left = m + rx
+    right = m + (left + w + m) % 2
+    cols = mirror_index(w, -left, w + right)
     out = np.empty((h, w, 3), np.uint8)
     starts = list(range(0, h, strip_rows))
 
     def job(y0: int) -> None:
         y1 = min(y0 + strip_rows, h)
-        a, b = max(0, y0 - HALO_ROWS), min(h, y1 + HALO_ROWS)
-        out[y0:y1] = process(raw[a:b], params, row0=a)[y0 - a : y1 - a]
+        top = m + ry  # y0 and m are even: the strip starts on a red row
+        bottom = m + (top + y1 - y0 + m) % 2
+        rows = mirror_index(h, y0 - top, y1 + bottom)
+        strip = _gather(raw, rows, cols, left)
+        out[y0:y1] = process(strip, params, rows, cols, (top, top + y1 - y0, left, left + w))
 
     n = workers if workers is not None else min(2, os.cpu_count() or 1)
     if n <= 1 or len(starts) == 1:

@@ -1,6 +1,7 @@
 """White balance stage: per-colour gains on the mosaic.
 
-Input: float32 (H, W) mosaic, normalised. Output: float32 (H, W) in [0, 1]: red and blue sites
+Input: float32 (H, W) mosaic or its colour planes (:mod:`isp.cfa`), normalised. Output: the
+same, in [0, 1]: red and blue sites
 multiplied by their gains (green by 1), then clipped at 1 so clipped highlights stay white
 instead of turning magenta. How the gains are chosen (from the frame, a colour temperature or
 automatically) is :mod:`isp.awb`'s job.
@@ -19,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from isp.cfa import site_colours
+from isp.grid import Grid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,3 +43,13 @@ def white_balance(cfa: np.ndarray, pattern: str, params: WhiteBalanceParams) -> 
         if ch != 1:
             out[dy::2, dx::2] *= gains[ch]
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def white_balance_planes(planes: dict[str, Grid], params: WhiteBalanceParams) -> dict[str, Grid]:
+    """:func:`white_balance` on RGGB colour planes."""
+    gains = {"R": np.float32(params.red_gain), "B": np.float32(params.blue_gain)}
+    out = {}
+    for name, p in planes.items():
+        x = p.flat() * gains[name] if name in gains else p.flat().copy()
+        out[name] = p.like(np.clip(x, 0.0, 1.0, out=x))
+    return out

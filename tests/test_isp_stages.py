@@ -33,7 +33,7 @@ def test_dpc_removes_hot_pixel_keeps_edges_and_flat():
     assert np.array_equal(x, y)
     x[4, 2] = 1.0
     x[6, 7] = 0.0
-    y = defective_pixels(x, DpcParams(threshold=0.05))
+    y = defective_pixels(x, DpcParams(threshold=0.05, slope=0.0))
     assert y[4, 2] == pytest.approx(0.35)
     assert y[6, 7] == pytest.approx(0.75)
 

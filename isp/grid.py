@@ -1,0 +1,265 @@
+"""Arrays that know where they sit: valid-region filtering without padding or edge rules.
+
+A :class:`Grid` holds the samples of rows ``r0 .. r1-1`` and columns ``c0 .. c1-1`` of an index
+space (a *layout*) shared by the grids it is combined with. Filters compute only where their
+whole window is known, so every result shrinks by the filter's reach, and arithmetic between
+grids works on the region both know. A frame is mirror-padded once, at its edges, by at least
+the total reach of the stages; after that no stage needs an edge rule, and a strip of a frame
+processed with enough extra rows gives exactly the same numbers as the whole frame (every output
+sample comes from the same inputs through the same float32 operations).
+
+Storage is flat: sample ``(r, c)`` of a layout with row length ``stride`` is element
+``r * stride + c - base`` of a 1-D float32 array. A shift in either direction is then only a
+change of ``base``, and every operation runs on contiguous 1-D slices (numpy is about twice as
+fast on those as on column-cropped 2-D views). The few samples between the end of one row's
+valid columns and the start of the next row's are carried along as don't-care values; they never
+reach a valid sample. Window sums use running sums built by doubling, so a window of ``n``
+samples costs about ``log2(n) + 1`` additions.
+
+A Bayer mosaic is handled as its colour sub-lattices: along one axis an *interleaved* signal
+``s`` is the pair of grids ``(s[0::2], s[1::2])``, phase 0 and phase 1. :func:`offsets` gives
+which samples of one phase lie within ``k`` full-resolution pixels of a sample of another.
+
+Examples
+--------
+>>> import numpy as np
+>>> g = Grid.from2d(np.arange(6, dtype=np.float32).reshape(1, 6))
+>>> s = wsum(g, 1, -1, 1)            # 3-sample window sum, valid where the window fits
+>>> s.to2d().tolist(), s.c0
+([[3.0, 6.0, 9.0, 12.0]], 1)
+>>> (s - g).to2d().tolist()          # arithmetic on the common columns 1..4
+[[2.0, 4.0, 6.0, 8.0]]
+>>> offsets(0, 1, 5)                 # odd-phase samples within 5 px of an even-phase one
+(-3, 2)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+_F32 = np.dtype(np.float32)
+
+
+class Grid:
+    """Samples ``[r0, r1) × [c0, c1)`` of a layout of row length ``stride``, stored flat in
+    ``a`` from global index ``base`` (= row * stride + column)."""
+
+    __slots__ = ("a", "base", "stride", "r0", "r1", "c0", "c1")
+
+    def __init__(self, a: np.ndarray, base: int, stride: int, region: tuple[int, int, int, int]) -> None:
+        self.a = a
+        self.base = base
+        self.stride = stride
+        self.r0, self.r1, self.c0, self.c1 = region
+
+    @classmethod
+    def from2d(cls, arr: np.ndarray, r0: int = 0, c0: int = 0, stride: int | None = None) -> Grid:
+        """A grid of the 2-D array ``arr`` placed at row ``r0``, column ``c0``. With ``stride``
+        (the layout's row length) the array is copied into that layout, padded with zeros."""
+        h, w = arr.shape
+        if stride is None or stride == w and c0 == 0:
+            a = np.ascontiguousarray(arr, dtype=np.float32).reshape(-1)
+            return cls(a, r0 * w + c0, w, (r0, r0 + h, c0, c0 + w))
+        if c0 < 0 or c0 + w > stride:
+            raise ValueError(f"columns {c0}:{c0 + w} do not fit a layout of {stride} columns")
+        out = np.empty((h, stride), np.float32)
+        out[:, :c0] = 0.0
+        out[:, c0 + w :] = 0.0
+        out[:, c0 : c0 + w] = arr
+        return cls(out.reshape(-1), r0 * stride, stride, (r0, r0 + h, c0, c0 + w))
+
+    @property
+    def region(self) -> tuple[int, int, int, int]:
+        return self.r0, self.r1, self.c0, self.c1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.r1 - self.r0, self.c1 - self.c0
+
+    def flat(self, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The 1-D slice of storage spanning ``region`` (default: the grid's own), from its
+        first sample to its last, don't-care samples between rows included."""
+        r0, r1, c0, c1 = region or self.region
+        if r0 < self.r0 or r1 > self.r1 or c0 < self.c0 or c1 > self.c1 or r1 <= r0 or c1 <= c0:
+            raise ValueError(f"region {(r0, r1, c0, c1)} not inside {self!r}")
+        start = r0 * self.stride + c0 - self.base
+        return self.a[start : start + (r1 - r0 - 1) * self.stride + (c1 - c0)]
+
+    def view(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """The samples of rows ``r0..r1-1`` and columns ``c0..c1-1`` as a 2-D view."""
+        f = self.flat((r0, r1, c0, c1))
+        return as_strided(f, shape=(r1 - r0, c1 - c0), strides=(self.stride * _F32.itemsize, _F32.itemsize))
+
+    def to2d(self) -> np.ndarray:
+        return self.view(*self.region)
+
+    def like(self, flat: np.ndarray, region: tuple[int, int, int, int] | None = None) -> Grid:
+        """A grid of the same layout holding ``flat`` (laid out like :meth:`flat`) over ``region``."""
+        r0, r1, c0, c1 = region or self.region
+        return Grid(flat, r0 * self.stride + c0, self.stride, (r0, r1, c0, c1))
+
+    def shift(self, dr: int, dc: int) -> Grid:
+        """``out[i, j] = self[i + dr, j + dc]`` (no copy)."""
+        return Grid(
+            self.a, self.base - dr * self.stride - dc, self.stride,
+            (self.r0 - dr, self.r1 - dr, self.c0 - dc, self.c1 - dc),
+        )
+
+    def _op(self, other: object, ufunc: np.ufunc, reverse: bool = False) -> Grid:
+        if isinstance(other, Grid):
+            region = common(self, other)
+            x, y = self.flat(region), other.flat(region)
+        else:
+            region = self.region
+            x, y = self.flat(), other
+        return self.like(ufunc(y, x) if reverse else ufunc(x, y), region)
+
+    def __add__(self, other: object) -> Grid:
+        return self._op(other, np.add)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: object) -> Grid:
+        return self._op(other, np.subtract)
+
+    def __rsub__(self, other: object) -> Grid:
+        return self._op(other, np.subtract, reverse=True)
+
+    def __mul__(self, other: object) -> Grid:
+        return self._op(other, np.multiply)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: object) -> Grid:
+        return self._op(other, np.divide)
+
+    def __rtruediv__(self, other: object) -> Grid:
+        return self._op(other, np.divide, reverse=True)
+
+    def __neg__(self) -> Grid:
+        return self.like(np.negative(self.flat()))
+
+    def __abs__(self) -> Grid:
+        return self.like(np.abs(self.flat()))
+
+    def __repr__(self) -> str:
+        return f"Grid(rows {self.r0}:{self.r1}, cols {self.c0}:{self.c1}, stride {self.stride})"
+
+
+def common(*grids: Grid) -> tuple[int, int, int, int]:
+    """The region (r0, r1, c0, c1) every grid knows; they must share a layout."""
+    if any(g.stride != grids[0].stride for g in grids):
+        raise ValueError(f"grids of different layouts: {grids}")
+    region = (
+        max(g.r0 for g in grids), min(g.r1 for g in grids),
+        max(g.c0 for g in grids), min(g.c1 for g in grids),
+    )
+    if region[1] <= region[0] or region[3] <= region[2]:
+        raise ValueError(f"grids do not overlap: {grids}")
+    return region
+
+
+def maximum(a: Grid, b: Grid) -> Grid:
+    """Element-wise maximum on the common region."""
+    return a._op(b, np.maximum)
+
+
+def minimum(a: Grid, b: Grid) -> Grid:
+    """Element-wise minimum on the common region."""
+    return a._op(b, np.minimum)
+
+
+def clip(x: Grid, lo: Grid, hi: Grid) -> Grid:
+    """``x`` clamped into ``[lo, hi]`` on the region all three know."""
+    region = common(x, lo, hi)
+    return x.like(np.clip(x.flat(region), lo.flat(region), hi.flat(region)), region)
+
+
+def shift(g: Grid, axis: int, n: int) -> Grid:
+    """``out[j] = g[j + n]`` along ``axis``."""
+    return g.shift(n, 0) if axis == 0 else g.shift(0, n)
+
+
+def _run_sum(a: np.ndarray, n: int, step: int) -> np.ndarray:
+    """``out[t] = a[t] + a[t + step] + ... + a[t + (n - 1) step]`` (1-D, valid part only)."""
+    if n == 1:
+        return a
+    m = n // 2
+    half = _run_sum(a, m, step)
+    out_len = len(a) - (2 * m - 1) * step
+    s = np.add(half[:out_len], half[m * step : m * step + out_len])
+    if n % 2:
+        s = s[: out_len - step]
+        s += a[2 * m * step : 2 * m * step + out_len - step]
+    return s
+
+
+def wsum(g: Grid, axis: int, lo: int, hi: int) -> Grid:
+    """Window sum ``out[j] = g[j + lo] + ... + g[j + hi]`` along ``axis``, where it is known."""
+    n = hi - lo + 1
+    if n < 1:
+        raise ValueError("empty window")
+    r0, r1, c0, c1 = g.region
+    if axis == 0:
+        region, step = (r0 - lo, r1 - hi, c0, c1), g.stride
+    else:
+        region, step = (r0, r1, c0 - lo, c1 - hi), 1
+    if region[1] <= region[0] or region[3] <= region[2]:
+        raise ValueError(f"{g!r} too small for a {n}-sample window")
+    return g.like(_run_sum(g.flat(), n, step), region)
+
+
+def wsum2(g: Grid, rows: tuple[int, int], cols: tuple[int, int]) -> Grid:
+    """Separable window sum over row offsets ``rows`` and column offsets ``cols`` (inclusive)."""
+    return wsum(wsum(g, 0, *rows), 1, *cols)
+
+
+def offsets(p_out: int, p_in: int, k: int) -> tuple[int, int]:
+    """Lattice offsets (lo, hi) of the phase-``p_in`` samples within ``k`` full-resolution
+    pixels of a phase-``p_out`` sample, along one axis of an interleaved signal.
+
+    Sample ``j`` of phase ``p`` sits at full-resolution position ``2 j + p``.
+    """
+    return -((p_in - p_out + k) // 2), (p_out - p_in + k) // 2
+
+
+def parity(g: Grid, axis: int, p: int) -> Grid:
+    """The samples at full-resolution positions ``2 i + p`` along ``axis``, indexed by ``i``,
+    copied into the sub-lattice layout (half the rows, or half the row length)."""
+    lo = g.r0 if axis == 0 else g.c0
+    start = (p - lo) % 2
+    i0 = (lo + start - p) // 2
+    v = g.to2d()
+    if axis == 0:
+        return Grid.from2d(v[start::2], i0, g.c0, g.stride)
+    return Grid.from2d(v[:, start::2], g.r0, i0, g.stride // 2)
+
+
+def interleave(g0: Grid, g1: Grid, axis: int) -> Grid:
+    """Full-resolution grid along ``axis`` from its phase-0 and phase-1 samples (same layout):
+    rows interleaved keep the row length, columns interleaved double it."""
+    r0, r1, c0, c1 = common(g0, g1)
+    stride = g0.stride
+    if axis == 0:
+        out = np.empty((2 * (r1 - r0), stride), np.float32)
+        out[:, :c0] = 0.0
+        out[:, c1:] = 0.0
+        out[0::2, c0:c1] = g0.view(r0, r1, c0, c1)
+        out[1::2, c0:c1] = g1.view(r0, r1, c0, c1)
+        return Grid(out.reshape(-1), 2 * r0 * stride, stride, (2 * r0, 2 * r1, c0, c1))
+    out = np.empty((r1 - r0, 2 * stride), np.float32)
+    out[:, : 2 * c0] = 0.0
+    out[:, 2 * c1 :] = 0.0
+    out[:, 2 * c0 : 2 * c1 : 2] = g0.view(r0, r1, c0, c1)
+    out[:, 2 * c0 + 1 : 2 * c1 : 2] = g1.view(r0, r1, c0, c1)
+    return Grid(out.reshape(-1), r0 * 2 * stride, 2 * stride, (r0, r1, 2 * c0, 2 * c1))
+
+
+def flip_odd(g: Grid, axis: int) -> Grid:
+    """Negate, in place, the samples at odd full-resolution positions along ``axis``."""
+    v = g.to2d()
+    start = (1 - (g.r0 if axis == 0 else g.c0)) % 2
+    part = v[start::2] if axis == 0 else v[:, start::2]
+    np.negative(part, out=part)
+    return g
