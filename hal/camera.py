@@ -26,6 +26,8 @@ AWB_MODES: tuple[str, ...] = (
     "auto", "incandescent", "tungsten", "fluorescent", "indoor", "daylight", "cloudy"
 )
 MeteringMode = Literal["centre", "spot", "matrix"]
+ExposurePriority = Literal["auto", "shutter", "iso"]
+EXPOSURE_PRIORITIES: tuple[str, ...] = ("auto", "shutter", "iso")
 METERING_MODES: tuple[str, ...] = ("centre", "spot", "matrix")
 
 
@@ -92,7 +94,11 @@ class Controls:
 
     With ``ae_enable`` the camera chooses exposure time and gain itself (metering, aiming at
     ``ev`` stops over mid-grey); without it ``exposure_time_us`` and ``analogue_gain`` are used
-    as they are. Likewise ``awb_enable`` picks colour gains from ``awb_mode``'s colour
+    as they are. ``exposure_priority`` says what automatic exposure may change: both
+    (``"auto"``: program, or aperture priority with the aperture on an M lens's ring), only the
+    gain while ``exposure_time_us`` is held (``"shutter"`` priority), or only the exposure
+    time while ``analogue_gain`` is held (``"iso"`` priority). libcamera calls these
+    ``ExposureTimeMode``/``AnalogueGainMode`` auto or manual. Likewise ``awb_enable`` picks colour gains from ``awb_mode``'s colour
     temperature range, and without it ``colour_gains`` (red, blue) apply as given.
     ``scaler_crop`` is the sensor window shown in the preview, ``(x, y, w, h)`` in
     full-resolution pixels, or ``None`` for the whole frame.
@@ -101,6 +107,7 @@ class Controls:
     ae_enable: bool = True
     exposure_time_us: int = 10_000
     analogue_gain: float = 1.0
+    exposure_priority: ExposurePriority = "auto"
     ev: float = 0.0
     metering: MeteringMode = "centre"
     awb_enable: bool = True
@@ -111,6 +118,14 @@ class Controls:
 
     def replace(self, **changes: object) -> Controls:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def exposure_time_is_auto(self) -> bool:
+        return self.ae_enable and self.exposure_priority != "shutter"
+
+    @property
+    def analogue_gain_is_auto(self) -> bool:
+        return self.ae_enable and self.exposure_priority != "iso"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -343,14 +343,15 @@ class Picamera2Camera(Camera):
         """Our :class:`Controls` as libcamera controls, leaving out any the camera lacks.
 
         With AE on, ``ExposureTime`` and ``AnalogueGain`` are sent as 0, which picamera2 turns
-        into ``ExposureTimeMode``/``AnalogueGainMode`` auto (see its ``CompletedRequest.release``).
+        into ``ExposureTimeMode``/``AnalogueGainMode`` auto (see its ``CompletedRequest.release``);
+        in shutter or ISO priority the held one is sent as its value, so AE varies only the other.
         """
         enums = _libcamera_enums()
         available = self._picam2.camera_controls
         out: dict[str, Any] = {
             "AeEnable": c.ae_enable,
-            "ExposureTime": 0 if c.ae_enable else int(c.exposure_time_us),
-            "AnalogueGain": 0.0 if c.ae_enable else float(c.analogue_gain),
+            "ExposureTime": 0 if c.exposure_time_is_auto else int(c.exposure_time_us),
+            "AnalogueGain": 0.0 if c.analogue_gain_is_auto else float(c.analogue_gain),
             "ExposureValue": float(c.ev),
             "AeMeteringMode": getattr(enums.AeMeteringModeEnum, _METERING_ENUM[c.metering]),
             "AwbEnable": c.awb_enable,

@@ -210,3 +210,31 @@ def test_openapi_documents_the_routes(client):
     for path in ("/api/status", "/api/camera", "/api/controls", "/api/stream.mjpg", "/api/mock/lens"):
         assert path in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "start, patch, expected",
+    [
+        ({}, {"exposure_time_us": 4000}, {"ae_enable": False}),  # the dial on a P camera: manual
+        ({}, {"exposure_priority": "shutter", "exposure_time_us": 4000},
+         {"ae_enable": True, "exposure_priority": "shutter", "exposure_time_us": 4000}),
+        ({"exposure_priority": "shutter"}, {"exposure_time_us": 2000},
+         {"ae_enable": True, "exposure_time_us": 2000}),  # S: turning the dial keeps S
+        ({"exposure_priority": "shutter"}, {"analogue_gain": 4.0}, {"ae_enable": False}),
+        ({"exposure_priority": "iso"}, {"analogue_gain": 4.0}, {"ae_enable": True}),
+        ({"ae_enable": False}, {"exposure_priority": "auto"}, {"ae_enable": True}),
+    ],
+)
+def test_exposure_priority_semantics(client, start, patch, expected):
+    if start:
+        assert client.patch("/api/controls", json=start).status_code == 200
+    body = client.patch("/api/controls", json=patch).json()
+    for key, value in expected.items():
+        assert body[key] == value
+
+
+def test_shutter_priority_holds_the_shutter_through_the_api(client):
+    r = client.patch("/api/controls", json={"exposure_priority": "shutter", "exposure_time_us": 3000})
+    seq = r.json()["actual"]["sequence"] if r.json()["actual"] else 0
+    actual = frame_after(client, seq + 2)
+    assert actual["exposure_time_us"] == 3000

@@ -253,3 +253,29 @@ def test_faults_are_injected_and_cleared():
     with pytest.raises(exc.CameraBusy):
         cam.open()
     cam.open()
+
+
+def test_shutter_priority_holds_the_shutter_and_meters_with_gain():
+    cam = open_camera()
+    cam.set_controls(Controls(ae_enable=True, exposure_priority="shutter", exposure_time_us=5_000))
+    for _ in range(40):
+        m = cam.next_frame().metadata
+    assert m.exposure_time_us == 5_000
+    metered = m.exposure_time_us * m.analogue_gain
+    cam.set_controls(cam.controls.replace(exposure_time_us=2_500))
+    for _ in range(40):
+        m = cam.next_frame().metadata
+    assert m.exposure_time_us == 2_500
+    assert m.exposure_time_us * m.analogue_gain == pytest.approx(metered, rel=0.1)
+
+
+def test_iso_priority_holds_the_gain_and_meters_with_the_shutter():
+    cam = open_camera()
+    cam.set_controls(Controls(ae_enable=True, exposure_priority="iso", analogue_gain=4.0))
+    for _ in range(40):
+        m = cam.next_frame().metadata
+    assert m.analogue_gain == 4.0
+    program = open_camera()
+    for _ in range(40):
+        p = program.next_frame().metadata
+    assert m.exposure_time_us * 4.0 == pytest.approx(p.exposure_time_us * p.analogue_gain, rel=0.1)

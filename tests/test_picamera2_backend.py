@@ -296,6 +296,19 @@ def test_auto_exposure_and_metering(fake, enums, cam, metering, member):
     assert sent["AeMeteringMode"] is getattr(enums.AeMeteringModeEnum, member)
 
 
+@pytest.mark.parametrize(
+    "priority, exposure_time, gain",
+    [("shutter", 5_000, 0.0), ("iso", 0, 4.0), ("auto", 0, 0.0)],
+)
+def test_exposure_priority_sends_only_the_held_value(fake, cam, priority, exposure_time, gain):
+    _running(cam)
+    cam.set_controls(C(ae_enable=True, exposure_priority=priority, exposure_time_us=5_000,
+                       analogue_gain=4.0))
+    sent = fake.instances[-1].control_log[-1]
+    assert sent["AeEnable"] is True
+    assert (sent["ExposureTime"], sent["AnalogueGain"]) == (exposure_time, gain)
+
+
 def test_default_frame_durations_and_crop_reset(fake, cam):
     _running(cam)
     cam.set_controls(C(scaler_crop=(8, 8, 1000, 750)))

@@ -22,9 +22,15 @@ class _Strict(BaseModel):
 class ControlsPatch(_Strict):
     """Controls to change; omitted fields keep their value.
 
+    ``exposure_priority`` picks what automatic exposure may change: ``"auto"`` (program, or
+    aperture priority: an M lens's aperture is on its ring), ``"shutter"`` (``exposure_time_us``
+    is held, the gain follows the light) or ``"iso"`` (``analogue_gain`` is held).
+
     Setting ``exposure_time_us`` or ``analogue_gain`` without ``ae_enable`` switches to manual
-    exposure, as turning a shutter dial does; setting ``colour_gains`` without ``awb_enable``
-    switches to manual white balance. The response says so.
+    exposure, as turning a shutter dial on a manual camera does, unless automatic exposure is
+    on with that value held by the priority (then only the held value changes). Setting
+    ``colour_gains`` or ``colour_temperature`` without ``awb_enable`` switches to manual white
+    balance. The response says what was done.
     """
 
     exposure_time_us: int | None = Field(
@@ -34,6 +40,7 @@ class ControlsPatch(_Strict):
         None, ge=GAIN_MIN, le=GAIN_MAX, description="Sensor gain; ISO = 100 × gain"
     )
     ae_enable: bool | None = None
+    exposure_priority: Literal["auto", "shutter", "iso"] | None = None
     ev: float | None = Field(None, ge=-8.0, le=8.0, description="Exposure compensation, stops")
     metering: Literal["centre", "spot", "matrix"] | None = None
     awb_enable: bool | None = None
@@ -49,8 +56,15 @@ class ControlsPatch(_Strict):
         changes = self.model_dump(exclude_none=True)
         if "colour_gains" in changes:
             changes["colour_gains"] = tuple(changes["colour_gains"])
-        if ({"exposure_time_us", "analogue_gain"} & changes.keys()) and "ae_enable" not in changes:
-            changes["ae_enable"] = False
+        if "ae_enable" not in changes:
+            priority = changes.get("exposure_priority", current.exposure_priority)
+            held = {"shutter": "exposure_time_us", "iso": "analogue_gain"}.get(priority)
+            auto_kept = current.ae_enable or "exposure_priority" in changes
+            manual = {"exposure_time_us", "analogue_gain"} & changes.keys()
+            if manual and not (auto_kept and manual == {held}):
+                changes["ae_enable"] = False
+            elif "exposure_priority" in changes:
+                changes["ae_enable"] = True
         if "colour_gains" in changes and "awb_enable" not in changes:
             changes["awb_enable"] = False
         return current.replace(**changes)
@@ -88,6 +102,7 @@ class ControlsState(BaseModel):
     """The requested controls and what the latest frame used."""
 
     ae_enable: bool
+    exposure_priority: str
     exposure_time_us: int
     analogue_gain: float
     ev: float
@@ -101,6 +116,7 @@ class ControlsState(BaseModel):
     def of(cls, c: Controls, latest: FrameMetadata | None) -> ControlsState:
         return cls(
             ae_enable=c.ae_enable,
+            exposure_priority=c.exposure_priority,
             exposure_time_us=c.exposure_time_us,
             analogue_gain=c.analogue_gain,
             ev=c.ev,

@@ -304,6 +304,14 @@ class MockCamera(Camera):
         max_shutter = self._profile.shutter_us[-1]
         if controls.frame_duration_limits_us:
             max_shutter = min(max_shutter, controls.frame_duration_limits_us[1])
+        if controls.exposure_priority == "shutter":  # AE may only change the gain
+            glo, ghi = self._sensor.analogue_gain_range
+            t = controls.exposure_time_us
+            return t, min(max(self._ae_total / t, glo), ghi)
+        if controls.exposure_priority == "iso":  # AE may only change the exposure time
+            lo = self._sensor.exposure_time_us_range[0]
+            g = controls.analogue_gain
+            return round(min(max(self._ae_total / g, lo), max_shutter)), g
         return self._profile.split(self._ae_total, max_shutter)
 
     def _colour_for(self, controls: Controls) -> tuple[tuple[float, float], int]:
