@@ -211,6 +211,15 @@ def test_shoot_from_the_phone(phone: Phone) -> None:
     )
     phone.shot("02-shutter-dial")
 
+    # Shutter priority: the shutter stays where it is, the camera follows the light with ISO.
+    page.get_by_role("radio", name="Shutter priority").click()
+    page.wait_for_function(
+        "() => document.querySelector('#st-mode').textContent === 'S'"
+    )
+    controls = page.request.get(phone.server.base + "/api/controls").json()
+    assert controls["ae_enable"] is True and controls["exposure_priority"] == "shutter"
+    assert page.locator("#chip-iso").inner_text() == "Auto"
+
     # Back to program mode for the photo; then capture.
     page.get_by_role("radio", name="Program").click()
     page.wait_for_function("() => document.querySelector('#chip-shutter').textContent === 'Auto'")

@@ -1,19 +1,17 @@
 // Exposure modes, the setting chips and their dials, and the status bar.
 //
-// The API has one switch for automatic exposure (ae_enable), so the four modes map to it:
-//   P  program: the camera picks shutter and ISO (ae_enable).
+// The four modes map onto the camera's automatic exposure (ae_enable, exposure_priority):
+//   P  program: the camera picks shutter and ISO (ae_enable, priority "auto").
 //   A  aperture priority: the same on the camera (an M lens's aperture is on its ring); the
 //      app shows the aperture dial, which tells the camera what the ring is set to.
-//   S  shutter priority: the API has no "fixed shutter, automatic gain" mode, so the app meters
-//      with the camera's own automatic exposure and sets the ISO that gives the same exposure
-//      at the chosen shutter speed (re-metered when S is tapped again).
-//   M  manual: shutter and ISO as set.
+//   S  shutter priority: the shutter is held, the camera follows the light with the ISO
+//      (ae_enable, priority "shutter").
+//   M  manual: shutter and ISO as set (no ae_enable).
 
 import { api, ApiError, bus, get } from "./api.js";
 import { Dial } from "./dial.js";
 import {
-  EV_STEPS, ISO_SPEEDS, METERING, SHUTTER_SPEEDS, WB_PRESETS, evLabel, gainForShutter,
-  gainOfIso, isoOfGain, nearestLinear, nearestLog, shutterLabel,
+  EV_STEPS, ISO_SPEEDS, METERING, SHUTTER_SPEEDS, WB_PRESETS, evLabel, gainOfIso, isoOfGain, nearestLinear, nearestLog, shutterLabel,
 } from "./exposure.js";
 import { $, prefs, toast } from "./ui.js";
 
@@ -23,7 +21,6 @@ export class Controls {
   constructor() {
     this.state = null;          // ControlsState from the API
     this.mode = prefs.get("mode", "P");
-    this.metered = null;        // {exposure: µs × gain, ev} from the last automatic frame
     this.kelvin = [];           // [{kelvin, colour_gains}]
     this.openDial = null;
     this.lens = null;           // set by the lens module: {current, lens, f_numbers}
@@ -113,13 +110,12 @@ export class Controls {
 
   async setMode(mode) {
     const actual = this.state?.actual;
-    if (mode === "S" && this.mode === "S") return this.remeter();
     this._pinMode();
     this.mode = mode;
     prefs.set("mode", mode);
     this._renderMode();
     if (mode === "P" || mode === "A") {
-      await this.patch({ ae_enable: true });
+      await this.patch({ ae_enable: true, exposure_priority: "auto" });
       if (mode === "A") this.toggleDial("aperture");
     } else if (mode === "S") {
       const us = actual ? SHUTTER_SPEEDS[nearestLog(SHUTTER_SPEEDS, actual.exposure_time_us)].value
@@ -132,40 +128,16 @@ export class Controls {
     }
   }
 
-  /** Shutter priority: measure the light again with the camera's automatic exposure. */
-  async remeter() {
-    toast("Metering…");
-    this._pinMode(6000);
-    await this.patch({ ae_enable: true });
-    const readings = [];
-    for (let i = 0; i < 12 && readings.length < 3; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      const s = await get("/api/controls").catch(() => null);
-      const a = s?.actual;
-      if (!a) continue;
-      readings.push(a.exposure_time_us * a.analogue_gain);
-      if (readings.length >= 2 && Math.abs(readings.at(-1) / readings.at(-2) - 1) > 0.02) readings.splice(0, readings.length - 1);
-      this.update(s);
-    }
-    await this.setShutter(this.dials.shutter.value);
-    toast("Metered", "ok", 1200);
-  }
-
+  /** In M the shutter is simply set; anywhere else turning it means shutter priority. */
   async setShutter(us) {
     this._pinMode();
-    if (this.mode === "P" || this.mode === "A") {
+    if (this.mode === "M") return this.patch({ exposure_time_us: us, ae_enable: false });
+    if (this.mode !== "S") {
       this.mode = "S";
       prefs.set("mode", "S");
       this._renderMode();
     }
-    const changes = { exposure_time_us: us, ae_enable: false };
-    if (this.mode === "S") {
-      const m = this.metered;
-      const exposure = m ? m.exposure * 2 ** ((this.state?.ev ?? 0) - m.ev)
-        : (this.state?.exposure_time_us ?? us) * (this.state?.analogue_gain ?? 1);
-      changes.analogue_gain = gainForShutter(exposure, us);
-    }
-    return this.patch(changes);
+    return this.patch({ exposure_time_us: us, ae_enable: true, exposure_priority: "shutter" });
   }
 
   async setIso(iso) {
@@ -180,12 +152,7 @@ export class Controls {
     return this.patch({ analogue_gain: gainOfIso(iso), exposure_time_us: us, ae_enable: false });
   }
 
-  async setEv(ev) {
-    if (this.mode === "S") {
-      // No automatic exposure runs in S (see the top of this file): apply EV to the metered ISO.
-      await this.patch({ ev });
-      return this.setShutter(this.dials.shutter.value);
-    }
+  setEv(ev) {
     return this.patch({ ev });
   }
 
@@ -199,18 +166,19 @@ export class Controls {
   update(state) {
     this.state = state;
     const a = state.actual;
-    if (state.ae_enable && a) this.metered = { exposure: a.exposure_time_us * a.analogue_gain, ev: state.ev };
+    const shutterHeld = state.ae_enable && state.exposure_priority === "shutter";
     // Another phone (or the camera's own button) may have changed the mode; follow it unless
     // this phone changed it a moment ago and the answer is still on its way.
     if (performance.now() > this._modePinnedUntil) {
-      if (state.ae_enable && (this.mode === "S" || this.mode === "M")) this.mode = prefs.get("autoMode", "P");
-      if (!state.ae_enable && (this.mode === "P" || this.mode === "A")) this.mode = "M";
+      if (!state.ae_enable) this.mode = "M";
+      else if (shutterHeld) this.mode = "S";
+      else if (this.mode === "S" || this.mode === "M") this.mode = prefs.get("autoMode", "P");
     }
     if (this.mode === "P" || this.mode === "A") prefs.set("autoMode", this.mode);
     this._renderMode();
 
     const auto = state.ae_enable;
-    const shutterUs = auto && a ? a.exposure_time_us : state.exposure_time_us;
+    const shutterUs = auto && !shutterHeld && a ? a.exposure_time_us : state.exposure_time_us;
     const gain = auto && a ? a.analogue_gain : state.analogue_gain;
     this.dials.shutter.sync(nearestLog(SHUTTER_SPEEDS, shutterUs));
     this.dials.iso.sync(nearestLog(ISO_SPEEDS, isoOfGain(gain)));
@@ -218,10 +186,9 @@ export class Controls {
     this.dials.metering.sync(Math.max(0, METERING.findIndex((m) => m.value === state.metering)));
     this.dials.wb.sync(this._wbIndex(state));
 
-    setChip("shutter", auto ? "Auto" : shutterLabel(state.exposure_time_us), auto);
-    setChip("iso", this.mode === "M" ? String(isoOfGain(state.analogue_gain))
-      : this.mode === "S" ? `${isoOfGain(state.analogue_gain)}` : "Auto",
-    this.mode !== "M");
+    setChip("shutter", auto && !shutterHeld ? "Auto" : shutterLabel(state.exposure_time_us),
+      auto && !shutterHeld);
+    setChip("iso", auto ? "Auto" : String(isoOfGain(state.analogue_gain)), auto);
     setChip("ev", this.mode === "M" ? "—" : evLabel(state.ev), false);
     setChip("metering", METERING.find((m) => m.value === state.metering)?.label ?? state.metering, false);
     const wb = this.dials.wb.values[this._wbIndex(state)];
@@ -232,8 +199,8 @@ export class Controls {
     setText("#st-iso", `ISO ${a ? a.iso : isoOfGain(state.analogue_gain)}`);
     setText("#st-wb", a ? `${a.colour_temperature}K` : "—K");
     setText("#st-ev", this.mode === "M" ? "M" : evLabel(state.ev));
-    $("#st-shutter").dataset.auto = String(auto);
-    $("#st-iso").dataset.auto = String(auto && this.mode !== "S");
+    $("#st-shutter").dataset.auto = String(auto && !shutterHeld);
+    $("#st-iso").dataset.auto = String(auto);
     const temp = a?.sensor_temperature_c;
     $("#st-temp").hidden = temp == null;
     if (temp != null) setText("#st-temp", `${Math.round(temp)}°C`);

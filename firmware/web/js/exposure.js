@@ -116,14 +116,6 @@ export function durationLabel(seconds) {
 export const isoOfGain = (gain) => Math.round(100 * gain);
 export const gainOfIso = (iso) => clamp(iso / 100, GAIN_MIN, GAIN_MAX);
 
-/**
- * Shutter priority with the API's controls: keep the metered exposure (time x gain, the
- * light the automatic exposure asked for) and take the gain that gives it at ``shutterUs``.
- */
-export function gainForShutter(meteredExposure, shutterUs) {
-  return Math.round(clamp(meteredExposure / shutterUs, GAIN_MIN, GAIN_MAX) * 1000) / 1000;
-}
-
 /** Bytes as a photographer reads a card: "3.2 GB free". */
 export function bytesLabel(n) {
   if (n == null) return "—";
