@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from isp.grid import Grid, flip_odd, interleave, offsets, parity, shift, wsum, wsum2
+from isp.grid import Grid, flip_odd, interleave, offsets, parity, shift, wsum, wsum2, wsums, wsums2
 
 #: Site order of the planes: (row phase, column phase) of R, Gr, Gb, B in an RGGB mosaic.
 SITES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -91,18 +91,20 @@ def _estimate(x: Grid, y: Grid, px: int, axis: int, k: int, eps: float) -> Grid:
     lap_p = x * 2.0 - (shift(x, axis, -1) + shift(x, axis, 1))
     ll = lap_i * lap_p
     ii = lap_i * lap_i
-    a, b = {}, {}
-    for pc in (0, 1):  # window centred on either phase
-        lo, hi = offsets(pc, px, k)
-        n = hi - lo + 1
-        a[pc] = (wsum(ll, axis, lo, hi) + eps) / (wsum(ii, axis, lo, hi) + eps)
-        b[pc] = (wsum(x, axis, lo, hi) - a[pc] * wsum(guide, axis, lo, hi)) * (1.0 / n)
+    centres = [offsets(pc, px, k) for pc in (0, 1)]  # windows centred on either phase
+    sums = {name: wsums(v, axis, centres) for name, v in (("ll", ll), ("ii", ii), ("x", x), ("g", guide))}
+    a, b = [], []
+    for pc, (lo, hi) in enumerate(centres):
+        ac = (sums["ll"][pc] + eps) / (sums["ii"][pc] + eps)
+        a.append(ac)
+        b.append((sums["x"][pc] - ac * sums["g"][pc]) * (1.0 / (hi - lo + 1)))
     scale = 1.0 / (2 * k + 1)
+    outs = (px, py)
+    ma = [wsums(a[pc], axis, [offsets(po, pc, k) for po in outs]) for pc in (0, 1)]
+    mb = [wsums(b[pc], axis, [offsets(po, pc, k) for po in outs]) for pc in (0, 1)]
     tent = {}
-    for po, g in ((px, guide), (py, y)):
-        ma = wsum(a[0], axis, *offsets(po, 0, k)) + wsum(a[1], axis, *offsets(po, 1, k))
-        mb = wsum(b[0], axis, *offsets(po, 0, k)) + wsum(b[1], axis, *offsets(po, 1, k))
-        tent[po] = (ma * g + mb) * scale
+    for n, (po, g) in enumerate(((px, guide), (py, y))):
+        tent[po] = (((ma[0][n] + ma[1][n]) * g) + (mb[0][n] + mb[1][n])) * scale
     residual = x - tent[px]
     return tent[py] + wsum(residual, axis, *offsets(py, px, 1)) * 0.5
 
@@ -175,22 +177,24 @@ def _red_or_blue(sample: Grid, phase: tuple[int, int], green: dict[tuple[int, in
 
     lap_i, lap_p = lap(guide), lap(sample)
     ll, ii = lap_i * lap_p, lap_i * lap_i
+    windows = [(offsets(cy, sy, k), offsets(cx, sx, k)) for cy, cx in SITES]  # centred on each site
+    sums = [wsums2(v, windows) for v in (ll, ii, sample, guide)]
     a, b = {}, {}
-    for cy, cx in SITES:  # windows centred on each site
-        rows, cols = offsets(cy, sy, k), offsets(cx, sx, k)
-        n = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1)
-        a[cy, cx] = (wsum2(ll, rows, cols) + prm.eps) / (wsum2(ii, rows, cols) + prm.eps)
-        b[cy, cx] = (wsum2(sample, rows, cols) - a[cy, cx] * wsum2(guide, rows, cols)) * (1.0 / n)
+    for n, (c, (rows, cols)) in enumerate(zip(SITES, windows, strict=True)):
+        count = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1)
+        a[c] = (sums[0][n] + prm.eps) / (sums[1][n] + prm.eps)
+        b[c] = (sums[2][n] - a[c] * sums[3][n]) * (1.0 / count)
     scale = 1.0 / (2 * k + 1) ** 2
+    means = {
+        c: (wsums2(a[c], w), wsums2(b[c], w))
+        for c in SITES
+        for w in [[(offsets(oy, c[0], k), offsets(ox, c[1], k)) for oy, ox in SITES]]
+    }
     tent = {}
-    for oy, ox in SITES:
-        ma = mb = None
-        for c in SITES:
-            rows, cols = offsets(oy, c[0], k), offsets(ox, c[1], k)
-            sa, sb = wsum2(a[c], rows, cols), wsum2(b[c], rows, cols)
-            ma = sa if ma is None else ma + sa
-            mb = sb if mb is None else mb + sb
-        tent[oy, ox] = (ma * green[oy, ox] + mb) * scale
+    for n, o in enumerate(SITES):
+        ma = means[SITES[0]][0][n] + means[SITES[1]][0][n] + means[SITES[2]][0][n] + means[SITES[3]][0][n]
+        mb = means[SITES[0]][1][n] + means[SITES[1]][1][n] + means[SITES[2]][1][n] + means[SITES[3]][1][n]
+        tent[o] = (ma * green[o] + mb) * scale
     residual = sample - tent[phase]
     out = {phase: sample}
     for oy, ox in SITES:

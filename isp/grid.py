@@ -210,9 +210,54 @@ def wsum(g: Grid, axis: int, lo: int, hi: int) -> Grid:
     return g.like(_run_sum(g.flat(), n, step), region)
 
 
+def wsums(g: Grid, axis: int, windows: list[tuple[int, int]]) -> list[Grid]:
+    """:func:`wsum` for several windows of one grid, sharing the running sums (for windows of
+    ``n`` and ``n + 1`` samples, say, the sums of 1, 2, 4, ... samples are built once)."""
+    r0, r1, c0, c1 = g.region
+    step = g.stride if axis == 0 else 1
+    a = g.flat()
+    powers = {1: a}
+    p = 1
+    longest = max(hi - lo + 1 for lo, hi in windows)
+    while 2 * p <= longest:
+        prev = powers[p]
+        length = len(prev) - p * step
+        powers[2 * p] = np.add(prev[:length], prev[p * step : p * step + length])
+        p *= 2
+    out = []
+    for lo, hi in windows:
+        n = hi - lo + 1
+        region = (r0 - lo, r1 - hi, c0, c1) if axis == 0 else (r0, r1, c0 - lo, c1 - hi)
+        if region[1] <= region[0] or region[3] <= region[2]:
+            raise ValueError(f"{g!r} too small for a {n}-sample window")
+        length = len(a) - (n - 1) * step
+        parts, at = [], 0
+        for q in sorted(powers, reverse=True):
+            if n - at >= q:
+                parts.append(powers[q][at * step : at * step + length])
+                at += q
+        s = parts[0] if len(parts) == 1 else np.add(parts[0], parts[1])
+        for extra in parts[2:]:
+            s += extra
+        out.append(g.like(s, region))
+    return out
+
+
 def wsum2(g: Grid, rows: tuple[int, int], cols: tuple[int, int]) -> Grid:
     """Separable window sum over row offsets ``rows`` and column offsets ``cols`` (inclusive)."""
     return wsum(wsum(g, 0, *rows), 1, *cols)
+
+
+def wsums2(g: Grid, windows: list[tuple[tuple[int, int], tuple[int, int]]]) -> list[Grid]:
+    """:func:`wsum2` for several (rows, cols) windows of one grid, sharing running sums."""
+    row_windows = sorted({w[0] for w in windows})
+    by_rows = dict(zip(row_windows, wsums(g, 0, row_windows), strict=True))
+    out: dict[tuple, Grid] = {}
+    for rows in row_windows:
+        col_windows = sorted({w[1] for w in windows if w[0] == rows})
+        for cols, s in zip(col_windows, wsums(by_rows[rows], 1, col_windows), strict=True):
+            out[rows, cols] = s
+    return [out[w] for w in windows]
 
 
 def offsets(p_out: int, p_in: int, k: int) -> tuple[int, int]:

@@ -52,7 +52,9 @@ from isp.white_balance import WhiteBalanceParams, white_balance_planes
 
 #: Output rows per strip by default: large enough that the halo costs little, small enough
 #: that a strip's float32 working arrays stay at a few MB each.
-STRIP_ROWS = 128
+STRIP_ROWS = 256
+#: Pixel columns per tile by default.
+TILE_COLS = 1024
 #: Pixels the stages around the demosaic reach: DPC and green equalisation (one plane sample,
 #: two pixels, each) and sharpening (one pixel, kept even).
 _MOSAIC_REACH = 4
@@ -129,18 +131,11 @@ def process(
     return to_uint8(rgb[dy : dy + y1 - y0, dx : dx + x1 - x0])
 
 
-def _gather(raw: np.ndarray, rows: np.ndarray, cols: np.ndarray, left: int) -> np.ndarray:
-    """``raw[rows][:, cols]`` where ``cols[left : left + W]`` is ``0 .. W-1``."""
-    h, w = raw.shape
-    if rows[0] >= 0 and rows[-1] == rows[0] + len(rows) - 1:
-        body = raw[rows[0] : rows[-1] + 1]
-    else:
-        body = raw.take(rows, axis=0)
-    out = np.empty((len(rows), len(cols)), raw.dtype)
-    out[:, left : left + w] = body
-    out[:, :left] = body[:, cols[:left]]
-    out[:, left + w :] = body[:, cols[left + w :]]
-    return out
+def _take(a: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """``a.take(index, axis)``, as a view when ``index`` is a plain range."""
+    if index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1):
+        return a[index[0] : index[-1] + 1] if axis == 0 else a[:, index[0] : index[-1] + 1]
+    return a.take(index, axis=axis)
 
 
 def process_in_strips(
@@ -148,35 +143,40 @@ def process_in_strips(
     params: PipelineParams,
     strip_rows: int = STRIP_ROWS,
     workers: int | None = None,
+    tile_cols: int = TILE_COLS,
 ) -> np.ndarray:
-    """:func:`process` over the whole uint16 mosaic, strip by strip; uint8 (H, W, 3) sRGB."""
-    if strip_rows < 2:
-        raise ValueError("strip_rows must be at least 2")
+    """:func:`process` over the whole uint16 mosaic, tile by tile; uint8 (H, W, 3) sRGB.
+
+    Tiles of ``strip_rows`` × ``tile_cols`` pixels keep each stage's working arrays small
+    enough to stay in the CPU cache, which matters more than the extra halo they cost.
+    """
+    if strip_rows < 2 or tile_cols < 2:
+        raise ValueError("strip_rows and tile_cols must be at least 2")
     reuse_freed_memory()
     strip_rows += strip_rows % 2
+    tile_cols += tile_cols % 2
     h, w = raw.shape
     ry, rx = check_pattern(params.pattern)
     m = halo(params)
-    left = m + rx
-    right = m + (left + w + m) % 2
-    cols = mirror_index(w, -left, w + right)
     out = np.empty((h, w, 3), np.uint8)
-    starts = list(range(0, h, strip_rows))
+    tiles = [(y0, x0) for y0 in range(0, h, strip_rows) for x0 in range(0, w, tile_cols)]
 
-    def job(y0: int) -> None:
-        y1 = min(y0 + strip_rows, h)
-        top = m + ry  # y0 and m are even: the strip starts on a red row
+    def job(y0: int, x0: int) -> None:
+        y1, x1 = min(y0 + strip_rows, h), min(x0 + tile_cols, w)
+        top, left = m + ry, m + rx  # y0, x0 and m are even: the tile starts on a red pixel
         bottom = m + (top + y1 - y0 + m) % 2
+        right = m + (left + x1 - x0 + m) % 2
         rows = mirror_index(h, y0 - top, y1 + bottom)
-        strip = _gather(raw, rows, cols, left)
-        out[y0:y1] = process(strip, params, rows, cols, (top, top + y1 - y0, left, left + w))
+        cols = mirror_index(w, x0 - left, x1 + right)
+        tile = _take(_take(raw, rows, 0), cols, 1)
+        out[y0:y1, x0:x1] = process(tile, params, rows, cols, (top, top + y1 - y0, left, left + x1 - x0))
 
     n = workers if workers is not None else min(2, os.cpu_count() or 1)
-    if n <= 1 or len(starts) == 1:
-        for y0 in starts:
-            job(y0)
+    if n <= 1 or len(tiles) == 1:
+        for t in tiles:
+            job(*t)
     else:
         with ThreadPoolExecutor(max_workers=n) as pool:
-            for f in [pool.submit(job, y0) for y0 in starts]:
+            for f in [pool.submit(job, *t) for t in tiles]:
                 f.result()
     return out
