@@ -1,6 +1,7 @@
 """Colour correction stage: white-balanced camera RGB to linear sRGB.
 
-Input: float32 (H, W, 3) camera RGB in [0, 1]. Output: float32 (H, W, 3) linear sRGB, not
+Input: float32 (H, W, 3) camera RGB in [0, 1] (or planar (3, H, W) for
+:func:`colour_correct_planar`, which the pipeline uses). Output: the same shape, linear sRGB, not
 clipped (saturated colours can fall outside [0, 1]; the tone stage clips). The matrix is the
 tuning's ``rpi.ccm`` at the scene's colour temperature (:meth:`isp.tuning.Tuning.ccm`); its
 rows sum to 1 so white stays white.
@@ -32,7 +33,20 @@ class CcmParams:
             raise ValueError("colour correction matrix must be a finite 3x3 array")
 
 
-def colour_correct(rgb: np.ndarray, params: CcmParams) -> np.ndarray:
-    """Apply the matrix to every pixel."""
+def colour_correct_planar(rgb: np.ndarray, params: CcmParams) -> np.ndarray:
+    """Apply the matrix to planar (3, H, W) RGB: three multiply-adds per output channel."""
     m = np.asarray(params.matrix, np.float32)
-    return np.matmul(rgb, m.T)
+    out = np.empty_like(rgb, dtype=np.float32)
+    tmp = np.empty_like(out[0])
+    for c in range(3):
+        np.multiply(rgb[0], m[c, 0], out=out[c])
+        for k in (1, 2):
+            np.multiply(rgb[k], m[c, k], out=tmp)
+            out[c] += tmp
+    return out
+
+
+def colour_correct(rgb: np.ndarray, params: CcmParams) -> np.ndarray:
+    """Apply the matrix to every pixel of (H, W, 3) RGB."""
+    planar = np.moveaxis(np.asarray(rgb, np.float32), -1, 0)
+    return np.ascontiguousarray(np.moveaxis(colour_correct_planar(planar, params), 0, -1))

@@ -50,15 +50,16 @@ def _bilinear_rggb(cfa: np.ndarray) -> np.ndarray:
     return np.stack([red, green, blue], axis=-1)
 
 
-def assemble(rgb: dict[str, dict], r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-    """float32 (r1 - r0, c1 - c0, 3) from per-site planes; ``r0`` and ``c0`` even."""
-    qr0, qc0 = r0 // 2, c0 // 2
-    qr1, qc1 = (r1 + 1) // 2, (c1 + 1) // 2
-    out = np.empty((2 * (qr1 - qr0), 2 * (qc1 - qc0), 3), np.float32)
+def assemble(rgb: dict[str, dict], r0: int, r1: int, c0: int, c1: int, planar: bool = False) -> np.ndarray:
+    """float32 pixels ``[r0, r1) × [c0, c1)`` from per-site planes: (rows, cols, 3), or
+    (3, rows, cols) with ``planar``."""
+    qr0, qc0, qr1, qc1 = r0 // 2, c0 // 2, (r1 + 1) // 2, (c1 + 1) // 2
+    out = np.empty((3, 2 * (qr1 - qr0), 2 * (qc1 - qc0)), np.float32)
     for ch, name in enumerate("RGB"):
         for (dy, dx), g in rgb[name].items():
-            out[dy::2, dx::2, ch] = g.view(qr0, qr1, qc0, qc1)
-    return out[: r1 - r0, : c1 - c0]
+            out[ch, dy::2, dx::2] = g.view(qr0, qr1, qc0, qc1)
+    out = out[:, r0 - 2 * qr0 : r1 - 2 * qr0, c0 - 2 * qc0 : c1 - 2 * qc0]
+    return out if planar else np.moveaxis(out, 0, -1)
 
 
 def demosaic(
@@ -93,9 +94,7 @@ def demosaic(
     np.nan_to_num(padded, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     h, w = cfa.shape
     if method == "mlri":
-        y0, x0 = top - top % 2, left - left % 2
-        rgb = demosaic_mlri_planes(split_planes(padded), prm)
-        out = assemble(rgb, y0, top + h, x0, left + w)[top - y0 :, left - x0 :]
+        out = assemble(demosaic_mlri_planes(split_planes(padded), prm), top, top + h, left, left + w)
     else:
         out = _bilinear_rggb(padded)[top : top + h, left : left + w]
     return np.clip(out, 0.0, 1.0, out=np.ascontiguousarray(out))

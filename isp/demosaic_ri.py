@@ -34,8 +34,23 @@ interpolation", IEEE ICIP 2010, pp. 137-140.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
-from isp.grid import Grid, flip_odd, interleave, offsets, parity, shift, wsum, wsum2, wsums, wsums2
+import numpy as np
+
+from isp.grid import (
+    Grid,
+    common,
+    flip_odd,
+    interleave,
+    offsets,
+    parity,
+    shift,
+    wsum,
+    wsum2,
+    wsums,
+    wsums2,
+)
 
 #: Site order of the planes: (row phase, column phase) of R, Gr, Gb, B in an RGGB mosaic.
 SITES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -68,15 +83,21 @@ _GBTF_TAPS = (0.56, 0.35, 0.08, 0.01)
 _GBTF_ENERGY = 5
 
 
+@functools.cache
 def reach(prm: MlriParams = MlriParams()) -> int:
-    """Full-resolution pixels the demosaic needs beyond its output on every side (an upper
-    bound, even): the directional green estimate, GBTF's weights and averages, then red/blue."""
-    k = prm.green_window // 2
-    green = 1 + 2 + 2 * k + 1  # guide interpolation, Laplacian, window, mean, residual
-    gbtf = 1 + _GBTF_ENERGY // 2 + 2 + len(_GBTF_TAPS)
-    rb = 2 + 2 * (prm.rb_window // 2) + 1
-    total = green + gbtf + rb + 2
-    return total + total % 2
+    """Full-resolution pixels (even) the demosaic needs beyond its output on every side.
+
+    Measured once per parameter set by running the demosaic on a small blank mosaic and seeing
+    how far its valid region shrank, so it is exact however the filters are arranged.
+    """
+    n = 2 * (prm.green_window + prm.rb_window) + 24
+    zeros = np.zeros((n, n), np.float32)
+    planes = {name: Grid.from2d(zeros) for name in ("R", "Gr", "Gb", "B")}
+    out = demosaic_mlri_planes(planes, prm)
+    shrink = max(
+        max(g.r0, g.c0, n - g.r1, n - g.c1) for sites in out.values() for g in sites.values()
+    )
+    return 2 * shrink + 2  # a sub-lattice sample spans two pixels; keep the result even
 
 
 def _estimate(x: Grid, y: Grid, px: int, axis: int, k: int, eps: float) -> Grid:
@@ -86,27 +107,50 @@ def _estimate(x: Grid, y: Grid, px: int, axis: int, k: int, eps: float) -> Grid:
     ``px``, ``y`` at ``1 - px``. The guide is ``y`` linearly interpolated onto ``x``'s sites.
     """
     py = 1 - px
-    guide = wsum(y, axis, *offsets(px, py, 1)) * 0.5
-    lap_i = guide * 2.0 - (shift(guide, axis, -1) + shift(guide, axis, 1))
-    lap_p = x * 2.0 - (shift(x, axis, -1) + shift(x, axis, 1))
-    ll = lap_i * lap_p
-    ii = lap_i * lap_i
+    # Fresh arrays are updated in place (+= etc.) to keep few temporaries alive.
+    guide = wsum(y, axis, *offsets(px, py, 1))
+    guide *= 0.5
+    lap_i = guide * 2.0
+    lap_i -= shift(guide, axis, -1) + shift(guide, axis, 1)
+    lap_p = x * 2.0
+    lap_p -= shift(x, axis, -1) + shift(x, axis, 1)
+    lap_p *= lap_i
+    lap_i *= lap_i
     centres = [offsets(pc, px, k) for pc in (0, 1)]  # windows centred on either phase
-    sums = {name: wsums(v, axis, centres) for name, v in (("ll", ll), ("ii", ii), ("x", x), ("g", guide))}
+    # In-place updates may return a new grid (when regions differ): always keep the result.
     a, b = [], []
-    for pc, (lo, hi) in enumerate(centres):
-        ac = (sums["ll"][pc] + eps) / (sums["ii"][pc] + eps)
-        a.append(ac)
-        b.append((sums["x"][pc] - ac * sums["g"][pc]) * (1.0 / (hi - lo + 1)))
+    for num, den in zip(wsums(lap_p, axis, centres), wsums(lap_i, axis, centres), strict=True):
+        num += eps
+        den += eps
+        num /= den
+        a.append(num)
+    del lap_p, lap_i
+    for bc, ac, sg, (lo, hi) in zip(wsums(x, axis, centres), a, wsums(guide, axis, centres), centres,
+                                    strict=True):
+        sg *= ac
+        bc -= sg
+        bc *= 1.0 / (hi - lo + 1)
+        b.append(bc)
     scale = 1.0 / (2 * k + 1)
     outs = (px, py)
     ma = [wsums(a[pc], axis, [offsets(po, pc, k) for po in outs]) for pc in (0, 1)]
+    del a
     mb = [wsums(b[pc], axis, [offsets(po, pc, k) for po in outs]) for pc in (0, 1)]
-    tent = {}
-    for n, (po, g) in enumerate(((px, guide), (py, y))):
-        tent[po] = (((ma[0][n] + ma[1][n]) * g) + (mb[0][n] + mb[1][n])) * scale
-    residual = x - tent[px]
-    return tent[py] + wsum(residual, axis, *offsets(py, px, 1)) * 0.5
+    del b
+    tent = []
+    for n, g in enumerate((guide, y)):
+        t = ma[0][n] + ma[1][n]
+        t *= g
+        t += mb[0][n]
+        t += mb[1][n]
+        t *= scale
+        tent.append(t)
+    del ma, mb, guide
+    residual = x - tent[0]
+    out = wsum(residual, axis, *offsets(py, px, 1))
+    out *= 0.5
+    out += tent[1]
+    return out
 
 
 def _directional(e: Grid, o: Grid, axis: int, prm: MlriParams) -> tuple[Grid, Grid]:
@@ -126,43 +170,65 @@ def _gbtf_at(d: tuple[Grid, Grid], energy: Grid, axis: int, po: int) -> tuple[Gr
     num = den = None
     for sign in (-1, 1):
         e = shift(energy, axis, sign)
-        w = 1.0 / (e * e + 1e-10)
-        directional = None
-        for kk, tap in enumerate(_GBTF_TAPS):
+        w = e * e
+        w += 1e-10
+        w = 1.0 / w
+        directional = shift(d[po % 2], axis, po // 2) * _GBTF_TAPS[0]
+        for kk, tap in enumerate(_GBTF_TAPS[1:], start=1):
             q = po + kk * sign
-            term = shift(d[q % 2], axis, q // 2) * tap
-            directional = term if directional is None else directional + term
-        num = w * directional if num is None else num + w * directional
-        den = w if den is None else den + w
+            directional += shift(d[q % 2], axis, q // 2) * tap
+        directional *= w
+        if num is None:
+            num, den = directional, w
+        else:
+            num += directional
+            den += w
     return num, den
+
+
+@functools.cache
+def _directional_reach(prm: MlriParams) -> int:
+    """Lattice samples a directional pass loses at each end of its lines."""
+    n = 2 * prm.green_window + 8
+    line = Grid.from2d(np.zeros((1, n), np.float32))
+    de, do = _directional(line, line, 1, prm)
+    return max(de.c0, do.c0, n - de.c1, n - do.c1)
 
 
 def _green_difference(planes: dict[str, Grid], prm: MlriParams) -> tuple[Grid, Grid]:
     """G - R at the R sites and G - B at the B sites, GBTF-weighted from both directions."""
-    r, gr, gb, b = planes["R"], planes["Gr"], planes["Gb"], planes["B"]
+    r0, r1, c0, c1 = common(*planes.values())
+    s = _directional_reach(prm)
+    # Each direction only needs the lines the other direction keeps: crop across its lines.
+    h = {k: g.crop(r0 + s, r1 - s, c0, c1) for k, g in planes.items()}
+    v = {k: g.crop(r0, r1, c0 + s, c1 - s) for k, g in planes.items()}
     layouts = (
         # (phase-0 lines, phase-1 lines, line axis): rows interleaved (horizontal lines, index
         # (full-res row, lattice column)) or columns interleaved (vertical lines).
-        (interleave(r, gb, 0), interleave(gr, b, 0), 1),
-        (interleave(r, gr, 1), interleave(gb, b, 1), 0),
+        (h["R"], h["Gb"], h["Gr"], h["B"], 0, 1),
+        (v["R"], v["Gr"], v["Gb"], v["B"], 1, 0),
     )
     half = _GBTF_ENERGY // 2
     sums: dict[int, list[Grid]] = {0: [], 1: []}
-    for e, o, axis in layouts:
-        de, do = _directional(e, o, axis, prm)
-        across = 1 - axis
-        grad_e = abs(do - shift(do, axis, -1))  # |d(x + 1) - d(x - 1)| at phase-0 sites
+    for e0, e1, o0, o1, across, axis in layouts:
+        de, do = _directional(interleave(e0, e1, across), interleave(o0, o1, across), axis, prm)
+        grad_e = do - shift(do, axis, -1)  # |d(x + 1) - d(x - 1)| at phase-0 sites
+        grad_e = abs(grad_e)
         grad_o = abs(shift(de, axis, 1) - de)
         for p in (0, 1):  # R sites are phase 0 both ways, B sites phase 1
-            line = wsum(grad_e, axis, *offsets(p, 0, half)) + wsum(grad_o, axis, *offsets(p, 1, half))
-            energy = None
-            for q in (0, 1):
-                part = wsum(parity(line, across, q), across, *offsets(p, q, half))
-                energy = part if energy is None else energy + part
+            line = wsum(grad_e, axis, *offsets(p, 0, half))
+            line += wsum(grad_o, axis, *offsets(p, 1, half))
+            energy = wsum(parity(line, across, 0), across, *offsets(p, 0, half))
+            energy += wsum(parity(line, across, 1), across, *offsets(p, 1, half))
+            del line
             d = (parity(de, across, p), parity(do, across, p))
-            num, den = _gbtf_at(d, energy, axis, p)
-            sums[p] += [num, den]
-    return tuple((s[0] + s[2]) / (s[1] + s[3]) for s in (sums[0], sums[1]))  # type: ignore[return-value]
+            sums[p] += _gbtf_at(d, energy, axis, p)
+    out = []
+    for s4 in (sums[0], sums[1]):
+        num = s4[0] + s4[2]
+        num /= s4[1] + s4[3]
+        out.append(num)
+    return out[0], out[1]
 
 
 def _red_or_blue(sample: Grid, phase: tuple[int, int], green: dict[tuple[int, int], Grid],
@@ -173,35 +239,56 @@ def _red_or_blue(sample: Grid, phase: tuple[int, int], green: dict[tuple[int, in
     guide = green[phase]
 
     def lap(g: Grid) -> Grid:
-        return g * 4.0 - (g.shift(-1, 0) + g.shift(1, 0) + g.shift(0, -1) + g.shift(0, 1))
+        out = g * 4.0
+        out -= g.shift(-1, 0) + g.shift(1, 0) + g.shift(0, -1) + g.shift(0, 1)
+        return out
 
     lap_i, lap_p = lap(guide), lap(sample)
-    ll, ii = lap_i * lap_p, lap_i * lap_i
+    lap_p *= lap_i
+    lap_i *= lap_i
     windows = [(offsets(cy, sy, k), offsets(cx, sx, k)) for cy, cx in SITES]  # centred on each site
-    sums = [wsums2(v, windows) for v in (ll, ii, sample, guide)]
-    a, b = {}, {}
-    for n, (c, (rows, cols)) in enumerate(zip(SITES, windows, strict=True)):
-        count = (rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1)
-        a[c] = (sums[0][n] + prm.eps) / (sums[1][n] + prm.eps)
-        b[c] = (sums[2][n] - a[c] * sums[3][n]) * (1.0 / count)
+    # In-place updates may return a new grid (when regions differ): always keep the result.
+    a, b = [], []
+    for num, den in zip(wsums2(lap_p, windows), wsums2(lap_i, windows), strict=True):
+        num += prm.eps
+        den += prm.eps
+        num /= den
+        a.append(num)
+    del lap_i, lap_p
+    for bc, ac, sg, (rows, cols) in zip(wsums2(sample, windows), a, wsums2(guide, windows), windows,
+                                        strict=True):
+        sg *= ac
+        bc -= sg
+        bc *= 1.0 / ((rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1))
+        b.append(bc)
+    ma: list[Grid | None] = [None] * 4
+    mb: list[Grid | None] = [None] * 4
+    for c, ac, bc in zip(SITES, a, b, strict=True):
+        w = [(offsets(oy, c[0], k), offsets(ox, c[1], k)) for oy, ox in SITES]
+        for acc, coef in ((ma, ac), (mb, bc)):
+            for n, part in enumerate(wsums2(coef, w)):
+                if acc[n] is None:
+                    acc[n] = part
+                else:
+                    acc[n] += part
+    del a, b
     scale = 1.0 / (2 * k + 1) ** 2
-    means = {
-        c: (wsums2(a[c], w), wsums2(b[c], w))
-        for c in SITES
-        for w in [[(offsets(oy, c[0], k), offsets(ox, c[1], k)) for oy, ox in SITES]]
-    }
     tent = {}
     for n, o in enumerate(SITES):
-        ma = means[SITES[0]][0][n] + means[SITES[1]][0][n] + means[SITES[2]][0][n] + means[SITES[3]][0][n]
-        mb = means[SITES[0]][1][n] + means[SITES[1]][1][n] + means[SITES[2]][1][n] + means[SITES[3]][1][n]
-        tent[o] = (ma * green[o] + mb) * scale
+        t = ma[n] * green[o]
+        t += mb[n]
+        t *= scale
+        tent[o] = t
+    del ma, mb
     residual = sample - tent[phase]
     out = {phase: sample}
     for oy, ox in SITES:
         if (oy, ox) != phase:
             rows, cols = offsets(oy, sy, 1), offsets(ox, sx, 1)
-            w = 0.5 ** ((oy != sy) + (ox != sx))
-            out[oy, ox] = tent[oy, ox] + wsum2(residual, rows, cols) * w
+            r = wsum2(residual, rows, cols)
+            r *= 0.5 ** ((oy != sy) + (ox != sx))
+            r += tent[oy, ox]
+            out[oy, ox] = r
     return out
 
 

@@ -99,6 +99,11 @@ class Grid:
         r0, r1, c0, c1 = region or self.region
         return Grid(flat, r0 * self.stride + c0, self.stride, (r0, r1, c0, c1))
 
+    def crop(self, r0: int, r1: int, c0: int, c1: int) -> Grid:
+        """The same samples restricted to a region inside this one (no copy)."""
+        self.flat((r0, r1, c0, c1))  # checks the region
+        return Grid(self.a, self.base, self.stride, (r0, r1, c0, c1))
+
     def shift(self, dr: int, dc: int) -> Grid:
         """``out[i, j] = self[i + dr, j + dc]`` (no copy)."""
         return Grid(
@@ -114,6 +119,30 @@ class Grid:
             region = self.region
             x, y = self.flat(), other
         return self.like(ufunc(y, x) if reverse else ufunc(x, y), region)
+
+    def _iop(self, other: object, ufunc: np.ufunc) -> Grid:
+        """In place where the result covers this grid's whole region, else a new grid. Only
+        for grids that own their storage (fresh results), never for shifted views."""
+        if isinstance(other, Grid):
+            region = common(self, other)
+            if region != self.region:
+                return self._op(other, ufunc)
+            other = other.flat(region)
+        x = self.flat()
+        ufunc(x, other, out=x)
+        return self
+
+    def __iadd__(self, other: object) -> Grid:
+        return self._iop(other, np.add)
+
+    def __isub__(self, other: object) -> Grid:
+        return self._iop(other, np.subtract)
+
+    def __imul__(self, other: object) -> Grid:
+        return self._iop(other, np.multiply)
+
+    def __itruediv__(self, other: object) -> Grid:
+        return self._iop(other, np.divide)
 
     def __add__(self, other: object) -> Grid:
         return self._op(other, np.add)
@@ -236,7 +265,7 @@ def wsums(g: Grid, axis: int, windows: list[tuple[int, int]]) -> list[Grid]:
             if n - at >= q:
                 parts.append(powers[q][at * step : at * step + length])
                 at += q
-        s = parts[0] if len(parts) == 1 else np.add(parts[0], parts[1])
+        s = parts[0].copy() if len(parts) == 1 else np.add(parts[0], parts[1])
         for extra in parts[2:]:
             s += extra
         out.append(g.like(s, region))

@@ -38,15 +38,15 @@ import numpy as np
 
 from isp.allocator import reuse_freed_memory
 from isp.black_level import BlackLevelParams, black_level_planes
-from isp.ccm import CcmParams, colour_correct
+from isp.ccm import CcmParams, colour_correct_planar
 from isp.cfa import check_pattern, merge_planes, mirror_index, split_planes
 from isp.demosaic import METHODS, assemble
 from isp.demosaic_ri import MlriParams, demosaic_mlri_planes, reach
 from isp.dpc import DpcParams, defective_pixels_planes
 from isp.green_eq import GreenEqParams, green_equalise_planes
 from isp.lens_shading import LensShadingParams, lens_shading_planes
-from isp.output import to_uint8
-from isp.sharpen import SharpenParams, sharpen
+from isp.output import to_uint8_planar
+from isp.sharpen import SharpenParams, sharpen_planar
 from isp.tone import ToneParams, tone
 from isp.white_balance import WhiteBalanceParams, white_balance_planes
 
@@ -96,13 +96,13 @@ def _bilinear_planes(planes: dict, r0: int, r1: int, c0: int, c1: int) -> np.nda
 
 def process(
     raw: np.ndarray, params: PipelineParams, rows: np.ndarray, cols: np.ndarray,
-    region: tuple[int, int, int, int],
+    region: tuple[int, int, int, int], out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run every stage, in order, on a uint16 RGGB-aligned, even-sized mosaic.
 
     ``rows[y]`` and ``cols[x]`` are the frame row and column of mosaic pixel ``(y, x)`` (for
-    lens shading); ``region`` = (y0, y1, x0, x1) is the part returned, as uint8 sRGB, which must
-    lie :func:`halo` pixels inside ``raw``.
+    lens shading); ``region`` = (y0, y1, x0, x1) is the part returned (or written to ``out``),
+    as uint8 (y1 - y0, x1 - x0, 3) sRGB; it must lie :func:`halo` pixels inside ``raw``.
     """
     p = params
     y0, y1, x0, x1 = region
@@ -115,20 +115,20 @@ def process(
     planes = white_balance_planes(planes, p.white_balance)
     if p.lens_shading is not None:
         planes = lens_shading_planes(planes, p.lens_shading, rows, cols)
-    m = _SHARPEN_REACH
-    box = (y0 - m - y0 % 2, y1 + m, x0 - m - x0 % 2, x1 + m)
+    box = (y0 - 1, y1 + 1, x0 - 1, x1 + 1)  # one more pixel around for sharpening
     if p.demosaic_method == "mlri":
-        rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box)
+        rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box, planar=True)
     else:
-        rgb = _bilinear_planes(planes, *box)
+        rgb = np.moveaxis(_bilinear_planes(planes, *box), -1, 0)
     del planes
     np.clip(rgb, 0.0, 1.0, out=rgb)
-    rgb = colour_correct(rgb, p.ccm)
+    rgb = colour_correct_planar(rgb, p.ccm)
     rgb = tone(rgb, p.tone)
-    if p.sharpen is not None:
-        rgb = sharpen(rgb, p.sharpen)
-    dy, dx = y0 - box[0], x0 - box[2]
-    return to_uint8(rgb[dy : dy + y1 - y0, dx : dx + x1 - x0])
+    rgb = sharpen_planar(rgb, p.sharpen) if p.sharpen is not None else rgb[:, 1:-1, 1:-1]
+    if out is None:
+        out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+    to_uint8_planar(rgb, out)
+    return out
 
 
 def _take(a: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
@@ -169,7 +169,7 @@ def process_in_strips(
         rows = mirror_index(h, y0 - top, y1 + bottom)
         cols = mirror_index(w, x0 - left, x1 + right)
         tile = _take(_take(raw, rows, 0), cols, 1)
-        out[y0:y1, x0:x1] = process(tile, params, rows, cols, (top, top + y1 - y0, left, left + x1 - x0))
+        process(tile, params, rows, cols, (top, top + y1 - y0, left, left + x1 - x0), out[y0:y1, x0:x1])
 
     n = workers if workers is not None else min(2, os.cpu_count() or 1)
     if n <= 1 or len(tiles) == 1:

@@ -1,7 +1,7 @@
 """Tone stage: linear RGB to display-encoded RGB through a lookup table.
 
-Input: float32 (H, W, 3) linear RGB (any range; clipped to [0, 1] first). Output: float32
-(H, W, 3) encoded in [0, 1]. Two curves: ``"srgb"``, the IEC 61966-2-1 transfer function, which
+Input: float32 linear RGB, (H, W, 3) or planar (3, H, W) (any range; clipped to [0, 1]
+first). Output: float32, same shape, encoded in [0, 1]. Two curves: ``"srgb"``, the IEC 61966-2-1 transfer function, which
 renders colours as measured; and ``"tuning"``, the tuning's ``rpi.contrast`` gamma curve, which
 is the Pi's own contrastier look (it stands in for the sRGB curve, as on the Pi).
 
@@ -59,8 +59,9 @@ class ToneParams:
 
 
 def tone(rgb: np.ndarray, params: ToneParams) -> np.ndarray:
-    """Clip to [0, 1] and map through the curve (nearest of the 65536 table entries)."""
-    idx = rgb * np.float32(LUT_SIZE - 1)
+    """Clip to [0, 1] and map through the curve (nearest of the 65536 table entries); any
+    shape (the pipeline passes planar (3, H, W))."""
+    idx = np.multiply(rgb, np.float32(LUT_SIZE - 1), dtype=np.float32)
     idx += np.float32(0.5)
     np.clip(idx, 0, LUT_SIZE - 1, out=idx)
-    return np.take(params.lut, idx.astype(np.uint16))
+    return np.take(params.lut, idx.astype(np.intp))
