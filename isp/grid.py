@@ -244,6 +244,12 @@ def wsums(g: Grid, axis: int, windows: list[tuple[int, int]]) -> list[Grid]:
     ``n`` and ``n + 1`` samples, say, the sums of 1, 2, 4, ... samples are built once)."""
     r0, r1, c0, c1 = g.region
     step = g.stride if axis == 0 else 1
+    regions = []
+    for lo, hi in windows:
+        region = (r0 - lo, r1 - hi, c0, c1) if axis == 0 else (r0, r1, c0 - lo, c1 - hi)
+        if hi < lo or region[1] <= region[0] or region[3] <= region[2]:
+            raise ValueError(f"{g!r} too small for a {hi - lo + 1}-sample window")
+        regions.append(region)
     a = g.flat()
     powers = {1: a}
     p = 1
@@ -254,11 +260,8 @@ def wsums(g: Grid, axis: int, windows: list[tuple[int, int]]) -> list[Grid]:
         powers[2 * p] = np.add(prev[:length], prev[p * step : p * step + length])
         p *= 2
     out = []
-    for lo, hi in windows:
+    for (lo, hi), region in zip(windows, regions, strict=True):
         n = hi - lo + 1
-        region = (r0 - lo, r1 - hi, c0, c1) if axis == 0 else (r0, r1, c0 - lo, c1 - hi)
-        if region[1] <= region[0] or region[3] <= region[2]:
-            raise ValueError(f"{g!r} too small for a {n}-sample window")
         length = len(a) - (n - 1) * step
         parts, at = [], 0
         for q in sorted(powers, reverse=True):

@@ -171,7 +171,7 @@ def process_in_strips(
         tile = _take(_take(raw, rows, 0), cols, 1)
         process(tile, params, rows, cols, (top, top + y1 - y0, left, left + x1 - x0), out[y0:y1, x0:x1])
 
-    n = workers if workers is not None else min(2, os.cpu_count() or 1)
+    n = workers if workers is not None else (os.cpu_count() or 1)
     if n <= 1 or len(tiles) == 1:
         for t in tiles:
             job(*t)

@@ -16,7 +16,7 @@ from isp.black_level import BlackLevelParams
 from isp.ccm import CcmParams
 from isp.exc import RawFormatError
 from isp.lens_shading import LensShadingParams
-from isp.pipeline import STRIP_ROWS, PipelineParams, process_in_strips
+from isp.pipeline import STRIP_ROWS, TILE_COLS, PipelineParams, process_in_strips
 from isp.sharpen import SharpenParams
 from isp.tone import ToneParams
 from isp.tuning import Tuning, alsc_gains, default_tuning, gamma_curve, sharpen_settings
@@ -106,6 +106,7 @@ def develop(
     demosaic_method: str = "mlri",
     strip_rows: int = STRIP_ROWS,
     workers: int | None = None,
+    tile_cols: int = TILE_COLS,
 ) -> np.ndarray:
     """Develop a raw frame to 8-bit sRGB.
 
@@ -129,8 +130,9 @@ def develop(
         temperature.
     demosaic_method : {"mlri", "bilinear"}
         See :func:`isp.demosaic`.
-    strip_rows, workers : int
-        Rows per strip and threads. Results do not depend on either.
+    strip_rows, tile_cols, workers : int
+        Rows and columns per tile, and threads (default: one per CPU). Results do not depend
+        on any of them.
 
     Returns
     -------
@@ -156,4 +158,4 @@ def develop(
         ccm=ccm,
         demosaic_method=demosaic_method,
     )
-    return process_in_strips(raw.data, params, strip_rows=strip_rows, workers=workers)
+    return process_in_strips(raw.data, params, strip_rows=strip_rows, workers=workers, tile_cols=tile_cols)
