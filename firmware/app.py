@@ -17,7 +17,7 @@ from firmware import sdnotify
 from firmware.api import errors
 from firmware.api.deps import get_session
 from firmware.api.routes import auth as auth_routes
-from firmware.api.routes import capture, controls, lenses, live, mock, photos, status, stream
+from firmware.api.routes import capture, controls, lenses, live, mock, photos, status, stream, ui
 from firmware.api.routes.stream import StreamSlots
 from firmware.auth.hosts import HostAllowList
 from firmware.auth.middleware import SecurityMiddleware
@@ -60,7 +60,10 @@ def create_app(
         preview = (settings.camera.preview_width, settings.camera.preview_height)
         with contextlib.ExitStack() as stack:
             service = stack.enter_context(
-                CameraService(camera, preview, **(service_options or {}))
+                CameraService(
+                    camera, preview, zero_shutter_lag=settings.camera.zero_shutter_lag,
+                    **(service_options or {}),
+                )
             )
             app.state.service = service
             # What the hardware shutter button does; the capture module replaces it with the
@@ -94,9 +97,10 @@ def create_app(
     app.add_middleware(SecurityMiddleware, security=security, routes=lambda: app.router.routes)
     app.include_router(auth_routes.router, prefix="/api")
     api = APIRouter(prefix="/api", dependencies=[Depends(get_session)], responses=GUARD_ANSWERS)
-    for area in (status, controls, stream, live, mock, capture, lenses, photos):
+    for area in (status, controls, stream, live, mock, capture, lenses, photos, ui):
         api.include_router(area.router)
     app.include_router(api)
+    ui.install(app)
     return app
 
 

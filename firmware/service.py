@@ -10,6 +10,7 @@ fault does not take the process down: the service closes the camera, says why in
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -41,6 +42,7 @@ class CameraService:
         mode: SensorMode | None = None,
         frame_timeout_s: float = 2.0,
         backoff_s: tuple[float, float] = (0.5, 8.0),
+        zero_shutter_lag: bool = False,
     ) -> None:
         self._factory: CameraFactory = camera if callable(camera) and not isinstance(
             camera, Camera
@@ -49,6 +51,7 @@ class CameraService:
         self._template = self._factory()
         self._preview_size = preview_size
         self._mode = mode
+        self._zero_shutter_lag = zero_shutter_lag
         self._frame_timeout_s = frame_timeout_s
         self._backoff = backoff_s
         self._controls = Controls()
@@ -56,6 +59,7 @@ class CameraService:
         self.live = LiveAnalyzer(self.broadcast)
         """Histograms, ETTR and focus of the newest frame, computed while someone looks."""
         self._camera_lock = threading.RLock()
+        self._still_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._state = "stopped"
@@ -150,25 +154,38 @@ class CameraService:
         return controls
 
     def capture_still(self) -> RawFrame:
-        """A full-resolution raw still, taken between two live-view frames."""
+        """A full-resolution raw still.
+
+        Stills are taken one at a time. With zero shutter lag on a backend that allows it, the
+        still is the frame being exposed and the live view keeps running; otherwise it is taken
+        between two live-view frames (the live view waits on the camera lock meanwhile, which
+        the watchdog allows for: see :attr:`stalled`).
+        """
         self.require_healthy()
         timeout = self._controls.exposure_time_us * 1e-6 + self._frame_timeout_s + 5.0
-        # The live view waits on the lock meanwhile; the watchdog allows for it (`stalled`).
-        self._still_deadline = time.monotonic() + timeout + self._frame_timeout_s
-        try:
-            with self._camera_lock:
-                camera = self._camera
-                if camera is None:
-                    raise CameraUnavailable(self._reason or "camera not open")
-                try:
-                    raw = camera.capture_still(timeout_s=timeout)
-                except hal_exc.CameraError as e:
-                    self._fault(e)
-                    raise CameraUnavailable(str(e)) from e
-        finally:
-            self._still_deadline = 0.0
+        with self._still_lock:
+            camera = self._camera
+            shared = self._zero_shutter_lag and camera is not None and camera.concurrent_stills
+            self._still_deadline = time.monotonic() + timeout + self._frame_timeout_s
+            try:
+                with contextlib.nullcontext() if shared else self._camera_lock:
+                    camera = self._camera
+                    if camera is None:
+                        raise CameraUnavailable(self._reason or "camera not open")
+                    try:
+                        raw = camera.capture_still(timeout_s=timeout)
+                    except hal_exc.CameraError as e:
+                        self._fault(e)
+                        raise CameraUnavailable(str(e)) from e
+            finally:
+                self._still_deadline = 0.0
         self.stills += 1
         return raw
+
+    def _live_view_mode(self, camera: Camera) -> SensorMode:
+        """Full resolution for zero shutter lag (10 fps on the HQ camera), else the fast mode."""
+        sensor = camera.sensor
+        return sensor.full_resolution_mode if self._zero_shutter_lag else preview_mode(sensor)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -201,7 +218,7 @@ class CameraService:
                 camera = self._factory()
                 camera.open()
                 try:
-                    mode = self._mode or preview_mode(camera.sensor)
+                    mode = self._mode or self._live_view_mode(camera)
                     camera.configure(mode, self._preview_size)
                     camera.set_controls(self._controls)
                     camera.start()

@@ -224,7 +224,9 @@ class Camera(abc.ABC):
       frame the backend can (a real sensor needs one or two frames).
     - :meth:`next_frame`: block until the next preview frame and return it.
     - :meth:`capture_still`: a full-resolution raw still; switches the sensor to the
-      full-resolution mode and back, so the live view resumes afterwards.
+      full-resolution mode and back, so the live view resumes afterwards. When the live view
+      already runs in the full-resolution mode, no switch is needed: the still is the frame
+      being exposed (zero shutter lag).
 
     A backend may override :meth:`describe` to add facts for ``/api/camera``.
 
@@ -234,6 +236,11 @@ class Camera(abc.ABC):
 
     #: Short name of the backend, e.g. ``"mock"`` or ``"picamera2"``.
     backend: str = ""
+
+    #: True when :meth:`capture_still` may run while another thread waits in
+    #: :meth:`next_frame`. Callers otherwise serialise the two, and a still waits for the
+    #: live-view frame in progress.
+    concurrent_stills: bool = False
 
     @property
     @abc.abstractmethod

@@ -99,3 +99,34 @@ def test_long_exposure_is_not_a_hang():
         raw = service.capture_still()
         assert raw.metadata.exposure_time_us == 300_000_000
         assert service.status["state"] == "running"
+
+
+def test_zero_shutter_lag_still_is_the_frame_being_exposed():
+    """Live view in the full-resolution mode: the still shares the frame in progress, so its
+    exposure starts no later than the shutter press, and the live view keeps running."""
+    from firmware.service import CameraService
+
+    clock = SimulatedClock(pace_s=0.02)
+    camera = MockCamera(clock=clock, seed=5)
+    with CameraService(camera, (320, 240), backoff_s=(0.01, 0.05), zero_shutter_lag=True) as service:
+        wait_until(lambda: service.healthy and service.frames > 2)
+        assert camera._mode.size == (4056, 3040)
+        frames_before = service.frames
+        pressed_ns = clock.monotonic_ns()
+        raw = service.capture_still()
+        assert raw.data.shape == (3040, 4056)
+        assert raw.metadata.sensor_timestamp_ns <= pressed_ns + 50_000_000
+        assert service.frames > frames_before  # the live view went on meanwhile
+
+
+def test_switching_still_waits_for_the_mode_switch():
+    from firmware.service import CameraService
+    from hal.mock.camera import MODE_SWITCH_US
+
+    clock = SimulatedClock(pace_s=0.02)
+    camera = MockCamera(clock=clock, seed=6)
+    with CameraService(camera, (320, 240), backoff_s=(0.01, 0.05)) as service:
+        wait_until(lambda: service.healthy)
+        pressed_ns = clock.monotonic_ns()
+        raw = service.capture_still()
+        assert raw.metadata.sensor_timestamp_ns - pressed_ns >= MODE_SWITCH_US * 1000

@@ -42,8 +42,10 @@ from hal.mock.optics import MockLens
 from hal.mock.scene import radiance
 from isp.tuning import Tuning, default_tuning
 
-MODE_SWITCH_US = 80_000
-"""Time a mode switch costs on the Pi (stopping, reconfiguring and restarting the sensor)."""
+MODE_SWITCH_US = 500_000
+"""Time from asking for a mode switch to the first frame of the new mode. On a Pi 5 with the HQ
+camera the first frame after ``switch_mode`` arrives 500-700 ms later, which the picamera2
+maintainers call inherent in the camera stack (raspberrypi/picamera2 issue #1062)."""
 
 
 @dataclasses.dataclass
@@ -79,6 +81,7 @@ class MockCamera(Camera):
     """The simulated HQ camera. See the module docstring."""
 
     backend = "mock"
+    concurrent_stills = True
 
     def __init__(
         self,
@@ -96,6 +99,8 @@ class MockCamera(Camera):
         self._clock = clock or RealClock()
         self._rng = np.random.default_rng(seed)
         self._noise = sensor.NoiseBank(self._rng)
+        # Stills may be rendered in another thread while the live view runs.
+        self._still_rng = np.random.default_rng(None if seed is None else seed + 1)
         self._tuning = tuning or default_tuning()
         self._profile = ipa.exposure_profile(self._tuning)
         self._y_target = ipa.y_target(self._tuning)
@@ -110,6 +115,7 @@ class MockCamera(Camera):
         self._controls = Controls()
         self._sequence = 0
         self._next_frame_ns = 0
+        self._frame_in_progress_ns = (0, 0)  # (exposure start, readout end) of the live frame
         # The control loops' state, as the IPA keeps it between frames.
         self._ae_total = 10_000.0
         self._awb_ct = self._scene.colour_temperature
@@ -260,18 +266,23 @@ class MockCamera(Camera):
             exposure_us, gain = self._exposure_for(controls, mode)
             colour_gains, ct = self._colour_for(controls)
             duration_us = self._frame_duration_us(mode, exposure_us, controls)
+            zero_lag = self._mode == mode
         if hang:
             self._clock.sleep(timeout_s if timeout_s is not None else exposure_us * 1e-6 + 1.0)
             raise exc.CameraTimeout("mock camera: still capture did not complete")
-        self._clock.sleep(MODE_SWITCH_US * 1e-6)
-        exposure_start_ns = self._clock.monotonic_ns()  # the still's SensorTimestamp
-        self._clock.sleep(duration_us * 1e-6)
+        if zero_lag:
+            exposure_start_ns = self._share_frame(duration_us)
+        else:
+            self._clock.sleep(MODE_SWITCH_US * 1e-6)
+            exposure_start_ns = self._clock.monotonic_ns()  # the still's SensorTimestamp
+            self._clock.sleep(duration_us * 1e-6)
         data = _render_bayer_still(
-            mode, lens, scene, exposure_us, gain, self._sensor, self._tuning, self._rng
+            mode, lens, scene, exposure_us, gain, self._sensor, self._tuning, self._still_rng
         )
-        self._clock.sleep(MODE_SWITCH_US * 1e-6)
-        with self._lock:
-            self._next_frame_ns = self._clock.monotonic_ns()
+        if not zero_lag:
+            self._clock.sleep(MODE_SWITCH_US * 1e-6)
+            with self._lock:
+                self._next_frame_ns = self._clock.monotonic_ns()
         metadata = self._metadata(
             exposure_us, gain, colour_gains, ct, duration_us, mode.crop, scene,
             timestamp_ns=exposure_start_ns,
@@ -332,7 +343,22 @@ class MockCamera(Camera):
         with self._lock:
             due = max(self._next_frame_ns, now)
             self._next_frame_ns = due + duration_us * 1000
+            self._frame_in_progress_ns = (due, self._next_frame_ns)
         self._clock.sleep((due - now) / 1e9 + duration_us * 1e-6 + self.faults.slow_frame_s)
+
+    def _share_frame(self, duration_us: int) -> int:
+        """Zero shutter lag: the still is the live-view frame being exposed now (both come from
+        one full-resolution readout), or the next one if none is. Returns its exposure start."""
+        now = self._clock.monotonic_ns()
+        with self._lock:
+            start, end = self._frame_in_progress_ns
+            if not start <= now < end:
+                start = max(self._next_frame_ns, now)
+                end = start + duration_us * 1000
+                self._next_frame_ns = end
+                self._frame_in_progress_ns = (start, end)
+        self._clock.sleep((end - now) / 1e9)
+        return start
 
     def _metadata(
         self, exposure_us, gain, colour_gains, ct, duration_us, crop, scene, timestamp_ns=None
