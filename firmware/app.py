@@ -90,7 +90,6 @@ def create_app(
     app.state.security = security
     app.state.stream_slots = StreamSlots(settings.server.max_streams)
     errors.install(app)
-    capture.install_errors(app)
 
     # Every route, present and future, behind the Host/Origin/session/CSRF guard; the API
     # router checks the session again, and documents the guard's answers.

@@ -40,7 +40,6 @@ def fast_develop(raw, tuning):
 def _app(capture_service: CaptureService) -> FastAPI:
     app = FastAPI()
     errors.install(app)
-    capture.install_errors(app)
     api = APIRouter(prefix="/api")
     for area in (capture, lenses, photos):
         api.include_router(area.router)

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import simplejpeg
 
 from hal.camera import Camera
-
-
-def wait_until(predicate, timeout_s: float = 10.0):
-    """Poll for a condition the camera thread brings about (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
+from tests.waiting import wait_until
 
 
 def frame_after(client, sequence: int) -> dict:

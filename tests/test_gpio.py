@@ -9,7 +9,7 @@ from gpiozero.pins.mock import MockFactory
 from firmware.config import GpioSettings
 from firmware.rig_io import rig_io
 from hal.gpio import RigIO
-from tests.test_api_controls import wait_until
+from tests.waiting import wait_until
 
 
 @pytest.fixture

@@ -7,26 +7,15 @@ import base64
 import gc
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
 
 from firmware.live.schema import LiveBody
+from tests.waiting import wait_until
 
 MANUAL = {"exposure_time_us": 2500, "analogue_gain": 1.0, "awb_enable": False,
           "colour_gains": [2.0, 1.6]}
-
-
-def wait_until(predicate, timeout_s: float = 10.0):
-    """Poll for a condition another thread brings about (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def live_after(client, sequence: int, **params) -> dict:

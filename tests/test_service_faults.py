@@ -7,7 +7,8 @@ import pytest
 
 from hal.clock import SimulatedClock
 from hal.mock.camera import MockCamera
-from tests.test_api_controls import frame_after, wait_until
+from tests.test_api_controls import frame_after
+from tests.waiting import wait_until
 
 
 def state(client) -> dict:

@@ -15,7 +15,7 @@ from hal import exc
 from hal.camera import Controls
 from hal.clock import SimulatedClock
 from hal.mock.camera import MockCamera
-from tests.test_api_controls import wait_until
+from tests.waiting import wait_until
 
 
 @pytest.fixture

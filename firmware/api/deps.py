@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from firmware.auth.middleware import SCOPE_KEY
 from firmware.auth.security import Security
 from firmware.auth.sessions import Session
+from firmware.capture.service import CaptureService
 from firmware.config import Settings
 
 if TYPE_CHECKING:
@@ -23,6 +24,10 @@ def get_service(request: Request) -> CameraService:
 
 def get_stream_slots(request: Request):
     return request.app.state.stream_slots
+
+
+def get_capture(request: Request) -> CaptureService:
+    return request.app.state.capture
 
 
 def get_settings(request: Request) -> Settings:
@@ -46,6 +51,7 @@ def get_session(conn: HTTPConnection) -> Session:
 
 ServiceDep = Annotated[CameraService, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CaptureDep = Annotated[CaptureService, Depends(get_capture)]
 StreamSlotsDep = Annotated["StreamSlots", Depends(get_stream_slots)]
 SecurityDep = Annotated[Security, Depends(get_security)]
 SessionDep = Annotated[Session, Depends(get_session)]

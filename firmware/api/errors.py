@@ -12,7 +12,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from firmware.auth import exc as auth_exc
-from firmware.exc import CameraUnavailable, MrigError
+from firmware.exc import (
+    ApertureOutOfRange,
+    CameraUnavailable,
+    DarkFrameUnusable,
+    DriveBusy,
+    InvalidPhotoName,
+    LensIsPreset,
+    MrigError,
+    NotFound,
+    StorageFull,
+)
 from hal.exc import CameraError
 
 #: Most specific first; the first match decides the status.
@@ -27,6 +37,13 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int, str], ...] = (
     (auth_exc.TooManyAttempts, 429, "slow down"),
     (CameraUnavailable, 503, "camera recovering"),
     (CameraError, 503, "camera recovering"),
+    (StorageFull, 507, "storage full"),
+    (NotFound, 404, "not found"),
+    (InvalidPhotoName, 400, "bad photo name"),
+    (LensIsPreset, 409, "preset"),
+    (DriveBusy, 409, "busy"),
+    (ApertureOutOfRange, 422, "aperture out of range"),
+    (DarkFrameUnusable, 422, "dark frame"),
     (MrigError, 400, "bad request"),
 )
 
@@ -95,9 +112,9 @@ def install(app: FastAPI) -> None:
             if isinstance(error, kind):
                 headers = {"Retry-After": "2"} if status == 503 else None
                 headers = getattr(error, "headers", None) or headers
-                return JSONResponse(
-                    status_code=status, content={"detail": f"{summary}: {error}"}, headers=headers
-                )
+                message = str(error)
+                detail = message if message.startswith(summary) else f"{summary}: {message}"
+                return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
         raise error
 
     for kind, _, _ in STATUS_BY_ERROR:

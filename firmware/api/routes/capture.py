@@ -4,65 +4,18 @@ A single shot without self-timer answers when the files are saved (``files``); e
 drive mode answers 202 at once with its job, which runs on in the background (an interval
 timer keeps going when the phone disconnects) and is followed at ``/api/jobs/{id}``
 (``DELETE`` or ``POST /api/jobs/{id}/cancel`` stops it).
-
-The capture area's errors get their status codes here (:func:`install_errors`): a full card
-is 507, unknown names and ids 404, malformed photo names 400, a busy drive 409.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from firmware.api.deps import CaptureDep
 from firmware.capture.drive import DriveRequest, Job
 from firmware.capture.service import CaptureService
-from firmware.exc import (
-    ApertureOutOfRange,
-    DarkFrameUnusable,
-    DriveBusy,
-    InvalidPhotoName,
-    LensIsPreset,
-    NotFound,
-    StorageFull,
-)
 
 router = APIRouter(tags=["capture"])
-
-
-def get_capture(request: Request) -> CaptureService:
-    return request.app.state.capture
-
-
-CaptureDep = Annotated[CaptureService, Depends(get_capture)]
-
-#: Status codes of the capture area's errors (most specific first).
-STATUS_BY_ERROR: tuple[tuple[type[Exception], int, str], ...] = (
-    (StorageFull, 507, "storage full"),
-    (NotFound, 404, "not found"),
-    (InvalidPhotoName, 400, "bad photo name"),
-    (LensIsPreset, 409, "preset"),
-    (DriveBusy, 409, "busy"),
-    (ApertureOutOfRange, 422, "aperture out of range"),
-    (DarkFrameUnusable, 422, "dark frame"),
-)
-
-
-def install_errors(app: FastAPI) -> None:
-    """Map the capture errors to their status codes (``{"detail": "<summary>: <message>"}``,
-    as :mod:`firmware.api.errors` answers)."""
-
-    async def handle(request: Request, error: Exception) -> JSONResponse:
-        for kind, status, summary in STATUS_BY_ERROR:
-            if isinstance(error, kind):
-                message = str(error)
-                detail = message if message.startswith(summary) else f"{summary}: {message}"
-                return JSONResponse(status_code=status, content={"detail": detail})
-        raise error  # pragma: no cover - only registered for the kinds above
-
-    for kind, _, _ in STATUS_BY_ERROR:
-        app.add_exception_handler(kind, handle)
 
 
 def _job(capture: CaptureService, job: Job) -> dict:

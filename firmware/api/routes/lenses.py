@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from firmware.api.routes.capture import CaptureDep
+from firmware.api.deps import CaptureDep
 from firmware.lenses import CurrentLens, Lens, LensSetting, LensSpec
 
 router = APIRouter(tags=["lenses"])

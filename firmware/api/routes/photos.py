@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
-from firmware.api.routes.capture import CaptureDep
+from firmware.api.deps import CaptureDep
 
 router = APIRouter(tags=["photos"])
 MEDIA_TYPES = {"dng": "image/x-adobe-dng", "jpg": "image/jpeg"}
