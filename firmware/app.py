@@ -75,8 +75,7 @@ def create_app(
             )
             _wire_setup_button(app.state.shutter, security)
             log.info("serving %s camera", service.camera.backend)
-            security.announce_setup(f"http://{settings.server.hostname}.local:"
-                                    f"{settings.server.port}/")
+            security.announce_setup(_address(settings.server))
             async with _systemd(service):
                 yield
 
@@ -133,3 +132,12 @@ async def _systemd(service: CameraService):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         sdnotify.notify("STOPPING=1")
+
+
+def _address(server) -> str:
+    """Where a person opens the UI: this machine when serving only on loopback, else the
+    camera's mDNS name."""
+    loopback = server.host in ("127.0.0.1", "localhost", "::1")
+    host = server.host if loopback else f"{server.hostname}.local"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{server.port}/"

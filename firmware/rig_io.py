@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterator
+
+from gpiozero.exc import PinFactoryFallback
 
 from firmware.config import GpioSettings
 from hal.exc import GpioError
@@ -60,7 +63,10 @@ def rig_io(settings: GpioSettings, press: Callable[[], object], *, pin_factory=N
         yield None
         return
     try:
-        io = RigIO(settings, pin_factory=pin_factory).__enter__()
+        with warnings.catch_warnings():
+            # gpiozero warns once per pin library it tries; off a Pi none is expected to load.
+            warnings.simplefilter("ignore", PinFactoryFallback)
+            io = RigIO(settings, pin_factory=pin_factory).__enter__()
     except GpioError as e:
         log.warning("GPIO unavailable, hardware buttons disabled: %s", e)
         yield None
