@@ -40,3 +40,15 @@ def reuse_freed_memory() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     ok = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
     return mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1 and ok
+
+
+def release_free_memory() -> None:
+    """Give memory malloc kept for reuse back to the system (``malloc_trim``), e.g. once the
+    pipeline is done and the next step (JPEG encoding) would otherwise add to its high water."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):
+        return

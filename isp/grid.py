@@ -80,9 +80,18 @@ class Grid:
     def flat(self, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """The 1-D slice of storage spanning ``region`` (default: the grid's own), from its
         first sample to its last, don't-care samples between rows included."""
-        r0, r1, c0, c1 = region or self.region
-        if r0 < self.r0 or r1 > self.r1 or c0 < self.c0 or c1 > self.c1 or r1 <= r0 or c1 <= c0:
-            raise ValueError(f"region {(r0, r1, c0, c1)} not inside {self!r}")
+        if region is None:
+            r0, r1, c0, c1 = self.r0, self.r1, self.c0, self.c1
+        else:
+            r0, r1, c0, c1 = region
+            if r0 < self.r0 or r1 > self.r1 or c0 < self.c0 or c1 > self.c1 or r1 <= r0 or c1 <= c0:
+                raise ValueError(f"region {region} not inside {self!r}")
+        start = r0 * self.stride + c0 - self.base
+        return self.a[start : start + (r1 - r0 - 1) * self.stride + (c1 - c0)]
+
+    def _flat_in(self, region: tuple[int, int, int, int]) -> np.ndarray:
+        """:meth:`flat` for a region known to lie inside (from :func:`common`): no checks."""
+        r0, r1, c0, c1 = region
         start = r0 * self.stride + c0 - self.base
         return self.a[start : start + (r1 - r0 - 1) * self.stride + (c1 - c0)]
 
@@ -96,8 +105,9 @@ class Grid:
 
     def like(self, flat: np.ndarray, region: tuple[int, int, int, int] | None = None) -> Grid:
         """A grid of the same layout holding ``flat`` (laid out like :meth:`flat`) over ``region``."""
-        r0, r1, c0, c1 = region or self.region
-        return Grid(flat, r0 * self.stride + c0, self.stride, (r0, r1, c0, c1))
+        if region is None:
+            region = (self.r0, self.r1, self.c0, self.c1)
+        return Grid(flat, region[0] * self.stride + region[2], self.stride, region)
 
     def crop(self, r0: int, r1: int, c0: int, c1: int) -> Grid:
         """The same samples restricted to a region inside this one (no copy)."""
@@ -114,7 +124,7 @@ class Grid:
     def _op(self, other: object, ufunc: np.ufunc, reverse: bool = False) -> Grid:
         if isinstance(other, Grid):
             region = common(self, other)
-            x, y = self.flat(region), other.flat(region)
+            x, y = self._flat_in(region), other._flat_in(region)
         else:
             region = self.region
             x, y = self.flat(), other
@@ -125,9 +135,9 @@ class Grid:
         for grids that own their storage (fresh results), never for shifted views."""
         if isinstance(other, Grid):
             region = common(self, other)
-            if region != self.region:
+            if region != (self.r0, self.r1, self.c0, self.c1):
                 return self._op(other, ufunc)
-            other = other.flat(region)
+            other = other._flat_in(region)
         x = self.flat()
         ufunc(x, other, out=x)
         return self
@@ -178,15 +188,16 @@ class Grid:
 
 def common(*grids: Grid) -> tuple[int, int, int, int]:
     """The region (r0, r1, c0, c1) every grid knows; they must share a layout."""
-    if any(g.stride != grids[0].stride for g in grids):
-        raise ValueError(f"grids of different layouts: {grids}")
-    region = (
-        max(g.r0 for g in grids), min(g.r1 for g in grids),
-        max(g.c0 for g in grids), min(g.c1 for g in grids),
-    )
-    if region[1] <= region[0] or region[3] <= region[2]:
+    g = grids[0]
+    r0, r1, c0, c1 = g.r0, g.r1, g.c0, g.c1
+    for h in grids[1:]:
+        if h.stride != g.stride:
+            raise ValueError(f"grids of different layouts: {grids}")
+        r0, r1 = max(r0, h.r0), min(r1, h.r1)
+        c0, c1 = max(c0, h.c0), min(c1, h.c1)
+    if r1 <= r0 or c1 <= c0:
         raise ValueError(f"grids do not overlap: {grids}")
-    return region
+    return r0, r1, c0, c1
 
 
 def maximum(a: Grid, b: Grid) -> Grid:

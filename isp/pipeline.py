@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from isp.allocator import reuse_freed_memory
+from isp.allocator import release_free_memory, reuse_freed_memory
 from isp.black_level import BlackLevelParams, black_level_planes
 from isp.ccm import CcmParams, colour_correct_planar
 from isp.cfa import check_pattern, merge_planes, mirror_index, split_planes
@@ -52,7 +52,7 @@ from isp.white_balance import WhiteBalanceParams, white_balance_planes
 
 #: Output rows per strip by default: large enough that the halo costs little, small enough
 #: that a strip's float32 working arrays stay at a few MB each.
-STRIP_ROWS = 256
+STRIP_ROWS = 384
 #: Pixel columns per tile by default.
 TILE_COLS = 1024
 #: Pixels the stages around the demosaic reach: DPC and green equalisation (one plane sample,
@@ -123,7 +123,7 @@ def process(
     del planes
     np.clip(rgb, 0.0, 1.0, out=rgb)
     rgb = colour_correct_planar(rgb, p.ccm)
-    rgb = tone(rgb, p.tone)
+    tone(rgb, p.tone, out=rgb)
     rgb = sharpen_planar(rgb, p.sharpen) if p.sharpen is not None else rgb[:, 1:-1, 1:-1]
     if out is None:
         out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
@@ -179,4 +179,5 @@ def process_in_strips(
         with ThreadPoolExecutor(max_workers=n) as pool:
             for f in [pool.submit(job, *t) for t in tiles]:
                 f.result()
+    release_free_memory()
     return out

@@ -149,11 +149,17 @@ def _unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     if bits == 16:
         raise AssertionError("16-bit samples are not bit-packed")
     if bits == 12 and count % 2 == 0:
-        b = packed[: count * 3 // 2].reshape(-1, 3).astype(np.uint16)
-        out = np.empty((b.shape[0], 2), np.uint16)
-        out[:, 0] = (b[:, 0] << 4) | (b[:, 1] >> 4)
-        out[:, 1] = ((b[:, 1] & 0x0F) << 8) | b[:, 2]
-        return out.reshape(-1)
+        # Each 3 bytes hold two samples: read big-endian 16-bit words at byte 0 and byte 1 of
+        # every triple (strided views, no copy); the first sample is the top 12 bits of the
+        # first word, the second the low 12 bits of the second.
+        pairs = count // 2
+        buf = np.ascontiguousarray(packed[: 3 * pairs])
+        hi = np.ndarray((pairs,), ">u2", buf, 0, (3,))
+        lo = np.ndarray((pairs,), ">u2", buf, 1, (3,)) if pairs else hi
+        out = np.empty(count, np.uint16)
+        np.right_shift(hi, 4, out=out[0::2])
+        np.bitwise_and(lo, 0x0FFF, out=out[1::2])
+        return out
     # General case: expand to bits, regroup. Slower, only for unusual depths and odd counts.
     allbits = np.unpackbits(packed)[: count * bits].reshape(count, bits).astype(np.uint16)
     weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint16)

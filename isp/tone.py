@@ -58,10 +58,21 @@ class ToneParams:
         return cls(np.interp(grid, x, y).astype(np.float32), name)
 
 
-def tone(rgb: np.ndarray, params: ToneParams) -> np.ndarray:
+#: Samples mapped per step: the index arrays stay in the CPU cache and memory stays flat.
+_CHUNK = 1 << 16
+
+
+def tone(rgb: np.ndarray, params: ToneParams, out: np.ndarray | None = None) -> np.ndarray:
     """Clip to [0, 1] and map through the curve (nearest of the 65536 table entries); any
-    shape (the pipeline passes planar (3, H, W))."""
-    idx = np.multiply(rgb, np.float32(LUT_SIZE - 1), dtype=np.float32)
-    idx += np.float32(0.5)
-    np.clip(idx, 0, LUT_SIZE - 1, out=idx)
-    return np.take(params.lut, idx.astype(np.intp))
+    shape. ``out`` (same shape, float32, contiguous; may be ``rgb`` itself) receives the result."""
+    x = np.ascontiguousarray(rgb, dtype=np.float32)
+    if out is None:
+        out = np.empty_like(x)
+    src, dst = x.reshape(-1), out.reshape(-1)
+    scale, half = np.float32(LUT_SIZE - 1), np.float32(0.5)
+    for i in range(0, src.size, _CHUNK):
+        idx = src[i : i + _CHUNK] * scale
+        idx += half
+        np.clip(idx, 0, LUT_SIZE - 1, out=idx)
+        np.take(params.lut, idx.astype(np.intp), out=dst[i : i + _CHUNK])
+    return out
