@@ -20,12 +20,14 @@ to_uint8          float32 (H, W, 3) in [0, 1] uint8 (H, W, 3)
 ================  ==========================  ============================================
 
 "Planes" are the mosaic's four colour sub-lattices (:mod:`isp.cfa`), on which the mosaic
-stages and the demosaic work. A frame is processed in horizontal strips. Each strip is read with
-:func:`halo` extra rows above and below and extra columns left and right, mirrored beyond the
-frame's edges and aligned so it starts on a red pixel; the stages compute valid regions only
-(:mod:`isp.grid`), so the strip's result is exactly what processing the whole frame gives for
-those rows. A strip goes from uint16 to uint8 in one pass through small working arrays, which
-keeps memory low; strips run on a small thread pool (numpy releases the GIL in its loops).
+stages and the demosaic work. A frame is processed in tiles (:data:`STRIP_ROWS` ×
+:data:`TILE_COLS` pixels). Each tile is read with :func:`halo` extra pixels on every side,
+mirrored beyond the frame's edges and aligned so it starts on a red pixel; the stages compute
+valid regions only (:mod:`isp.grid`), so a tile's result is bit for bit what processing the
+whole frame gives for those pixels. A tile goes from uint16 to uint8 in one pass through small
+working arrays (about 15 MB at the default size), which keeps memory low and the data in the
+CPU caches; tiles run on a thread pool, one thread per CPU (numpy releases the GIL in its
+loops). Only the raw frame and the uint8 output exist at full size.
 """
 
 from __future__ import annotations
@@ -50,10 +52,10 @@ from isp.sharpen import SharpenParams, sharpen_planar
 from isp.tone import ToneParams, tone
 from isp.white_balance import WhiteBalanceParams, white_balance_planes
 
-#: Output rows per strip by default: large enough that the halo costs little, small enough
-#: that a strip's float32 working arrays stay at a few MB each.
+#: Output rows and columns per tile by default: large enough that the halo (about 34 pixels a
+#: side) and the per-call overhead cost little, small enough that two tiles' working arrays
+#: stay well under LibRaw's memory for the same job (measured by tests/bench/bench_isp.py).
 STRIP_ROWS = 384
-#: Pixel columns per tile by default.
 TILE_COLS = 1024
 #: Pixels the stages around the demosaic reach: DPC and green equalisation (one plane sample,
 #: two pixels, each) and sharpening (one pixel, kept even).
@@ -147,8 +149,8 @@ def process_in_strips(
 ) -> np.ndarray:
     """:func:`process` over the whole uint16 mosaic, tile by tile; uint8 (H, W, 3) sRGB.
 
-    Tiles of ``strip_rows`` × ``tile_cols`` pixels keep each stage's working arrays small
-    enough to stay in the CPU cache, which matters more than the extra halo they cost.
+    Tiles are ``strip_rows`` × ``tile_cols`` pixels; ``workers`` threads (default: one per CPU).
+    The result does not depend on any of the three.
     """
     if strip_rows < 2 or tile_cols < 2:
         raise ValueError("strip_rows and tile_cols must be at least 2")
