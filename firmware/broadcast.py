@@ -8,12 +8,12 @@ The JPEG for a frame is made on first demand and shared, so eight viewers cost o
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 
 import simplejpeg
 
+from firmware.latest import Latest
 from hal.camera import PreviewFrame
 
 JPEG_QUALITY = 80
@@ -47,14 +47,13 @@ class Broadcast:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._latest: LiveFrame | None = None
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._latest: Latest[LiveFrame] = Latest()
         self._listeners: list[Callable[[LiveFrame], None]] = []
         self._wake_listeners: list[Callable[[], None]] = []
 
     @property
     def latest(self) -> LiveFrame | None:
-        return self._latest
+        return self._latest.value
 
     def subscribe(
         self,
@@ -80,45 +79,21 @@ class Broadcast:
 
     def publish(self, frame: PreviewFrame) -> LiveFrame:
         live = LiveFrame(frame)
+        self._latest.publish(live)
         with self._lock:
-            self._latest = live
-            waiters, self._waiters = self._waiters, []
             listeners = list(self._listeners)
-        for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future, live)
         for listener in listeners:
             listener(live)
         return live
 
     def wake_all(self) -> None:
         """Wake every waiter without a frame (the camera stopped or faulted)."""
+        self._latest.wake_all()
         with self._lock:
-            waiters, self._waiters = self._waiters, []
             wake_listeners = list(self._wake_listeners)
-        for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future, None)
         for on_wake in wake_listeners:
             on_wake()
 
     async def next_after(self, sequence: int, timeout_s: float) -> LiveFrame | None:
         """The newest frame with a sequence above ``sequence``; None on timeout or wake-up."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            latest = self._latest
-            if latest is not None and latest.sequence > sequence:
-                return latest
-            future: asyncio.Future = loop.create_future()
-            self._waiters.append((loop, future))
-        try:
-            return await asyncio.wait_for(future, timeout_s)
-        except TimeoutError:
-            return None
-        finally:
-            with self._lock:
-                if (loop, future) in self._waiters:
-                    self._waiters.remove((loop, future))
-
-
-def _resolve(future: asyncio.Future, value: LiveFrame | None) -> None:
-    if not future.done():
-        future.set_result(value)
+        return await self._latest.next_after(sequence, timeout_s)

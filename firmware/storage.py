@@ -80,7 +80,9 @@ def _full_error(path: Path, e: OSError) -> StorageFull:
     return err
 
 
-def atomic_write(path: Path, data: bytes | bytearray | memoryview, *, overwrite: bool = True) -> None:
+def atomic_write(
+    path: Path, data: bytes | bytearray | memoryview, *, overwrite: bool = True, mode: int = 0o644
+) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of ``data``.
 
     The data goes to a hidden ``.tmp-`` file in the same folder, is fsync-ed, and then
@@ -90,7 +92,7 @@ def atomic_write(path: Path, data: bytes | bytearray | memoryview, *, overwrite:
     whatever happens.
     """
     folder = path.parent
-    tmp = _create_temp(folder, path.name)
+    tmp = _create_temp(folder, path.name, mode)
     try:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CLOEXEC)
@@ -115,11 +117,11 @@ def atomic_write(path: Path, data: bytes | bytearray | memoryview, *, overwrite:
     fsync_dir(folder)
 
 
-def _create_temp(folder: Path, name: str) -> Path:
+def _create_temp(folder: Path, name: str, mode: int = 0o644) -> Path:
     while True:
         tmp = folder / f"{TMP_PREFIX}{name}-{secrets.token_hex(4)}"
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode))
         except FileExistsError:
             continue
         except OSError as e:

@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -30,6 +29,8 @@ import os
 import secrets
 import threading
 from pathlib import Path
+
+from firmware.storage import atomic_write
 
 PASSWORD_MIN_CHARS = 8
 PASSWORD_MAX_CHARS = 1024
@@ -157,22 +158,4 @@ class PasswordStore:
 
     def _write(self, data: bytes) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = self.folder / f".tmp-{self.FILE_NAME}-{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        dir_fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(self.path, data, mode=0o600)

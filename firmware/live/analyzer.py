@@ -18,7 +18,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
@@ -27,6 +26,7 @@ from collections.abc import Callable
 
 from firmware.broadcast import Broadcast, LiveFrame
 from firmware.exc import MrigError
+from firmware.latest import Latest
 from firmware.live.analysis import AnalysisOptions, LiveSnapshot, analyse
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,7 @@ class LiveAnalyzer:
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._pending: LiveFrame | None = None
-        self._latest: LiveSnapshot | None = None
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._latest: Latest[LiveSnapshot] = Latest()
         self._event_streams = 0
         self._demand_until = -math.inf
         self.analysed = 0
@@ -152,11 +151,11 @@ class LiveAnalyzer:
 
     @property
     def latest(self) -> LiveSnapshot | None:
-        return self._latest
+        return self._latest.value
 
     @property
     def status(self) -> dict[str, object]:
-        latest = self._latest
+        latest = self._latest.value
         return {
             "active": self.active,
             "event_streams": self._event_streams,
@@ -169,32 +168,11 @@ class LiveAnalyzer:
 
     async def next_after(self, sequence: int, timeout_s: float) -> LiveSnapshot | None:
         """The newest snapshot of a frame after ``sequence``; None on timeout or wake-up."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            with self._lock:
-                latest = self._latest
-                if latest is not None and latest.sequence > sequence:
-                    return latest
-                future: asyncio.Future = loop.create_future()
-                self._waiters.append((loop, future))
-            try:
-                snapshot = await asyncio.wait_for(future, max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                return None
-            finally:
-                with self._lock:
-                    if (loop, future) in self._waiters:
-                        self._waiters.remove((loop, future))
-            if snapshot is None:  # woken: the camera stopped or faulted
-                return None
+        return await self._latest.next_after(sequence, timeout_s)
 
     def wake_all(self) -> None:
         """Wake every waiter without a snapshot (the camera stopped or faulted)."""
-        with self._lock:
-            waiters, self._waiters = self._waiters, []
-        for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future, None)
+        self._latest.wake_all()
 
     # --- the worker ----------------------------------------------------------------------
 
@@ -226,13 +204,4 @@ class LiveAnalyzer:
             self._publish(snapshot)
 
     def _publish(self, snapshot: LiveSnapshot) -> None:
-        with self._lock:
-            self._latest = snapshot
-            waiters, self._waiters = self._waiters, []
-        for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future, snapshot)
-
-
-def _resolve(future: asyncio.Future, value: LiveSnapshot | None) -> None:
-    if not future.done():
-        future.set_result(value)
+        self._latest.publish(snapshot)
