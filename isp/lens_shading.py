@@ -90,14 +90,20 @@ def lens_shading_planes(
     out = {}
     for name, p in planes.items():
         dy, dx = PLANE_SITE[name]
-        gy = np.einsum("rk,kc->rc", _weights_at(h, rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2], g.shape[1]),
-                       g[PLANE_CHANNEL[name]])
-        # Along a row the gain is linear between cell centres: two gathers and a blend.
+        # The grid interpolated along rows of cells to this tile's columns (cells down, columns).
         wx = _weights_at(w, cols[dx : 2 * p.stride + dx : 2], g.shape[2])
-        i = np.argmax(wx > 0, axis=1)
-        j = np.minimum(i + 1, g.shape[2] - 1)
-        t = wx[np.arange(len(i)), j] * (j > i)
-        gains = gy[:, i] * (1 - t) + gy[:, j] * t
+        across = g[PLANE_CHANNEL[name]] @ wx.T
+        step = np.diff(across, axis=0) if g.shape[1] > 1 else np.zeros_like(across)
+        # Down a column the gain is linear between cell centres: on each run of rows between the
+        # same two centres, gain = across[k] + t * (across[k + 1] - across[k]).
+        wy = _weights_at(h, rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2], g.shape[1])
+        k = np.minimum(np.argmax(wy > 0, axis=1), step.shape[0] - 1)
+        t = wy[np.arange(len(k)), np.minimum(k + 1, g.shape[1] - 1)] * np.float32(g.shape[1] > 1)
+        gains = np.empty((p.r1 - p.r0, p.stride), np.float32)
+        edges = np.flatnonzero(np.diff(k)) + 1
+        for a, b in zip(np.r_[0, edges], np.r_[edges, len(k)], strict=True):
+            np.multiply(t[a:b, None], step[k[a]][None, :], out=gains[a:b])
+            gains[a:b] += across[k[a]][None, :]
         x = gains.reshape(-1)[p.c0 : p.c0 + len(p.flat())]
         x *= p.flat()
         out[name] = p.like(np.clip(x, 0.0, 1.0, out=x))

@@ -1,7 +1,9 @@
 """Output stage: encoded float RGB to 8-bit.
 
 Input: float32 (H, W, 3) in [0, 1]. Output: uint8 (H, W, 3), rounded to nearest.
-:func:`to_uint8_planar` takes planar (3, H, W) and writes into an (H, W, 3) uint8 array.
+:func:`to_uint8_planar` takes planar (3, H, W) 8-bit levels (float32, 0-255) and the
+sharpening detail, and writes into an (H, W, 3) uint8 array: the sum, clipped and rounded, in
+one pass per channel.
 
 Examples
 --------
@@ -23,11 +25,19 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
     return x.astype(np.uint8)
 
 
-def to_uint8_planar(rgb: np.ndarray, out: np.ndarray) -> None:
-    """Planar float32 (3, H, W) in [0, 1] to ``out``, uint8 (H, W, 3), rounded to nearest."""
-    tmp = np.empty_like(rgb[0])
+def to_uint8_planar(levels: np.ndarray, out: np.ndarray, detail: np.ndarray | None = None) -> None:
+    """Planar float32 (3, H, W) in 8-bit levels (0-255, see :func:`isp.tone.tone`'s ``white``)
+    plus ``detail`` (H, W) if given (sharpening), rounded to nearest and clipped, into ``out``,
+    uint8 (H, W, 3)."""
+    tmp = np.empty_like(levels[0])
+    if detail is None:
+        for c in range(3):
+            np.add(levels[c], np.float32(0.5), out=tmp)
+            np.clip(tmp, 0.0, 255.5, out=tmp)
+            out[..., c] = tmp  # truncation of x + 0.5: nearest
+        return
+    bias = detail + np.float32(0.5)
     for c in range(3):
-        np.multiply(rgb[c], np.float32(255.0), out=tmp)
-        tmp += np.float32(0.5)
-        np.clip(tmp, 0, 255, out=tmp)
+        np.add(levels[c], bias, out=tmp)
+        np.clip(tmp, 0.0, 255.5, out=tmp)
         out[..., c] = tmp

@@ -14,9 +14,9 @@ white_balance     float32 planes, normalised  float32 planes in [0, 1]
 lens_shading      float32 planes in [0, 1]    float32 planes in [0, 1]
 demosaic          float32 planes in [0, 1]    float32 (H, W, 3) camera RGB in [0, 1]
 colour_correct    float32 (H, W, 3) camera    float32 (H, W, 3) linear sRGB, unclipped
-tone              float32 (H, W, 3) linear    float32 (H, W, 3) encoded, in [0, 1]
-sharpen           float32 (H, W, 3) encoded   float32 (H, W, 3) encoded, in [0, 1]
-to_uint8          float32 (H, W, 3) in [0, 1] uint8 (H, W, 3)
+tone              float32 (H, W, 3) linear    float32 (H, W, 3) encoded, in [0, 255]
+sharpen           float32 (H, W, 3) encoded   float32 (H, W) luma detail to add
+to_uint8          float32 (H, W, 3) + detail  uint8 (H, W, 3)
 ================  ==========================  ============================================
 
 "Planes" are the mosaic's four colour sub-lattices (:mod:`isp.cfa`), on which the mosaic
@@ -48,7 +48,7 @@ from isp.dpc import DpcParams, defective_pixels_planes
 from isp.green_eq import GreenEqParams, green_equalise_planes
 from isp.lens_shading import LensShadingParams, lens_shading_planes
 from isp.output import to_uint8_planar
-from isp.sharpen import SharpenParams, sharpen_planar
+from isp.sharpen import SharpenParams, luma_detail
 from isp.tone import ToneParams, tone
 from isp.white_balance import WhiteBalanceParams, white_balance_planes
 
@@ -125,11 +125,11 @@ def process(
     del planes
     np.clip(rgb, 0.0, 1.0, out=rgb)
     rgb = colour_correct_planar(rgb, p.ccm)
-    tone(rgb, p.tone, out=rgb)
-    rgb = sharpen_planar(rgb, p.sharpen) if p.sharpen is not None else rgb[:, 1:-1, 1:-1]
+    tone(rgb, p.tone, out=rgb, white=255.0)  # in 8-bit levels from here on
+    detail = luma_detail(rgb, p.sharpen, white=255.0) if p.sharpen is not None else None
     if out is None:
         out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
-    to_uint8_planar(rgb, out)
+    to_uint8_planar(rgb[:, 1:-1, 1:-1], out, detail)  # sharpening added on the way to 8 bits
     return out
 
 

@@ -43,9 +43,9 @@ class SharpenParams:
         return cls(threshold / 255, 0.5 * strength, 32 * limit / 255)
 
 
-def sharpen_planar(rgb: np.ndarray, params: SharpenParams) -> np.ndarray:
-    """Add cored, limited luma detail to each channel of planar (3, H, W) RGB; the result is
-    (3, H-2, W-2), clipped to [0, 1]."""
+def luma_detail(rgb: np.ndarray, params: SharpenParams, white: float = 1.0) -> np.ndarray:
+    """The cored, scaled and limited luma detail of planar (3, H, W) RGB, (H-2, W-2), in the
+    units of ``rgb`` (encoded 1 is ``white``), to be added to every channel."""
     luma = rgb[0] * np.float32(LUMA[0])
     luma += rgb[1] * np.float32(LUMA[1])
     luma += rgb[2] * np.float32(LUMA[2])
@@ -54,14 +54,20 @@ def sharpen_planar(rgb: np.ndarray, params: SharpenParams) -> np.ndarray:
     v += luma[1:-1] * np.float32(2.0)
     blur = v[:, :-2] + v[:, 2:]
     blur += v[:, 1:-1] * np.float32(2.0)
-    blur *= np.float32(1 / 16)
-    detail = luma[1:-1, 1:-1] - blur
-    t = np.float32(params.threshold)
+    blur *= np.float32(-1 / 16)
+    detail = np.add(blur, luma[1:-1, 1:-1], out=blur)
+    t = np.float32(params.threshold * white)
     # Coring: sign(d) * max(|d| - t, 0) is d minus d clipped to [-t, t].
     detail -= np.clip(detail, -t, t)
     detail *= np.float32(params.strength)
-    np.clip(detail, -params.limit, params.limit, out=detail)
-    out = rgb[:, 1:-1, 1:-1] + detail
+    limit = np.float32(params.limit * white)
+    return np.clip(detail, -limit, limit, out=detail)
+
+
+def sharpen_planar(rgb: np.ndarray, params: SharpenParams) -> np.ndarray:
+    """Add cored, limited luma detail to each channel of planar (3, H, W) RGB; the result is
+    (3, H-2, W-2), clipped to [0, 1]."""
+    out = rgb[:, 1:-1, 1:-1] + luma_detail(rgb, params)
     return np.clip(out, 0.0, 1.0, out=out)
 
 

@@ -57,22 +57,35 @@ class ToneParams:
         grid = np.linspace(0.0, 1.0, LUT_SIZE)
         return cls(np.interp(grid, x, y).astype(np.float32), name)
 
+    def scaled(self, white: float) -> np.ndarray:
+        """The table times ``white`` (cached per value)."""
+        cache = self.__dict__.setdefault("_scaled", {})
+        if white not in cache:
+            cache[white] = (self.lut.astype(np.float64) * white).astype(np.float32)
+        return cache[white]
+
 
 #: Samples mapped per step: the index arrays stay in the CPU cache and memory stays flat.
 _CHUNK = 1 << 16
 
 
-def tone(rgb: np.ndarray, params: ToneParams, out: np.ndarray | None = None) -> np.ndarray:
+def tone(rgb: np.ndarray, params: ToneParams, out: np.ndarray | None = None, white: float = 1.0) -> np.ndarray:
     """Clip to [0, 1] and map through the curve (nearest of the 65536 table entries); any
-    shape. ``out`` (same shape, float32, contiguous; may be ``rgb`` itself) receives the result."""
+    shape. ``out`` (same shape, float32, contiguous; may be ``rgb`` itself) receives the result,
+    scaled so that encoded 1 is ``white`` (the pipeline asks for 255: 8-bit output levels)."""
     x = np.ascontiguousarray(rgb, dtype=np.float32)
     if out is None:
         out = np.empty_like(x)
+    lut = params.lut if white == 1.0 else params.scaled(white)
     src, dst = x.reshape(-1), out.reshape(-1)
     scale, half = np.float32(LUT_SIZE - 1), np.float32(0.5)
+    idx = np.empty(min(_CHUNK, src.size), np.intp)
     for i in range(0, src.size, _CHUNK):
-        idx = src[i : i + _CHUNK] * scale
-        idx += half
-        np.clip(idx, 0, LUT_SIZE - 1, out=idx)
-        np.take(params.lut, idx.astype(np.intp), out=dst[i : i + _CHUNK])
+        n = min(_CHUNK, src.size - i)
+        t = src[i : i + n] * scale
+        t += half
+        # Truncation of x + 0.5 rounds to nearest; mode="clip" clamps the index, which is the
+        # clip of the input to [0, 1] (a NaN casts to the most negative index: black).
+        np.copyto(idx[:n], t, casting="unsafe")
+        np.take(lut, idx[:n], out=dst[i : i + n], mode="clip")
     return out
