@@ -18,6 +18,7 @@ from firmware.api import errors
 from firmware.api.deps import get_session
 from firmware.api.routes import auth as auth_routes
 from firmware.api.routes import capture, controls, lenses, live, mock, photos, status, stream, ui
+from firmware.api.routes.mock import mount_on_mock
 from firmware.api.routes.stream import StreamSlots
 from firmware.auth.hosts import HostAllowList
 from firmware.auth.middleware import SecurityMiddleware
@@ -50,10 +51,7 @@ def create_app(
             HostAllowList.for_server(settings.server.hostname, settings.server.allowed_hosts),
         )
     if camera is None:
-        choice = settings.camera.backend
-
-        def camera() -> Camera:  # a fresh backend object at every (re)open
-            return make_camera(choice)
+        camera = _camera_source(settings.camera.backend)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -69,6 +67,7 @@ def create_app(
             # What the hardware shutter button does; the capture module replaces it with the
             # same action as the phone's Capture button.
             app.state.capture = stack.enter_context(CaptureService.from_settings(settings, service))
+            app.state.capture.lenses.on_mount(lambda lens: mount_on_mock(service.camera, lens))
             app.state.press_shutter = app.state.capture.press_shutter
             app.state.shutter = stack.enter_context(
                 rig_io(settings.gpio, lambda: app.state.press_shutter())
@@ -141,3 +140,17 @@ def _address(server) -> str:
     host = server.host if loopback else f"{server.hostname}.local"
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{server.port}/"
+
+
+def _camera_source(choice: str) -> Camera | CameraFactory:
+    """A real camera is a fresh backend object at every (re)open; the mock is one simulated
+    rig kept across reopens, so its lens rings and light survive a fault."""
+    first = make_camera(choice)
+    if first.backend == "mock":
+        return first
+    objects = iter([first])
+
+    def camera() -> Camera:
+        return next(objects, None) or make_camera(choice)
+
+    return camera

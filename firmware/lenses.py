@@ -17,6 +17,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,7 @@ class LensRegistry:
         self._lock = threading.RLock()
         self._user: dict[str, Lens] = {}
         self._current: tuple[str, float] | None = None
+        self._on_mount: list[Callable[[CurrentLens], None]] = []
         self._load()
 
     @classmethod
@@ -239,7 +241,16 @@ class LensRegistry:
         with self._lock:
             self._current = self._checked(setting)
             self._save()
-            return self.current()
+            mounted = self.current()
+        for listener in list(self._on_mount):
+            listener(mounted)
+        return mounted
+
+    def on_mount(self, listener: Callable[[CurrentLens], None]) -> None:
+        """Call ``listener`` with the current lens now and whenever another is mounted or its
+        ring is turned (the mock camera simulates whatever lens the user mounts)."""
+        self._on_mount.append(listener)
+        listener(self.current())
 
     def current(self) -> CurrentLens:
         with self._lock:

@@ -226,3 +226,21 @@ def test_shutter_priority_holds_the_shutter_through_the_api(client):
     seq = r.json()["actual"]["sequence"] if r.json()["actual"] else 0
     actual = frame_after(client, seq + 2)
     assert actual["exposure_time_us"] == 3000
+
+
+def test_mounting_a_lens_puts_it_on_the_mock(client, mock_camera):
+    r = client.put("/api/lens", json={"id": "preset-leica-summicron-m-50-f-2", "f_number": 5.6})
+    assert r.status_code == 200
+    lens = client.get("/api/mock/lens").json()
+    assert (lens["focal_length_mm"], lens["f_number"]) == (50.0, 5.6)
+    assert (lens["widest_f_number"], lens["smallest_f_number"]) == (2.0, 16.0)
+    assert "Summicron-M 50" in lens["name"]
+
+
+def test_the_mock_rig_is_one_instance_kept_across_reopens():
+    """Lens rings and light set on the simulated rig must survive the service reopening it."""
+    from firmware.app import _camera_source
+    from hal.mock.camera import MockCamera
+
+    assert isinstance(_camera_source("mock"), MockCamera)
+    assert isinstance(_camera_source("auto"), MockCamera)  # no picamera2 here: falls back

@@ -10,9 +10,27 @@ from fastapi import APIRouter, HTTPException
 from firmware.api.deps import ServiceDep
 from firmware.api.errors import field_error
 from firmware.api.models import LensRings, SceneLight
+from firmware.lenses import CurrentLens
 from hal.mock.camera import MockCamera
 
 router = APIRouter(prefix="/mock", tags=["mock camera"])
+
+
+def mount_on_mock(camera: object, current: CurrentLens) -> None:
+    """Put the lens the user says is mounted on the simulated rig: its focal length, aperture
+    range and ring setting, so the mock's framing, depth of field and exposure follow it.
+    Nothing happens with a real camera (its lens is glass, not software)."""
+    if not isinstance(camera, MockCamera) or current.lens is None:
+        return
+    lens = current.lens
+    widest, smallest = lens.f_number_range
+    camera.set_lens(
+        name=f"{lens.make} {lens.name}",
+        focal_length_mm=lens.focal_length_mm,
+        widest_f_number=widest,
+        smallest_f_number=smallest,
+        f_number=current.f_number if current.f_number is not None else widest,
+    )
 
 
 def _mock(service) -> MockCamera:
