@@ -164,26 +164,21 @@ def _directional(e: Grid, o: Grid, axis: int, prm: MlriParams) -> tuple[Grid, Gr
     return flip_odd(o_at_e - e, across), flip_odd(o - e_at_o, across)
 
 
-def _gbtf_at(d: tuple[Grid, Grid], energy: Grid, axis: int, po: int) -> tuple[Grid, Grid]:
+def _gbtf_at(d: tuple[Grid, Grid], weight: Grid, axis: int, po: int) -> tuple[Grid, Grid]:
     """Weighted sums (numerator, denominator) of the two one-sided colour-difference averages
-    along ``axis`` at sites of phase ``po``; ``d`` holds the difference at both phases."""
-    num = den = None
+    along ``axis`` at sites of phase ``po``; ``d`` holds the difference at both phases and
+    ``weight`` the inverse squared gradient energy at the sites of phase ``po``."""
+    centre = shift(d[po % 2], axis, po // 2) * _GBTF_TAPS[0]
+    num = None
     for sign in (-1, 1):
-        e = shift(energy, axis, sign)
-        w = e * e
-        w += 1e-10
-        w = 1.0 / w
-        directional = shift(d[po % 2], axis, po // 2) * _GBTF_TAPS[0]
-        for kk, tap in enumerate(_GBTF_TAPS[1:], start=1):
+        q = po + sign
+        directional = centre + shift(d[q % 2], axis, q // 2) * _GBTF_TAPS[1]
+        for kk, tap in enumerate(_GBTF_TAPS[2:], start=2):
             q = po + kk * sign
             directional += shift(d[q % 2], axis, q // 2) * tap
-        directional *= w
-        if num is None:
-            num, den = directional, w
-        else:
-            num += directional
-            den += w
-    return num, den
+        directional *= shift(weight, axis, sign)
+        num = directional if num is None else num + directional
+    return num, shift(weight, axis, -1) + shift(weight, axis, 1)
 
 
 @functools.cache
@@ -221,6 +216,9 @@ def _green_difference(planes: dict[str, Grid], prm: MlriParams) -> tuple[Grid, G
             energy = wsum(parity(line, across, 0), across, *offsets(p, 0, half))
             energy += wsum(parity(line, across, 1), across, *offsets(p, 1, half))
             del line
+            energy *= energy  # becomes the weight 1 / (energy² + 1e-10), in place
+            energy += 1e-10
+            np.divide(1.0, energy.flat(), out=energy.flat())
             d = (parity(de, across, p), parity(do, across, p))
             sums[p] += _gbtf_at(d, energy, axis, p)
     out = []
@@ -229,6 +227,23 @@ def _green_difference(planes: dict[str, Grid], prm: MlriParams) -> tuple[Grid, G
         num /= s4[1] + s4[3]
         out.append(num)
     return out[0], out[1]
+
+
+def _box_sites(coef: dict[tuple[int, int], Grid], k: int) -> dict[tuple[int, int], Grid]:
+    """Sums over the full-resolution (2k+1)² window centred on each site of a field given at all
+    four sites, separably: down the columns of each column phase, then along the rows."""
+    down: dict[tuple[int, int], list[Grid]] = {}
+    for (cy, cx), g in coef.items():
+        for oy, part in zip((0, 1), wsums(g, 0, [offsets(oy, cy, k) for oy in (0, 1)], copy=False),
+                            strict=True):
+            down.setdefault((oy, cx), []).append(part)
+    v = {key: parts[0] + parts[1] for key, parts in down.items()}
+    across: dict[tuple[int, int], list[Grid]] = {}
+    for (oy, cx), g in v.items():
+        for ox, part in zip((0, 1), wsums(g, 1, [offsets(ox, cx, k) for ox in (0, 1)], copy=False),
+                            strict=True):
+            across.setdefault((oy, ox), []).append(part)
+    return {site: parts[0] + parts[1] for site, parts in across.items()}
 
 
 def _red_or_blue(sample: Grid, phase: tuple[int, int], green: dict[tuple[int, int], Grid],
@@ -247,36 +262,27 @@ def _red_or_blue(sample: Grid, phase: tuple[int, int], green: dict[tuple[int, in
     lap_p *= lap_i
     lap_i *= lap_i
     windows = [(offsets(cy, sy, k), offsets(cx, sx, k)) for cy, cx in SITES]  # centred on each site
-    # In-place updates may return a new grid (when regions differ): always keep the result.
-    a, b = [], []
-    for num, den in zip(wsums2(lap_p, windows), wsums2(lap_i, windows), strict=True):
-        num += prm.eps
-        den += prm.eps
-        num /= den
-        a.append(num)
+    # Window sums may be views of shared running sums: read them, never update them in place.
+    a, b = {}, {}
+    for site, num, den in zip(SITES, wsums2(lap_p, windows, copy=False), wsums2(lap_i, windows, copy=False),
+                              strict=True):
+        ac = num + prm.eps
+        ac /= den + prm.eps
+        a[site] = ac
     del lap_i, lap_p
-    for bc, ac, sg, (rows, cols) in zip(wsums2(sample, windows), a, wsums2(guide, windows), windows,
-                                        strict=True):
-        sg *= ac
-        bc -= sg
+    for site, sx_sum, sg, (rows, cols) in zip(SITES, wsums2(sample, windows, copy=False),
+                                              wsums2(guide, windows, copy=False), windows, strict=True):
+        bc = sg * a[site]
+        bc = sx_sum - bc
         bc *= 1.0 / ((rows[1] - rows[0] + 1) * (cols[1] - cols[0] + 1))
-        b.append(bc)
-    ma: list[Grid | None] = [None] * 4
-    mb: list[Grid | None] = [None] * 4
-    for c, ac, bc in zip(SITES, a, b, strict=True):
-        w = [(offsets(oy, c[0], k), offsets(ox, c[1], k)) for oy, ox in SITES]
-        for acc, coef in ((ma, ac), (mb, bc)):
-            for n, part in enumerate(wsums2(coef, w)):
-                if acc[n] is None:
-                    acc[n] = part
-                else:
-                    acc[n] += part
+        b[site] = bc
+    ma, mb = _box_sites(a, k), _box_sites(b, k)
     del a, b
     scale = 1.0 / (2 * k + 1) ** 2
     tent = {}
-    for n, o in enumerate(SITES):
-        t = ma[n] * green[o]
-        t += mb[n]
+    for o in SITES:
+        t = ma[o] * green[o]
+        t += mb[o]
         t *= scale
         tent[o] = t
     del ma, mb

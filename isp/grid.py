@@ -250,9 +250,12 @@ def wsum(g: Grid, axis: int, lo: int, hi: int) -> Grid:
     return g.like(_run_sum(g.flat(), n, step), region)
 
 
-def wsums(g: Grid, axis: int, windows: list[tuple[int, int]]) -> list[Grid]:
+def wsums(g: Grid, axis: int, windows: list[tuple[int, int]], copy: bool = True) -> list[Grid]:
     """:func:`wsum` for several windows of one grid, sharing the running sums (for windows of
-    ``n`` and ``n + 1`` samples, say, the sums of 1, 2, 4, ... samples are built once)."""
+    ``n`` and ``n + 1`` samples, say, the sums of 1, 2, 4, ... samples are built once).
+
+    With ``copy=False`` a window of 1, 2, 4, ... samples is returned as a view of the shared
+    running sum (or of ``g`` itself): the results must then be treated as read-only."""
     r0, r1, c0, c1 = g.region
     step = g.stride if axis == 0 else 1
     regions = []
@@ -279,7 +282,10 @@ def wsums(g: Grid, axis: int, windows: list[tuple[int, int]]) -> list[Grid]:
             if n - at >= q:
                 parts.append(powers[q][at * step : at * step + length])
                 at += q
-        s = parts[0].copy() if len(parts) == 1 else np.add(parts[0], parts[1])
+        if len(parts) == 1:
+            s = parts[0].copy() if copy else parts[0]
+        else:
+            s = np.add(parts[0], parts[1])
         for extra in parts[2:]:
             s += extra
         out.append(g.like(s, region))
@@ -291,14 +297,15 @@ def wsum2(g: Grid, rows: tuple[int, int], cols: tuple[int, int]) -> Grid:
     return wsum(wsum(g, 0, *rows), 1, *cols)
 
 
-def wsums2(g: Grid, windows: list[tuple[tuple[int, int], tuple[int, int]]]) -> list[Grid]:
-    """:func:`wsum2` for several (rows, cols) windows of one grid, sharing running sums."""
+def wsums2(g: Grid, windows: list[tuple[tuple[int, int], tuple[int, int]]], copy: bool = True) -> list[Grid]:
+    """:func:`wsum2` for several (rows, cols) windows of one grid, sharing running sums
+    (``copy`` as in :func:`wsums`)."""
     row_windows = sorted({w[0] for w in windows})
-    by_rows = dict(zip(row_windows, wsums(g, 0, row_windows), strict=True))
+    by_rows = dict(zip(row_windows, wsums(g, 0, row_windows, copy=False), strict=True))
     out: dict[tuple, Grid] = {}
     for rows in row_windows:
         col_windows = sorted({w[1] for w in windows if w[0] == rows})
-        for cols, s in zip(col_windows, wsums(by_rows[rows], 1, col_windows), strict=True):
+        for cols, s in zip(col_windows, wsums(by_rows[rows], 1, col_windows, copy=copy), strict=True):
             out[rows, cols] = s
     return [out[w] for w in windows]
 

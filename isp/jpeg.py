@@ -42,6 +42,80 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 92, exif: bytes | None = None) -
     return insert_app1(data, exif) if exif else data
 
 
+#: Rows of one 4:4:4 MCU (8×8 pixels per block, no chroma subsampling).
+MCU_ROWS = 8
+
+
+def _scan_start(jpeg: bytes) -> tuple[int, int]:
+    """(offset of the SOS marker, offset of the first entropy-coded byte) of a baseline JPEG."""
+    i = 2
+    while i + 4 <= len(jpeg) and jpeg[i] == 0xFF:
+        (length,) = struct.unpack(">H", jpeg[i + 2 : i + 4])
+        if jpeg[i + 1] == 0xDA:
+            return i, i + 2 + length
+        i += 2 + length
+    raise ValueError("no start-of-scan segment in JPEG stream")
+
+
+def band_encodable(width: int, band_rows: int) -> bool:
+    """Whether bands of ``band_rows`` rows of an image ``width`` pixels wide can be encoded on
+    their own and joined by :func:`join_bands` (whole MCU rows, restart interval < 65536)."""
+    return band_rows % MCU_ROWS == 0 and -(-width // 8) * (band_rows // MCU_ROWS) < 1 << 16
+
+
+def encode_band(rgb: np.ndarray, quality: int = 92) -> bytes:
+    """One band of rows encoded like :func:`encode_jpeg` (4:4:4, standard Huffman tables) for
+    :func:`join_bands`. libjpeg-turbo runs without the GIL, so bands encode alongside other work."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be 1-100, got {quality}")
+    return simplejpeg.encode_jpeg(np.ascontiguousarray(rgb), quality=quality, colorspace="RGB",
+                                  colorsubsampling="444")
+
+
+def join_bands(bands: list[bytes], height: int, band_rows: int, exif: bytes | None = None) -> bytes:
+    """One baseline JPEG of ``height`` rows from the JPEGs of its bands (top to bottom, each
+    ``band_rows`` rows but the last, from :func:`encode_band`).
+
+    A band's entropy-coded data starts with fresh DC predictions and ends padded to a byte,
+    which is exactly what a restart marker does in one stream (ITU-T T.81, B.2.4.4 and F.1.2.3):
+    the bands' scans are joined with RSTm markers under a DRI of one band's MCU count, and the
+    image decodes to the same pixels as encoding it whole.
+
+    References
+    ----------
+    ITU-T T.81 | ISO/IEC 10918-1, "Digital compression and coding of continuous-tone still
+    images": DRI (B.2.4.4), restart markers RST0-RST7 (B.1.1.3, F.1.2.3).
+    """
+    if not bands:
+        raise ValueError("no bands to join")
+    sos, data = _scan_start(bands[0])
+    header = bytearray(bands[0][:sos])
+    sof = header.find(b"\xff\xc0")
+    if sof < 0:
+        raise ValueError("band is not a baseline JPEG (no SOF0 segment)")
+    width = struct.unpack(">H", header[sof + 7 : sof + 9])[0]
+    if not band_encodable(width, band_rows):
+        raise ValueError(f"bands of {band_rows} rows of a {width}-pixel-wide image cannot be joined")
+    header[sof + 5 : sof + 7] = struct.pack(">H", height)
+    interval = -(-width // 8) * (band_rows // MCU_ROWS)
+    parts = [bytes(header), b"\xff\xdd\x00\x04" + struct.pack(">H", interval), bands[0][sos:data]]
+    for n, band in enumerate(bands):
+        b_sos, b_data = _scan_start(band)
+        same = (
+            b_sos == sos and band[:sof + 5] == bands[0][:sof + 5]  # tables, quality, SOF up to height
+            and band[sof + 7 : b_data] == bands[0][sof + 7 : data]  # width on, scan header
+            and band[-2:] == b"\xff\xd9"
+        )
+        if not same:
+            raise ValueError(f"band {n} was not encoded like the first one")
+        if n:
+            parts.append(bytes((0xFF, 0xD0 + (n - 1) % 8)))
+        parts.append(band[b_data:-2])
+    parts.append(b"\xff\xd9")
+    out = b"".join(parts)
+    return insert_app1(out, exif) if exif else out
+
+
 def _rational(x: float) -> tuple[int, int]:
     f = Fraction(x).limit_denominator(1_000_000)
     return f.numerator, f.denominator

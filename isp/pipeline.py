@@ -32,8 +32,11 @@ loops). Only the raw frame and the uint8 output exist at full size.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -146,11 +149,14 @@ def process_in_strips(
     strip_rows: int = STRIP_ROWS,
     workers: int | None = None,
     tile_cols: int = TILE_COLS,
+    on_band: Callable[[int, np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """:func:`process` over the whole uint16 mosaic, tile by tile; uint8 (H, W, 3) sRGB.
 
     Tiles are ``strip_rows`` × ``tile_cols`` pixels; ``workers`` threads (default: one per CPU).
-    The result does not depend on any of the three.
+    The result does not depend on any of the three. ``on_band(y0, rows)``, if given, is called
+    on a worker thread as soon as a band of rows (``strip_rows`` high, starting at ``y0``) is
+    finished, so that work on it (JPEG encoding) overlaps the tiles still to do.
     """
     if strip_rows < 2 or tile_cols < 2:
         raise ValueError("strip_rows and tile_cols must be at least 2")
@@ -162,6 +168,8 @@ def process_in_strips(
     m = halo(params)
     out = np.empty((h, w, 3), np.uint8)
     tiles = [(y0, x0) for y0 in range(0, h, strip_rows) for x0 in range(0, w, tile_cols)]
+    lock = threading.Lock()
+    left_in_band = collections.Counter(y0 for y0, _ in tiles)
 
     def job(y0: int, x0: int) -> None:
         y1, x1 = min(y0 + strip_rows, h), min(x0 + tile_cols, w)
@@ -172,6 +180,12 @@ def process_in_strips(
         cols = mirror_index(w, x0 - left, x1 + right)
         tile = _take(_take(raw, rows, 0), cols, 1)
         process(tile, params, rows, cols, (top, top + y1 - y0, left, left + x1 - x0), out[y0:y1, x0:x1])
+        if on_band is not None:
+            with lock:
+                left_in_band[y0] -= 1
+                finished = left_in_band[y0] == 0
+            if finished:
+                on_band(y0, out[y0:y1])
 
     n = workers if workers is not None else (os.cpu_count() or 1)
     if n <= 1 or len(tiles) == 1:

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 from hal.camera import RawFrame
-from isp import awb
+from isp import awb, jpeg
 from isp.black_level import BlackLevelParams
 from isp.ccm import CcmParams
 from isp.exc import RawFormatError
@@ -159,3 +159,38 @@ def develop(
         demosaic_method=demosaic_method,
     )
     return process_in_strips(raw.data, params, strip_rows=strip_rows, workers=workers, tile_cols=tile_cols)
+
+
+def develop_jpeg(
+    raw: RawFrame,
+    *,
+    quality: int = 92,
+    exif: bytes | None = None,
+    strip_rows: int = STRIP_ROWS,
+    workers: int | None = None,
+    tile_cols: int = TILE_COLS,
+    **options: object,
+) -> bytes:
+    """Develop a raw frame straight to a JPEG (4:4:4, ``quality``, ``exif`` in APP1).
+
+    The same image as ``encode_jpeg(develop(raw, **options), quality, exif)``, but each band
+    of ``strip_rows`` rows is encoded as soon as it is developed, on the worker that finished it,
+    while the other workers develop the next tiles; the bands are joined with restart markers
+    (:func:`isp.jpeg.join_bands`). ``options`` are :func:`develop`'s.
+    """
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be 1-100, got {quality}")
+    params = pipeline_params(raw, **options)  # type: ignore[arg-type]
+    band_rows = strip_rows + strip_rows % 2
+    h, w = raw.data.shape
+    if not jpeg.band_encodable(w, band_rows):
+        rgb = process_in_strips(raw.data, params, strip_rows=strip_rows, workers=workers, tile_cols=tile_cols)
+        return jpeg.encode_jpeg(rgb, quality=quality, exif=exif)
+    bands: dict[int, bytes] = {}
+
+    def encode(y0: int, rows: np.ndarray) -> None:
+        bands[y0] = jpeg.encode_band(rows, quality)
+
+    process_in_strips(raw.data, params, strip_rows=strip_rows, workers=workers, tile_cols=tile_cols,
+                      on_band=encode)
+    return jpeg.join_bands([bands[y0] for y0 in sorted(bands)], h, band_rows, exif)

@@ -57,8 +57,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
     """Develop one DNG to ``dst``; raises :class:`isp.exc.IspError` on bad input."""
     from isp.dng import read_dng
-    from isp.jpeg import build_exif, encode_jpeg
-    from isp.render import develop
+    from isp.jpeg import build_exif
+    from isp.render import develop_jpeg
     from isp.tuning import default_tuning, load_tuning
 
     tuning = load_tuning(args.tuning) if args.tuning else default_tuning()
@@ -66,14 +66,6 @@ def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
     wb = _white_balance(args.white_balance)
     if wb == "frame" and dng.as_shot_neutral is None:
         wb = "auto"
-    rgb = develop(
-        dng.raw,
-        white_balance=wb,
-        tuning=tuning,
-        tone=args.tone,
-        lens_shading=not args.no_lens_shading,
-        sharpening=not args.no_sharpen,
-    )
     meta = dng.raw.metadata
     exif = build_exif(
         make=dng.make or None,
@@ -81,8 +73,17 @@ def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
         exposure_time_s=meta.exposure_time_us / 1e6 if meta.exposure_time_us else None,
         iso=meta.iso if meta.exposure_time_us else None,
     )
-    jpeg = encode_jpeg(rgb, quality=args.quality, exif=exif)
-    del rgb
+    # Developed and JPEG-encoded band by band, the encoding overlapping the development.
+    jpeg = develop_jpeg(
+        dng.raw,
+        quality=args.quality,
+        exif=exif,
+        white_balance=wb,
+        tuning=tuning,
+        tone=args.tone,
+        lens_shading=not args.no_lens_shading,
+        sharpening=not args.no_sharpen,
+    )
     _write_atomic(dst, jpeg)
 
 

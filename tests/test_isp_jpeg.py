@@ -1,0 +1,55 @@
+"""JPEG bands joined with restart markers decode to exactly the whole-image encoding."""
+
+import numpy as np
+import pytest
+import simplejpeg
+
+from hal.camera import FrameMetadata, RawFrame
+from isp.jpeg import band_encodable, build_exif, encode_band, encode_jpeg, join_bands
+from isp.render import develop, develop_jpeg
+
+
+def _image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Blocky colours plus noise: content that differs from band to band."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (h // 4 + 1, w // 4 + 1, 3))
+    img = np.repeat(np.repeat(coarse, 4, 0), 4, 1)[:h, :w] + rng.integers(-6, 7, (h, w, 3))
+    return np.ascontiguousarray(img.clip(0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(("h", "w", "band_rows"), [(40, 77, 16), (64, 64, 64), (65, 30, 8), (8, 9, 8)])
+def test_joined_bands_decode_like_the_whole_image(h, w, band_rows):
+    img = _image(h, w)
+    exif = build_exif(make="Raspberry Pi")
+    bands = [encode_band(img[y : y + band_rows], 90) for y in range(0, h, band_rows)]
+    joined = join_bands(bands, h, band_rows, exif)
+    assert joined[:2] == b"\xff\xd8" and joined[6:12] == b"Exif\0\0" and joined[-2:] == b"\xff\xd9"
+    whole = simplejpeg.decode_jpeg(encode_jpeg(img, 90))
+    assert np.array_equal(simplejpeg.decode_jpeg(joined), whole)
+    if len(bands) > 1:
+        assert b"\xff\xdd\x00\x04" in joined and b"\xff\xd0" in joined
+
+
+def test_bands_that_cannot_be_joined():
+    assert band_encodable(4056, 384) and not band_encodable(4056, 380)
+    # the restart interval (MCUs per band) must fit 16 bits: 1365 * 48 does, 1366 * 48 not
+    assert band_encodable(1365 * 8, 384) and not band_encodable(1366 * 8, 384)
+    img = _image(32, 16)
+    with pytest.raises(ValueError, match="band 1"):
+        join_bands([encode_band(img[:16], 90), encode_band(img[16:], 80)], 32, 16)
+    with pytest.raises(ValueError, match="cannot be joined"):
+        join_bands([encode_band(img[:12], 90), encode_band(img[12:], 90)], 32, 12)
+    with pytest.raises(ValueError, match="no bands"):
+        join_bands([], 32, 16)
+
+
+@pytest.mark.parametrize(("strip_rows", "workers"), [(16, 2), (8, 1), (10, 2)])
+def test_develop_jpeg_is_develop_then_encode(strip_rows, workers):
+    rng = np.random.default_rng(3)
+    data = rng.integers(256, 4095, (44, 36)).astype(np.uint16)
+    raw = RawFrame(data, "BGGR", 256, 4095, 12, FrameMetadata(0, 0, 10_000, 1.0, (2.0, 1.6), 5000, 25_000))
+    jpg = develop_jpeg(raw, quality=88, strip_rows=strip_rows, workers=workers, tile_cols=16)
+    ref = encode_jpeg(develop(raw), 88)
+    assert np.array_equal(simplejpeg.decode_jpeg(jpg), simplejpeg.decode_jpeg(ref))
+    with pytest.raises(ValueError, match="quality"):
+        develop_jpeg(raw, quality=0)
