@@ -149,15 +149,59 @@ def process_in_strips(
     strip_rows: int = STRIP_ROWS,
     workers: int | None = None,
     tile_cols: int = TILE_COLS,
-    on_band: Callable[[int, np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """:func:`process` over the whole uint16 mosaic, tile by tile; uint8 (H, W, 3) sRGB.
 
     Tiles are ``strip_rows`` × ``tile_cols`` pixels; ``workers`` threads (default: one per CPU).
-    The result does not depend on any of the three. ``on_band(y0, rows)``, if given, is called
-    on a worker thread as soon as a band of rows (``strip_rows`` high, starting at ``y0``) is
-    finished, so that work on it (JPEG encoding) overlaps the tiles still to do.
+    The result does not depend on any of the three.
     """
+    h, w = raw.shape
+    out = np.empty((h, w, 3), np.uint8)
+    _run_tiles(raw, params, strip_rows, workers, tile_cols, lambda y0, y1: out[y0:y1], None)
+    return out
+
+
+def process_in_bands(
+    raw: np.ndarray,
+    params: PipelineParams,
+    on_band: Callable[[int, np.ndarray], None],
+    strip_rows: int = STRIP_ROWS,
+    workers: int | None = None,
+    tile_cols: int = TILE_COLS,
+) -> None:
+    """:func:`process_in_strips`, handing each band of ``strip_rows`` rows to ``on_band(y0,
+    rows)`` (uint8 (rows, W, 3)) as soon as its tiles are done, on the worker thread that
+    finished it, instead of assembling the frame: work on a band (JPEG encoding) overlaps the
+    tiles still to do, and only the bands in progress are held in memory."""
+    h, w = raw.shape
+    bands: dict[int, np.ndarray] = {}
+    lock = threading.Lock()
+
+    def band(y0: int, y1: int) -> np.ndarray:
+        with lock:
+            if y0 not in bands:
+                bands[y0] = np.empty((y1 - y0, w, 3), np.uint8)
+            return bands[y0]
+
+    def done(y0: int) -> None:
+        with lock:
+            rows = bands.pop(y0)
+        on_band(y0, rows)
+
+    _run_tiles(raw, params, strip_rows, workers, tile_cols, band, done)
+
+
+def _run_tiles(
+    raw: np.ndarray,
+    params: PipelineParams,
+    strip_rows: int,
+    workers: int | None,
+    tile_cols: int,
+    target: Callable[[int, int], np.ndarray],
+    band_done: Callable[[int], None] | None,
+) -> None:
+    """Process every tile; the tile at (y0, x0) lands in columns x0.. of ``target(y0, y1)``, and
+    ``band_done(y0)`` follows the last tile of rows y0..y1."""
     if strip_rows < 2 or tile_cols < 2:
         raise ValueError("strip_rows and tile_cols must be at least 2")
     reuse_freed_memory()
@@ -166,7 +210,6 @@ def process_in_strips(
     h, w = raw.shape
     ry, rx = check_pattern(params.pattern)
     m = halo(params)
-    out = np.empty((h, w, 3), np.uint8)
     tiles = [(y0, x0) for y0 in range(0, h, strip_rows) for x0 in range(0, w, tile_cols)]
     lock = threading.Lock()
     left_in_band = collections.Counter(y0 for y0, _ in tiles)
@@ -179,13 +222,14 @@ def process_in_strips(
         rows = mirror_index(h, y0 - top, y1 + bottom)
         cols = mirror_index(w, x0 - left, x1 + right)
         tile = _take(_take(raw, rows, 0), cols, 1)
-        process(tile, params, rows, cols, (top, top + y1 - y0, left, left + x1 - x0), out[y0:y1, x0:x1])
-        if on_band is not None:
+        region = (top, top + y1 - y0, left, left + x1 - x0)
+        process(tile, params, rows, cols, region, target(y0, y1)[:, x0:x1])
+        if band_done is not None:
             with lock:
                 left_in_band[y0] -= 1
                 finished = left_in_band[y0] == 0
             if finished:
-                on_band(y0, out[y0:y1])
+                band_done(y0)
 
     n = workers if workers is not None else (os.cpu_count() or 1)
     if n <= 1 or len(tiles) == 1:
@@ -196,4 +240,3 @@ def process_in_strips(
             for f in [pool.submit(job, *t) for t in tiles]:
                 f.result()
     release_free_memory()
-    return out

@@ -16,7 +16,7 @@ from isp.black_level import BlackLevelParams
 from isp.ccm import CcmParams
 from isp.exc import RawFormatError
 from isp.lens_shading import LensShadingParams
-from isp.pipeline import STRIP_ROWS, TILE_COLS, PipelineParams, process_in_strips
+from isp.pipeline import STRIP_ROWS, TILE_COLS, PipelineParams, process_in_bands, process_in_strips
 from isp.sharpen import SharpenParams
 from isp.tone import ToneParams
 from isp.tuning import Tuning, alsc_gains, default_tuning, gamma_curve, sharpen_settings
@@ -175,7 +175,8 @@ def develop_jpeg(
 
     The same image as ``encode_jpeg(develop(raw, **options), quality, exif)``, but each band
     of ``strip_rows`` rows is encoded as soon as it is developed, on the worker that finished it,
-    while the other workers develop the next tiles; the bands are joined with restart markers
+    while the other workers develop the next tiles (:func:`isp.pipeline.process_in_bands`; the
+    full-size 8-bit image never exists); the bands are joined with restart markers
     (:func:`isp.jpeg.join_bands`). ``options`` are :func:`develop`'s.
     """
     if not 1 <= quality <= 100:
@@ -191,6 +192,5 @@ def develop_jpeg(
     def encode(y0: int, rows: np.ndarray) -> None:
         bands[y0] = jpeg.encode_band(rows, quality)
 
-    process_in_strips(raw.data, params, strip_rows=strip_rows, workers=workers, tile_cols=tile_cols,
-                      on_band=encode)
+    process_in_bands(raw.data, params, encode, strip_rows=strip_rows, workers=workers, tile_cols=tile_cols)
     return jpeg.join_bands([bands[y0] for y0 in sorted(bands)], h, band_rows, exif)
