@@ -16,7 +16,6 @@ glibc manual, "Malloc Tunable Parameters"; mallopt(3).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 
 _M_TRIM_THRESHOLD = -1
@@ -26,15 +25,17 @@ MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
 TRIM_THRESHOLD_BYTES = 128 * 1024 * 1024
 
 
+def _libc() -> ctypes.CDLL:
+    """The C library's symbols as the process already has them (``dlopen(NULL)``): no search
+    for the library file (``ctypes.util.find_library`` runs ``ldconfig``)."""
+    return ctypes.CDLL(None)
+
+
 @functools.cache
 def reuse_freed_memory() -> bool:
     """Set the thresholds once per process; True if glibc accepted them."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        mallopt = _libc().mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
@@ -45,10 +46,7 @@ def reuse_freed_memory() -> bool:
 def release_free_memory() -> None:
     """Give memory malloc kept for reuse back to the system (``malloc_trim``), e.g. once the
     pipeline is done and the next step (JPEG encoding) would otherwise add to its high water."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
     try:
-        ctypes.CDLL(name).malloc_trim(0)
+        _libc().malloc_trim(0)
     except (OSError, AttributeError):
         return

@@ -187,7 +187,7 @@ def unpackbits_rle(data: bytes, size: int, name: str = "<tiff>") -> bytes:
 
 
 def _decode_rows(
-    chunk: bytes, dest: np.ndarray, bits: int, bo: str, name: str, packbits: bool = False
+    chunk: bytes | memoryview, dest: np.ndarray, bits: int, bo: str, name: str, packbits: bool = False
 ) -> None:
     """Decode one strip or tile into ``dest`` (rows, width); rows start on byte boundaries
     (TIFF 6.0). Works in blocks of rows so temporaries stay small."""
@@ -237,6 +237,7 @@ def read_pixels(buf: bytes, ifd: Ifd, name: str = "<tiff>") -> np.ndarray:
     if width <= 0 or height <= 0 or width * height * spp > 1 << 31:
         raise RawFormatError(f"{name}: implausible image size {width}x{height}")
     packed = compression == PACKBITS
+    view = memoryview(buf)  # slices of it are not copies
     out = np.empty((height, width * spp), np.uint16)
     if TILE_OFFSETS in ifd.tags:
         tw, tl = int(ifd.first(TILE_WIDTH, 0)), int(ifd.first(TILE_LENGTH, 0))
@@ -255,10 +256,10 @@ def read_pixels(buf: bytes, ifd: Ifd, name: str = "<tiff>") -> np.ndarray:
             h, w = min(tl, height - ty * tl), min(tw * spp, width * spp - x0)
             if (h, w) == (tl, tw * spp):
                 dest = out[y0 : y0 + h, x0 : x0 + w]
-                _decode_rows(buf[start : start + size], dest, bits, ifd.byte_order, name, packed)
+                _decode_rows(view[start : start + size], dest, bits, ifd.byte_order, name, packed)
             else:
                 tile = np.empty((tl, tw * spp), np.uint16)
-                _decode_rows(buf[start : start + size], tile, bits, ifd.byte_order, name, packed)
+                _decode_rows(view[start : start + size], tile, bits, ifd.byte_order, name, packed)
                 out[y0 : y0 + h, x0 : x0 + w] = tile[:h, :w]
     elif STRIP_OFFSETS in ifd.tags:
         offsets, counts = ifd.get(STRIP_OFFSETS), ifd.get(STRIP_BYTE_COUNTS, ())
@@ -271,7 +272,7 @@ def read_pixels(buf: bytes, ifd: Ifd, name: str = "<tiff>") -> np.ndarray:
             start = int(offsets[k])
             size = int(counts[k]) if k < len(counts) else len(buf) - start
             _decode_rows(
-                buf[start : start + size], out[y0 : y0 + rows], bits, ifd.byte_order, name, packed
+                view[start : start + size], out[y0 : y0 + rows], bits, ifd.byte_order, name, packed
             )
     else:
         raise RawFormatError(f"{name}: no StripOffsets or TileOffsets (no image data)")
