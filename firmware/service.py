@@ -52,6 +52,7 @@ class CameraService:
         self._preview_size = preview_size
         self._mode = mode
         self._zero_shutter_lag = zero_shutter_lag
+        self._magnified = False
         self._frame_timeout_s = frame_timeout_s
         self._backoff = backoff_s
         self._controls = Controls()
@@ -139,7 +140,7 @@ class CameraService:
     @property
     def sensor_mode(self) -> SensorMode:
         """The sensor mode the live view runs in (its ``crop`` is the unmagnified field)."""
-        return self._mode or preview_mode(self.camera.sensor)
+        return self._mode or self._live_view_mode(self.camera)
 
     def set_controls(self, controls: Controls) -> Controls:
         """Apply controls now (from the next frame) and keep them for later reopens."""
@@ -183,9 +184,32 @@ class CameraService:
         return raw
 
     def _live_view_mode(self, camera: Camera) -> SensorMode:
-        """Full resolution for zero shutter lag (10 fps on the HQ camera), else the fast mode."""
+        """Full resolution for zero shutter lag or a punch-in (10 fps on the HQ camera), else
+        the fast binned mode."""
         sensor = camera.sensor
-        return sensor.full_resolution_mode if self._zero_shutter_lag else preview_mode(sensor)
+        full = self._zero_shutter_lag or self._magnified
+        return sensor.full_resolution_mode if full else preview_mode(sensor)
+
+    def set_magnified(self, magnified: bool) -> SensorMode:
+        """While magnified the live view reads the full-resolution mode, so a punch-in shows
+        the sensor's own pixels (the fast mode averages 2×2 of them); at 1× it goes back to the
+        fast mode. Both modes see the same field, so crops stay valid. Returns the mode."""
+        with self._camera_lock:
+            before = self.sensor_mode
+            self._magnified = magnified
+            mode = self.sensor_mode
+            camera = self._camera
+            if camera is None or mode == before:
+                return mode
+            try:
+                camera.stop()
+                camera.configure(mode, self._preview_size)
+                camera.set_controls(self._controls)
+                camera.start()
+            except hal_exc.CameraError as e:
+                self._fault(e)
+                raise CameraUnavailable(str(e)) from e
+        return mode
 
     # --- the loop ------------------------------------------------------------------------
 

@@ -123,6 +123,21 @@ def test_magnify_sets_the_scaler_crop_and_the_view_follows(client):
     assert r.json()["scaler_crop"] is None
 
 
+def test_magnify_reads_the_full_resolution_mode_for_real_sensor_pixels(client):
+    assert client.get("/api/magnify").json()["sensor_mode"] == "2028x1520"
+    r = client.put("/api/magnify", json={"factor": 5, "x": 0.5, "y": 0.5})
+    assert r.json()["sensor_mode"] == "4056x3040"  # not 2×2-binned pixels blown up
+    seq = client.get("/api/controls").json()["actual"]["sequence"]
+    live_after(client, seq + 1)
+    actual = client.get("/api/controls").json()["actual"]
+    assert actual["frame_duration_us"] >= round(1e6 / 10.0)  # the full-resolution mode's pace
+    r = client.delete("/api/magnify")
+    assert r.json()["sensor_mode"] == "2028x1520"
+    seq = client.get("/api/controls").json()["actual"]["sequence"]
+    live_after(client, seq + 1)
+    assert client.get("/api/controls").json()["actual"]["frame_duration_us"] < round(1e6 / 30)
+
+
 @pytest.mark.parametrize("body", [{"factor": 3}, {"factor": 2, "x": 1.5}, {"factor": 2, "z": 0},
                                   {"x": 0.5}])
 def test_bad_magnify_is_422(client, body):

@@ -68,6 +68,10 @@ class MagnifyState(BaseModel):
     field: tuple[int, int, int, int] = Field(
         description="The unmagnified field (the sensor mode's crop), full-resolution pixels"
     )
+    sensor_mode: str = Field(
+        description="The mode the live view reads: full resolution while magnified, so the "
+        "punch-in shows the sensor's own pixels"
+    )
 
 
 class Histograms(BaseModel):

@@ -138,7 +138,8 @@ def _magnify_state(service) -> MagnifyState:
     field = service.sensor_mode.crop
     crop = service.controls.scaler_crop
     factor, x, y = magnify_state(field, crop)
-    return MagnifyState(factor=factor, x=x, y=y, scaler_crop=crop, field=field)
+    return MagnifyState(factor=factor, x=x, y=y, scaler_crop=crop, field=field,
+                        sensor_mode=service.sensor_mode.name)
 
 
 @router.get("/magnify")
@@ -152,6 +153,7 @@ def put_magnify(request: MagnifyRequest, service: ServiceDep) -> MagnifyState:
     ``ScalerCrop``), or 1× for the whole field; applies from the next frame or two."""
     service.require_healthy()
     crop = magnify_crop(service.sensor_mode.crop, request.factor, request.x, request.y)
+    service.set_magnified(crop is not None)
     service.set_controls(service.controls.replace(scaler_crop=crop))
     return _magnify_state(service)
 
@@ -161,4 +163,5 @@ def delete_magnify(service: ServiceDep) -> MagnifyState:
     """Back to the whole field."""
     service.require_healthy()
     service.set_controls(service.controls.replace(scaler_crop=None))
+    service.set_magnified(False)
     return _magnify_state(service)
