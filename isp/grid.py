@@ -121,23 +121,40 @@ class Grid:
             (self.r0 - dr, self.r1 - dr, self.c0 - dc, self.c1 - dc),
         )
 
+    def _both(self, other: Grid) -> tuple[int, int, int, int, int, np.ndarray, np.ndarray]:
+        """Global start index, region and the two flat slices of the region both grids know
+        (:func:`common` written out for two grids: this runs for every arithmetic operation)."""
+        s = self.stride
+        if other.stride != s:
+            raise ValueError(f"grids of different layouts: {self!r}, {other!r}")
+        r0 = self.r0 if self.r0 > other.r0 else other.r0
+        r1 = self.r1 if self.r1 < other.r1 else other.r1
+        c0 = self.c0 if self.c0 > other.c0 else other.c0
+        c1 = self.c1 if self.c1 < other.c1 else other.c1
+        if r1 <= r0 or c1 <= c0:
+            raise ValueError(f"grids do not overlap: {self!r}, {other!r}")
+        start = r0 * s + c0
+        n = (r1 - r0 - 1) * s + (c1 - c0)
+        i, j = start - self.base, start - other.base
+        return start, r0, r1, c0, c1, self.a[i : i + n], other.a[j : j + n]
+
     def _op(self, other: object, ufunc: np.ufunc, reverse: bool = False) -> Grid:
         if isinstance(other, Grid):
-            region = common(self, other)
-            x, y = self._flat_in(region), other._flat_in(region)
-        else:
-            region = self.region
-            x, y = self.flat(), other
-        return self.like(ufunc(y, x) if reverse else ufunc(x, y), region)
+            start, r0, r1, c0, c1, x, y = self._both(other)
+            return Grid(ufunc(y, x) if reverse else ufunc(x, y), start, self.stride, (r0, r1, c0, c1))
+        x = self.flat()
+        return Grid(ufunc(other, x) if reverse else ufunc(x, other), self.r0 * self.stride + self.c0,
+                    self.stride, (self.r0, self.r1, self.c0, self.c1))
 
     def _iop(self, other: object, ufunc: np.ufunc) -> Grid:
         """In place where the result covers this grid's whole region, else a new grid. Only
         for grids that own their storage (fresh results), never for shifted views."""
         if isinstance(other, Grid):
-            region = common(self, other)
-            if region != (self.r0, self.r1, self.c0, self.c1):
-                return self._op(other, ufunc)
-            other = other._flat_in(region)
+            start, r0, r1, c0, c1, x, y = self._both(other)
+            if r0 != self.r0 or r1 != self.r1 or c0 != self.c0 or c1 != self.c1:
+                return Grid(ufunc(x, y), start, self.stride, (r0, r1, c0, c1))
+            ufunc(x, y, out=x)
+            return self
         x = self.flat()
         ufunc(x, other, out=x)
         return self
@@ -256,39 +273,43 @@ def wsums(g: Grid, axis: int, windows: list[tuple[int, int]], copy: bool = True)
 
     With ``copy=False`` a window of 1, 2, 4, ... samples is returned as a view of the shared
     running sum (or of ``g`` itself): the results must then be treated as read-only."""
-    r0, r1, c0, c1 = g.region
-    step = g.stride if axis == 0 else 1
-    regions = []
-    for lo, hi in windows:
-        region = (r0 - lo, r1 - hi, c0, c1) if axis == 0 else (r0, r1, c0 - lo, c1 - hi)
-        if hi < lo or region[1] <= region[0] or region[3] <= region[2]:
-            raise ValueError(f"{g!r} too small for a {hi - lo + 1}-sample window")
-        regions.append(region)
+    r0, r1, c0, c1 = g.r0, g.r1, g.c0, g.c1
+    stride = g.stride
+    step = stride if axis == 0 else 1
     a = g.flat()
-    powers = {1: a}
-    p = 1
     longest = max(hi - lo + 1 for lo, hi in windows)
+    powers = [a]  # powers[i]: running sums of 2**i samples, built by doubling
+    p = 1
     while 2 * p <= longest:
-        prev = powers[p]
+        prev = powers[-1]
         length = len(prev) - p * step
-        powers[2 * p] = np.add(prev[:length], prev[p * step : p * step + length])
+        powers.append(np.add(prev[:length], prev[p * step : p * step + length]))
         p *= 2
     out = []
-    for (lo, hi), region in zip(windows, regions, strict=True):
+    for lo, hi in windows:
         n = hi - lo + 1
-        length = len(a) - (n - 1) * step
-        parts, at = [], 0
-        for q in sorted(powers, reverse=True):
-            if n - at >= q:
-                parts.append(powers[q][at * step : at * step + length])
-                at += q
-        if len(parts) == 1:
-            s = parts[0].copy() if copy else parts[0]
+        if axis == 0:
+            region = (r0 - lo, r1 - hi, c0, c1)
         else:
-            s = np.add(parts[0], parts[1])
-        for extra in parts[2:]:
-            s += extra
-        out.append(g.like(s, region))
+            region = (r0, r1, c0 - lo, c1 - hi)
+        if n < 1 or region[1] <= region[0] or region[3] <= region[2]:
+            raise ValueError(f"{g!r} too small for a {n}-sample window")
+        length = len(a) - (n - 1) * step
+        total, fresh, at = None, False, 0
+        for i in range(len(powers) - 1, -1, -1):
+            q = 1 << i
+            if n - at >= q:
+                part = powers[i][at * step : at * step + length]
+                if total is None:
+                    total = part
+                elif fresh:
+                    total += part
+                else:
+                    total, fresh = np.add(total, part), True
+                at += q
+        if not fresh and copy:
+            total = total.copy()
+        out.append(Grid(total, region[0] * stride + region[2], stride, region))
     return out
 
 
