@@ -180,6 +180,65 @@ def bench_full_resolution(dng: Path, rounds: int = 3) -> None:
     print(f"  baseline   python + numpy alone: {wall['python']:.2f} s, {rss['python']:.0f} MiB")
 
 
+#: Functions isp.pipeline.process calls, by stage (timed by wrapping them where it looks them up).
+_STAGES = (
+    ("split_planes", "uint16 -> planes"), ("black_level_planes", "black level"),
+    ("defective_pixels_planes", "defective pixels"), ("green_equalise_planes", "green equalisation"),
+    ("white_balance_planes", "white balance"), ("lens_shading_planes", "lens shading"),
+    ("demosaic_mlri_planes", "demosaic (MLRI + GBTF)"), ("assemble", "planes -> RGB"),
+    ("colour_correct_planar", "colour correction"), ("tone", "tone curve"),
+    ("luma_detail", "sharpening detail"), ("to_uint8_planar", "sharpen + 8-bit"),
+)
+
+
+def bench_stages(dng: Path) -> None:
+    """Time per stage, one thread, the whole frame in the pipeline's default tiles."""
+    import contextlib
+
+    from isp import demosaic_ri, pipeline
+    from isp.dng import read_dng
+    from isp.jpeg import encode_jpeg
+    from isp.render import pipeline_params
+
+    spent: dict[str, float] = dict.fromkeys([label for _, label in _STAGES], 0.0)
+
+    def timed(f, label):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    t0 = time.perf_counter()
+    d = read_dng(dng)
+    read_s = time.perf_counter() - t0
+    params = pipeline_params(d.raw)
+    with contextlib.ExitStack() as undo:
+        for module, name, label in [(pipeline, n, label) for n, label in _STAGES] + [
+            (demosaic_ri, "_green_difference", "  of which green (directional MLRI, GBTF)"),
+            (demosaic_ri, "_red_or_blue", "  of which red and blue (MLRI)"),
+        ]:
+            original = getattr(module, name)
+            undo.callback(setattr, module, name, original)
+            setattr(module, name, timed(original, label))
+        t0 = time.perf_counter()
+        rgb = pipeline.process_in_strips(d.raw.data, params, workers=1)
+        total = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    encode_jpeg(rgb, quality=92)
+    jpeg_s = time.perf_counter() - t0
+    print("Per stage, one thread, 4056x3040 (seconds; the machine may be shared):")
+    print(f"  {'DNG read and unpack':42s} {read_s:6.3f}")
+    for label, s in spent.items():
+        print(f"  {label:42s} {s:6.3f}")
+    rest = total - sum(s for label, s in spent.items() if not label.startswith(" "))
+    print(f"  {'tile cutting, Python between stages':42s} {rest:6.3f}")
+    print(f"  {'pipeline total':42s} {total:6.3f}")
+    print(f"  {'JPEG encode (mrig develop: band by band)':42s} {jpeg_s:6.3f}")
+
+
 def bench_colour_vs_libraw(dng: Path, label: str) -> None:
     import rawpy
 
@@ -244,6 +303,7 @@ def main() -> None:
         _write_hq_dng(pidng_dng)
     if not mrig_dng.exists():
         _write_mrig_dng(mrig_dng)
+    bench_stages(pidng_dng)
     bench_full_resolution(pidng_dng)
     bench_colour_vs_libraw(pidng_dng, "PiDNG-written")
     print("  (LibRaw there uses PiDNG's hard-coded ColorMatrix for the HQ camera, mrig the tuning's CCM)")
