@@ -53,3 +53,19 @@ def test_develop_jpeg_is_develop_then_encode(strip_rows, workers):
     assert np.array_equal(simplejpeg.decode_jpeg(jpg), simplejpeg.decode_jpeg(ref))
     with pytest.raises(ValueError, match="quality"):
         develop_jpeg(raw, quality=0)
+
+
+def test_bands_are_the_frame_in_pieces():
+    from isp.pipeline import process_in_bands, process_in_strips
+    from isp.render import pipeline_params
+
+    rng = np.random.default_rng(5)
+    raw = RawFrame(rng.integers(256, 4095, (38, 30)).astype(np.uint16), "GRBG", 256, 4095, 12,
+                   FrameMetadata(0, 0, 10_000, 1.0, (1.8, 1.5), 5000, 25_000))
+    params = pipeline_params(raw)
+    whole = process_in_strips(raw.data, params, strip_rows=38, workers=1, tile_cols=30)
+    bands: dict[int, np.ndarray] = {}
+    process_in_bands(raw.data, params, lambda y0, rows: bands.update({y0: rows.copy()}),
+                     strip_rows=12, workers=2, tile_cols=10)
+    assert sorted(bands) == [0, 12, 24, 36]
+    assert np.array_equal(np.concatenate([bands[y0] for y0 in sorted(bands)]), whole)
