@@ -41,7 +41,6 @@ import numpy as np
 from isp.grid import (
     Grid,
     common,
-    flip_odd,
     interleave,
     offsets,
     parity,
@@ -154,14 +153,15 @@ def _estimate(x: Grid, y: Grid, px: int, axis: int, k: int, eps: float) -> Grid:
 
 
 def _directional(e: Grid, o: Grid, axis: int, prm: MlriParams) -> tuple[Grid, Grid]:
-    """Green minus the other colour at the phase-0 (``e``) and phase-1 (``o``) sites of lines
+    """Phase 1 minus phase 0 colour at the phase-0 (``e``) and phase-1 (``o``) sites of lines
     along ``axis``, from estimates along ``axis`` only. The lines alternate across the other
-    axis between (R, G) and (G, B) lines; the sign is fixed so the difference is always G - C."""
+    axis between (R, G) lines, where that is G - R, and (G, B) lines, where it is B - G: the
+    sign is the same along a line, which is all the gradients and averages of GBTF look along,
+    so it is put right only at the end (:func:`_green_difference`)."""
     k = prm.green_window // 2
     o_at_e = _estimate(o, e, 1, axis, k, prm.eps)
     e_at_o = _estimate(e, o, 0, axis, k, prm.eps)
-    across = 1 - axis
-    return flip_odd(o_at_e - e, across), flip_odd(o - e_at_o, across)
+    return o_at_e - e, o - e_at_o
 
 
 def _gbtf_at(d: tuple[Grid, Grid], weight: Grid, axis: int, po: int) -> tuple[Grid, Grid]:
@@ -222,9 +222,11 @@ def _green_difference(planes: dict[str, Grid], prm: MlriParams) -> tuple[Grid, G
             d = (parity(de, across, p), parity(do, across, p))
             sums[p] += _gbtf_at(d, energy, axis, p)
     out = []
-    for s4 in (sums[0], sums[1]):
+    for sign, s4 in ((1.0, sums[0]), (-1.0, sums[1])):  # B sites are on (G, B) lines: B - G there
         num = s4[0] + s4[2]
-        num /= s4[1] + s4[3]
+        den = s4[1] + s4[3]
+        den *= sign
+        num /= den
         out.append(num)
     return out[0], out[1]
 

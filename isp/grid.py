@@ -370,12 +370,3 @@ def interleave(g0: Grid, g1: Grid, axis: int) -> Grid:
     out[:, 2 * c0 : 2 * c1 : 2] = g0.view(r0, r1, c0, c1)
     out[:, 2 * c0 + 1 : 2 * c1 : 2] = g1.view(r0, r1, c0, c1)
     return Grid(out.reshape(-1), r0 * 2 * stride, 2 * stride, (r0, r1, 2 * c0, 2 * c1))
-
-
-def flip_odd(g: Grid, axis: int) -> Grid:
-    """Negate, in place, the samples at odd full-resolution positions along ``axis``."""
-    v = g.to2d()
-    start = (1 - (g.r0 if axis == 0 else g.c0)) % 2
-    part = v[start::2] if axis == 0 else v[:, start::2]
-    np.negative(part, out=part)
-    return g
