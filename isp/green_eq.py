@@ -41,10 +41,14 @@ def _towards(g: Grid, other_mean: Grid, params: GreenEqParams) -> Grid:
     limit = np.abs(x)
     limit *= np.float32(params.slope)
     limit += np.float32(params.offset)
+    # Halfway where the greens differ by less than the limit: a 0/1 mask multiplied in (far
+    # cheaper than np.where).
+    near = np.abs(diff)
+    np.less(near, limit, out=near)
+    diff *= near
     diff *= np.float32(0.5)
-    step = np.where(np.abs(diff) < np.float32(0.5) * limit, diff, np.float32(0.0))
-    step += x
-    return g.like(step, region)
+    diff += x
+    return g.like(diff, region)
 
 
 def green_equalise_planes(planes: dict[str, Grid], params: GreenEqParams) -> dict[str, Grid]:
