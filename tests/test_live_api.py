@@ -123,7 +123,8 @@ def test_magnify_sets_the_scaler_crop_and_the_view_follows(client):
     assert r.json()["scaler_crop"] is None
 
 
-def test_magnify_reads_the_full_resolution_mode_for_real_sensor_pixels(client):
+def test_magnify_reads_the_full_resolution_mode_for_real_sensor_pixels(make_client, settings):
+    client = make_client(settings_=settings.with_overrides(camera={"zero_shutter_lag": False}))
     assert client.get("/api/magnify").json()["sensor_mode"] == "2028x1520"
     r = client.put("/api/magnify", json={"factor": 5, "x": 0.5, "y": 0.5})
     assert r.json()["sensor_mode"] == "4056x3040"  # not 2×2-binned pixels blown up

@@ -13,8 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from firmware.auth.passwords import PASSWORD_MAX_CHARS
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("set-password", help="set the web UI password from standard input")
@@ -24,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware.auth.passwords import PasswordStore, check_new_password
+    from firmware.auth.passwords import PASSWORD_MAX_CHARS, PasswordStore, check_new_password
 
     if sys.stdin.isatty():
         print("mrig set-password: type the new password and press Enter (it is shown)",
