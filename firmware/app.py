@@ -29,7 +29,7 @@ from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
 from firmware.watchdog import Watchdog
 from hal.camera import Camera
-from hal.select import make_camera
+from hal.select import make_camera_or_placeholder
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -145,12 +145,12 @@ def _address(server) -> str:
 def _camera_source(choice: str) -> Camera | CameraFactory:
     """A real camera is a fresh backend object at every (re)open; the mock is one simulated
     rig kept across reopens, so its lens rings and light survive a fault."""
-    first = make_camera(choice)
+    first = make_camera_or_placeholder(choice)
     if first.backend == "mock":
         return first
     objects = iter([first])
 
     def camera() -> Camera:
-        return next(objects, None) or make_camera(choice)
+        return next(objects, None) or make_camera_or_placeholder(choice)
 
     return camera

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from hal import exc
-from hal.camera import Camera
+from hal import exc, imx477
+from hal.camera import Camera, Controls, PreviewFrame, RawFrame, SensorInfo, SensorMode
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +43,55 @@ def _mock() -> Camera:
     from hal.mock.camera import MockCamera
 
     return MockCamera()
+
+
+def make_camera_or_placeholder(choice: CameraChoice = "auto") -> Camera:
+    """Like :func:`make_camera`, but a camera that cannot be made (no camera on the ribbon,
+    picamera2 broken) becomes an :class:`UnavailableCamera`, so the service stays up, says why
+    and tries again, rather than the process dying at boot."""
+    try:
+        return make_camera(choice)
+    except exc.CameraError as error:
+        log.warning("camera: %s unavailable (%s); will retry", choice, error)
+        return UnavailableCamera(choice, str(error))
+
+
+class UnavailableCamera(Camera):
+    """Stands in for a camera that could not be made: describes the HQ camera, and opening it
+    raises :class:`~hal.exc.CameraNotFound` with the reason."""
+
+    def __init__(self, backend: str, reason: str) -> None:
+        self.backend = backend
+        self.reason = reason
+
+    @property
+    def sensor(self) -> SensorInfo:
+        return imx477.sensor_info()
+
+    def open(self) -> None:
+        raise exc.CameraNotFound(self.reason)
+
+    def close(self) -> None:
+        pass
+
+    def configure(self, mode: SensorMode, preview_size: tuple[int, int]) -> None:
+        raise exc.CameraNotRunning(self.reason)
+
+    def start(self) -> None:
+        raise exc.CameraNotRunning(self.reason)
+
+    def stop(self) -> None:
+        pass
+
+    def set_controls(self, controls: Controls) -> None:
+        raise exc.CameraNotRunning(self.reason)
+
+    @property
+    def controls(self) -> Controls:
+        return Controls()
+
+    def next_frame(self, timeout_s: float = 2.0) -> PreviewFrame:
+        raise exc.CameraNotRunning(self.reason)
+
+    def capture_still(self, timeout_s: float | None = None) -> RawFrame:
+        raise exc.CameraNotRunning(self.reason)

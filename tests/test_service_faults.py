@@ -131,3 +131,17 @@ def test_switching_still_waits_for_the_mode_switch():
         pressed_ns = clock.monotonic_ns()
         raw = service.capture_still()
         assert raw.metadata.sensor_timestamp_ns - pressed_ns >= MODE_SWITCH_US * 1000
+
+
+def test_missing_camera_at_boot_keeps_the_server_up_and_says_why(make_client):
+    """`--camera picamera2` with no camera (here: no libcamera): 503 with the reason, retries,
+    and the process stays up, so the phone can show what is wrong."""
+    from firmware.app import _camera_source
+
+    client = make_client(_camera_source("picamera2"))
+    wait_until(lambda: state(client)["state"] == "recovering")
+    s = state(client)
+    assert s["backend"] == "picamera2" and s["reason"].startswith("no camera found")
+    r = client.patch("/api/controls", json={"ev": 1})
+    assert r.status_code == 503 and "no camera found" in r.json()["detail"]
+    assert client.get("/api/camera").json()["model"] == "imx477"
