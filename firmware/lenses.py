@@ -88,9 +88,12 @@ class CurrentLens(BaseModel):
     optics: dict[str, Any] | None
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "lens"
+
+
 def _preset(make: str, name: str, focal: float, widest: float, smallest: float) -> Lens:
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{make} {name}".lower()).strip("-")
-    return Lens(id=f"preset-{slug}", preset=True, make=make, name=name,
+    return Lens(id=f"preset-{_slug(f'{make} {name}')}", preset=True, make=make, name=name,
                 focal_length_mm=focal, max_f_number=widest, min_f_number=smallest)
 
 
@@ -110,10 +113,6 @@ PRESETS: tuple[Lens, ...] = (
     _preset("Zeiss", "Biogon T* 35 f/2 ZM", 35, 2.0, 22),
     _preset("7Artisans", "35 f/2", 35, 2.0, 16),
 )
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "lens"
 
 
 class LensRegistry:
