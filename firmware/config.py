@@ -13,9 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from firmware.exc import ConfigError
+from hal.select import CameraChoice
 
 DEFAULT_CONFIG_PATH = Path("/etc/mrig/config.toml")
-CameraChoice = Literal["auto", "mock", "picamera2"]
 
 
 class _Section(BaseModel):

@@ -7,7 +7,7 @@ Every consumer still accepts an injected :class:`~hal.camera.Camera` instead.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Literal, get_args
 
 from hal import exc, imx477
 from hal.camera import Camera, Controls, PreviewFrame, RawFrame, SensorInfo, SensorMode
@@ -15,7 +15,7 @@ from hal.camera import Camera, Controls, PreviewFrame, RawFrame, SensorInfo, Sen
 log = logging.getLogger(__name__)
 
 CameraChoice = Literal["auto", "mock", "picamera2"]
-CHOICES: tuple[str, ...] = ("auto", "mock", "picamera2")
+CHOICES: tuple[str, ...] = get_args(CameraChoice)
 
 
 def make_camera(choice: CameraChoice = "auto") -> Camera:

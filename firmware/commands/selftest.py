@@ -12,13 +12,14 @@ import tempfile
 from pathlib import Path
 
 from firmware.exc import ConfigError
+from hal.select import CHOICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("selftest", help="check the camera, LED and button on the Pi")
     p.add_argument("--config", type=Path, help="TOML settings file (pins, tuning)")
     p.add_argument(
-        "--camera", choices=("auto", "mock", "picamera2"), default="picamera2",
+        "--camera", choices=CHOICES, default="picamera2",
         help="camera backend (default picamera2: a missing camera is a failure, not the mock)",
     )
     p.add_argument("--out", type=Path, help="folder for selftest.dng (default: a new temp folder)")

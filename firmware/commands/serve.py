@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 from firmware.exc import ConfigError
+from hal.select import CHOICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the camera service and web UI")
     p.add_argument("--config", type=Path, help="TOML settings file (default /etc/mrig/config.toml if present)")
-    p.add_argument("--camera", choices=("auto", "mock", "picamera2"), help="camera backend")
+    p.add_argument("--camera", choices=CHOICES, help="camera backend")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--data-dir", type=Path, help="where photos and settings are kept")
