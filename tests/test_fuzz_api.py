@@ -103,9 +103,13 @@ def test_api_conforms_and_never_fails(case, fuzz_client):
         return
     if case.path == "/api/live" and case.query:
         case.query.pop("after", None)  # waits up to 5 s for that frame, then 503 by design
-    # A capture an earlier example started (a 202 job) may still be taking its frame: let it
-    # finish so that what reaches the camera now is this request's doing.
-    client.app.state.capture.drive.wait(timeout_s=60)
+    # A capture an earlier example started (a 202 job, e.g. a 10 × 10 s interval) may still be
+    # running: stop it and let its thread end, so that what reaches the camera now is this
+    # request's doing.
+    drive = client.app.state.capture.drive
+    if drive.active is not None:
+        drive.cancel(drive.active.id)
+    drive.wait(timeout_s=60)
     before = len(camera.reached)
     response = _send(client, case)
     negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
