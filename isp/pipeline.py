@@ -194,6 +194,42 @@ def process_in_bands(
     _run_tiles(raw, params, strip_rows, workers, tile_cols, band, done)
 
 
+def _check_tiling(strip_rows: int, tile_cols: int) -> tuple[int, int]:
+    """Tile sides rounded up to even (a tile starts on a red pixel), at least 2."""
+    if strip_rows < 2 or tile_cols < 2:
+        raise ValueError("strip_rows and tile_cols must be at least 2")
+    return strip_rows + strip_rows % 2, tile_cols + tile_cols % 2
+
+
+def develop_tile(raw: np.ndarray, params: PipelineParams, y0: int, y1: int, x0: int, x1: int,
+                 out: np.ndarray) -> None:
+    """Rows ``y0..y1-1``, columns ``x0..x1-1`` (``y0``, ``x0`` even) of the whole uint16 mosaic
+    into ``out`` (uint8 (y1 - y0, x1 - x0, 3)): the tile is cut with :func:`halo` pixels
+    around it, mirrored beyond the frame's edges, and run through :func:`process`."""
+    h, w = raw.shape
+    ry, rx = check_pattern(params.pattern)
+    m = halo(params)
+    top, left = m + ry, m + rx  # y0, x0 and m are even: the tile starts on a red pixel
+    bottom = m + (top + y1 - y0 + m) % 2
+    right = m + (left + x1 - x0 + m) % 2
+    rows = mirror_index(h, y0 - top, y1 + bottom)
+    cols = mirror_index(w, x0 - left, x1 + right)
+    tile = _take(_take(raw, rows, 0), cols, 1)
+    process(tile, params, rows, cols, (top, top + y1 - y0, left, left + x1 - x0), out)
+
+
+def develop_band(raw: np.ndarray, params: PipelineParams, y0: int, y1: int,
+                 tile_cols: int = TILE_COLS) -> np.ndarray:
+    """Rows ``y0..y1-1`` (``y0`` even) of the frame, tile by tile on this thread: uint8 (y1 - y0, W, 3)."""
+    w = raw.shape[1]
+    _, tile_cols = _check_tiling(2, tile_cols)
+    out = np.empty((y1 - y0, w, 3), np.uint8)
+    for x0 in range(0, w, tile_cols):
+        x1 = min(x0 + tile_cols, w)
+        develop_tile(raw, params, y0, y1, x0, x1, out[:, x0:x1])
+    return out
+
+
 def _run_tiles(
     raw: np.ndarray,
     params: PipelineParams,
@@ -205,28 +241,16 @@ def _run_tiles(
 ) -> None:
     """Process every tile; the tile at (y0, x0) lands in columns x0.. of ``target(y0, y1)``, and
     ``band_done(y0)`` follows the last tile of rows y0..y1."""
-    if strip_rows < 2 or tile_cols < 2:
-        raise ValueError("strip_rows and tile_cols must be at least 2")
+    strip_rows, tile_cols = _check_tiling(strip_rows, tile_cols)
     reuse_freed_memory()
-    strip_rows += strip_rows % 2
-    tile_cols += tile_cols % 2
     h, w = raw.shape
-    ry, rx = check_pattern(params.pattern)
-    m = halo(params)
     tiles = [(y0, x0) for y0 in range(0, h, strip_rows) for x0 in range(0, w, tile_cols)]
     lock = threading.Lock()
     left_in_band = collections.Counter(y0 for y0, _ in tiles)
 
     def job(y0: int, x0: int) -> None:
         y1, x1 = min(y0 + strip_rows, h), min(x0 + tile_cols, w)
-        top, left = m + ry, m + rx  # y0, x0 and m are even: the tile starts on a red pixel
-        bottom = m + (top + y1 - y0 + m) % 2
-        right = m + (left + x1 - x0 + m) % 2
-        rows = mirror_index(h, y0 - top, y1 + bottom)
-        cols = mirror_index(w, x0 - left, x1 + right)
-        tile = _take(_take(raw, rows, 0), cols, 1)
-        region = (top, top + y1 - y0, left, left + x1 - x0)
-        process(tile, params, rows, cols, region, target(y0, y1)[:, x0:x1])
+        develop_tile(raw, params, y0, y1, x0, x1, target(y0, y1)[:, x0:x1])
         if band_done is not None:
             with lock:
                 left_in_band[y0] -= 1

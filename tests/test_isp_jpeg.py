@@ -69,3 +69,83 @@ def test_bands_are_the_frame_in_pieces():
                      strip_rows=12, workers=2, tile_cols=10)
     assert sorted(bands) == [0, 12, 24, 36]
     assert np.array_equal(np.concatenate([bands[y0] for y0 in sorted(bands)]), whole)
+
+
+def _small_raw(seed: int = 3) -> RawFrame:
+    rng = np.random.default_rng(seed)
+    data = rng.integers(256, 4095, (44, 36)).astype(np.uint16)
+    return RawFrame(data, "BGGR", 256, 4095, 12, FrameMetadata(0, 0, 10_000, 1.0, (2.0, 1.6), 5000, 25_000))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 7])
+def test_forked_workers_develop_the_same_bands_as_threads(workers):
+    from isp import forked
+    from isp.render import pipeline_params
+
+    raw = _small_raw()
+    params = pipeline_params(raw)
+    whole = develop(raw, strip_rows=44, workers=1, tile_cols=36)
+    bands = forked.map_bands(raw.data, params, lambda rows: rows.tobytes(), 8, 16, workers)
+    assert len(bands) == 6  # 44 rows in bands of 8
+    got = np.concatenate([np.frombuffer(b, np.uint8).reshape(-1, 36, 3) for b in bands])
+    assert np.array_equal(got, whole)
+
+
+def test_develop_jpeg_on_processes_is_byte_identical_and_falls_back_to_threads(monkeypatch):
+    import threading
+
+    from isp import forked
+
+    raw = _small_raw(4)
+    threads = develop_jpeg(raw, quality=88, strip_rows=8, workers=2, tile_cols=16)
+    calls = []
+    real = forked.map_bands
+    monkeypatch.setattr(forked, "map_bands", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(forked, "can_fork", lambda: True)
+    assert develop_jpeg(raw, quality=88, strip_rows=8, workers=2, tile_cols=16, processes=True) == threads
+    assert calls == [1]
+    monkeypatch.undo()
+    monkeypatch.setattr(forked, "map_bands", lambda *a, **k: calls.append(2) or real(*a, **k))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # a server's threads: forking would be unsafe
+    other.start()
+    try:
+        assert not forked.can_fork()
+        assert develop_jpeg(raw, quality=88, strip_rows=8, workers=2, tile_cols=16, processes=True) == threads
+    finally:
+        stop.set()
+        other.join()
+    assert calls == [1]
+
+
+def test_a_failing_or_dying_worker_is_an_error_not_a_hang():
+    import os
+    import signal
+
+    from isp import forked
+    from isp.exc import IspError
+    from isp.render import pipeline_params
+
+    raw = _small_raw()
+    params = pipeline_params(raw)
+    before = _children()
+
+    def fails(rows):
+        raise ValueError("band too boring")
+
+    with pytest.raises(IspError, match="band too boring"):
+        forked.map_bands(raw.data, params, fails, 8, 16, 2)
+
+    def dies(rows):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(IspError, match="ended without bands"):
+        forked.map_bands(raw.data, params, dies, 8, 16, 2)
+    assert _children() == before  # every worker was reaped: no zombies left behind
+
+
+def _children() -> set[int]:
+    from pathlib import Path
+
+    return {int(pid) for task in Path("/proc/self/task").iterdir()
+            for pid in (task / "children").read_text().split()}

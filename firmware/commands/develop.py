@@ -83,6 +83,7 @@ def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
         tone=args.tone,
         lens_shading=not args.no_lens_shading,
         sharpening=not args.no_sharpen,
+        processes=True,  # a command-line run has no other threads: fork is safe and faster
     )
     _write_atomic(dst, jpeg)
 
