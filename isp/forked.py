@@ -30,7 +30,7 @@ import numpy as np
 
 from isp.allocator import reuse_freed_memory
 from isp.exc import IspError
-from isp.pipeline import PipelineParams, _check_tiling, develop_band
+from isp.pipeline import PipelineParams, _check_tiling, develop_band, halo
 
 #: A result record: band number (-1 for a worker's error) and payload length, then the payload.
 _HEADER = struct.Struct("<iI")
@@ -86,6 +86,7 @@ def map_bands(
     :class:`isp.exc.IspError` with its traceback; a worker that dies without a word too.
     """
     strip_rows, tile_cols = _check_tiling(strip_rows, tile_cols)
+    halo(params)  # measured once here (it is cached) rather than in every worker
     h = raw.shape[0]
     starts = list(range(0, h, strip_rows))
     n = max(1, min(workers or os.cpu_count() or 1, len(starts)))
