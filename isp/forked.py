@@ -18,6 +18,7 @@ they inherited.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -94,6 +95,7 @@ def map_bands(
     _write_all(tasks_w, b"".join(_BAND.pack(i) for i in range(len(starts))))
     os.close(tasks_w)  # readers see the end of the pipe once the numbers are taken
     children: dict[int, int] = {}  # result pipe -> pid
+    done = False
     try:
         for _ in range(n):
             results_r, results_w = os.pipe()
@@ -105,15 +107,17 @@ def map_bands(
                 _worker(raw, params, starts, h, tile_cols, finish, tasks_r, results_w)
             os.close(results_w)
             children[results_r] = pid
-        return _collect(children, len(starts))
+        bands = _collect(children, len(starts))
+        done = True
+        return bands
     finally:
         os.close(tasks_r)
         for fd, pid in children.items():
-            try:
-                os.kill(pid, signal.SIGKILL)  # only still alive after an error or interrupt
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
+            if not done:  # an error or an interrupt here: stop the others' work
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):  # reaped already (SIGCHLD ignored)
+                os.waitpid(pid, 0)
             os.close(fd)
 
 

@@ -27,9 +27,10 @@ valid regions only (:mod:`isp.grid`), so a tile's result is bit for bit what pro
 whole frame gives for those pixels. A tile goes from uint16 to uint8 in one pass through small
 working arrays (about 15-30 MB at the default size), which keeps memory low and the data in
 the CPU caches; tiles run on a thread pool, one thread per CPU (numpy releases the GIL in its
-loops). Only the raw frame and the uint8 output exist at full size, and with
-:func:`process_in_bands` (which hands each finished band of rows on, to the JPEG encoder) not
-even the output. Measured per tile (``tests/bench/bench_isp.py``): the demosaic is about two
+loops), or whole bands on forked processes (:mod:`isp.forked`, for ``mrig develop``: faster, as
+the workers then never wait for each other's GIL). Only the raw frame and the uint8 output exist
+at full size, and with :func:`process_in_bands` (which hands each finished band of rows on, to
+the JPEG encoder) not even the output. Measured per tile (``tests/bench/bench_isp.py``): the demosaic is about two
 thirds of the work, and about 4 ms of Python bookkeeping per tile is why tiles are not smaller.
 """
 

@@ -149,3 +149,24 @@ def test_develop_command_bad_input_exit_2_no_output(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [bad]
     assert cmd.run(_args(bad, quality=0)) == 2
     assert cmd.run(_args(tmp_path / "nope.dng")) == 2
+
+
+def test_mrig_develop_as_a_user_runs_it(tmp_path):
+    """The real command in a fresh process (where it develops on forked workers) gives the
+    pixels of the in-process, threaded development."""
+    import subprocess
+    import sys
+
+    import simplejpeg
+
+    from isp.render import develop_jpeg
+
+    data = np.random.default_rng(1).integers(300, 3000, (800, 96), dtype=np.uint16)  # 3 bands
+    src = hq_dng(tmp_path, data)
+    out = tmp_path / "out.jpg"
+    run = subprocess.run([sys.executable, "-c", "from firmware.cli import main; raise SystemExit(main())",
+                          "develop", str(src), "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    threaded = develop_jpeg(read_dng(src).raw, quality=92, processes=False)
+    assert np.array_equal(simplejpeg.decode_jpeg(out.read_bytes()), simplejpeg.decode_jpeg(threaded))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hq.dng", "out.jpg"]
