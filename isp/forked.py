@@ -1,9 +1,9 @@
 """Bands of a frame developed on forked worker processes: the pipeline without the GIL.
 
 Why processes: a tile is some thousands of numpy calls, and between two calls a thread needs the
-GIL. With one thread per CPU the hand-overs cost about a quarter of the wall time of a full
-frame (``python -m tests.bench bench_isp`` prints both ways), while processes share nothing but
-the memory bus. ``fork`` gives every worker the raw frame copy-on-write, so nothing is sent
+GIL. With one thread per CPU a full frame takes 1.2 to 1.3 times as long as on as many forked
+workers (``python -m tests.bench bench_isp`` prints both), which share nothing but the memory
+bus. ``fork`` gives every worker the raw frame copy-on-write, so nothing is sent
 to them, and each sends back only what ``finish`` makes of a band (a JPEG band: some 0.3 MB).
 
 Work is handed out through a pipe of band numbers, written before the fork: every read of four
@@ -31,7 +31,7 @@ import numpy as np
 
 from isp.allocator import reuse_freed_memory
 from isp.exc import IspError
-from isp.pipeline import PipelineParams, _check_tiling, develop_band, halo
+from isp.pipeline import PipelineParams, develop_band, even_tiling, halo
 
 #: A result record: band number (-1 for a worker's error) and payload length, then the payload.
 _HEADER = struct.Struct("<iI")
@@ -86,7 +86,7 @@ def map_bands(
     Only call this where :func:`can_fork` is true. A worker's exception comes back as
     :class:`isp.exc.IspError` with its traceback; a worker that dies without a word too.
     """
-    strip_rows, tile_cols = _check_tiling(strip_rows, tile_cols)
+    strip_rows, tile_cols = even_tiling(strip_rows, tile_cols)
     halo(params)  # measured once here (it is cached) rather than in every worker
     h = raw.shape[0]
     starts = list(range(0, h, strip_rows))

@@ -195,7 +195,7 @@ def process_in_bands(
     _run_tiles(raw, params, strip_rows, workers, tile_cols, band, done)
 
 
-def _check_tiling(strip_rows: int, tile_cols: int) -> tuple[int, int]:
+def even_tiling(strip_rows: int, tile_cols: int) -> tuple[int, int]:
     """Tile sides rounded up to even (a tile starts on a red pixel), at least 2."""
     if strip_rows < 2 or tile_cols < 2:
         raise ValueError("strip_rows and tile_cols must be at least 2")
@@ -223,7 +223,7 @@ def develop_band(raw: np.ndarray, params: PipelineParams, y0: int, y1: int,
                  tile_cols: int = TILE_COLS) -> np.ndarray:
     """Rows ``y0..y1-1`` (``y0`` even) of the frame, tile by tile on this thread: uint8 (y1 - y0, W, 3)."""
     w = raw.shape[1]
-    _, tile_cols = _check_tiling(2, tile_cols)
+    _, tile_cols = even_tiling(2, tile_cols)
     out = np.empty((y1 - y0, w, 3), np.uint8)
     for x0 in range(0, w, tile_cols):
         x1 = min(x0 + tile_cols, w)
@@ -242,7 +242,7 @@ def _run_tiles(
 ) -> None:
     """Process every tile; the tile at (y0, x0) lands in columns x0.. of ``target(y0, y1)``, and
     ``band_done(y0)`` follows the last tile of rows y0..y1."""
-    strip_rows, tile_cols = _check_tiling(strip_rows, tile_cols)
+    strip_rows, tile_cols = even_tiling(strip_rows, tile_cols)
     reuse_freed_memory()
     h, w = raw.shape
     tiles = [(y0, x0) for y0 in range(0, h, strip_rows) for x0 in range(0, w, tile_cols)]
