@@ -143,7 +143,8 @@ def parse_dng(buf: bytes, name: str = "<dng>") -> DngImage:
     black = float(np.mean(black_values))
     if not 0 <= black < white <= (1 << bits) - 1:
         raise RawFormatError(f"{name}: black level {black} / white level {white} do not fit {bits}-bit data")
-    np.minimum(data, np.uint16(white), out=data)
+    if white < (1 << bits) - 1:  # else no sample can be above it: skip a pass over the frame
+        np.minimum(data, np.uint16(white), out=data)
     depth = max(1, int(white).bit_length())
     neutral_tag = _find(ifds, ifd, AS_SHOT_NEUTRAL)
     neutral = None

@@ -142,12 +142,16 @@ def read_ifds(buf: bytes, name: str = "<tiff>") -> list[Ifd]:
     return ifds
 
 
-def _unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
-    """Unpack big-endian bit-packed samples (TIFF's FillOrder 1) of ``bits`` each into uint16."""
-    if bits == 8:
-        return packed[:count].astype(np.uint16)
+def _unpack_bits(packed: np.ndarray, bits: int, count: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Unpack big-endian bit-packed samples (TIFF's FillOrder 1) of ``bits`` each into uint16
+    (into ``out``, contiguous uint16 of ``count``, when given: no copy on the way)."""
     if bits == 16:
         raise AssertionError("16-bit samples are not bit-packed")
+    if out is None:
+        out = np.empty(count, np.uint16)
+    if bits == 8:
+        out[:] = packed[:count]
+        return out
     if bits == 12 and count % 2 == 0:
         # Each 3 bytes hold two samples: read big-endian 16-bit words at byte 0 and byte 1 of
         # every triple (strided views, no copy); the first sample is the top 12 bits of the
@@ -156,14 +160,14 @@ def _unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
         buf = np.ascontiguousarray(packed[: 3 * pairs])
         hi = np.ndarray((pairs,), ">u2", buf, 0, (3,))
         lo = np.ndarray((pairs,), ">u2", buf, 1, (3,)) if pairs else hi
-        out = np.empty(count, np.uint16)
         np.right_shift(hi, 4, out=out[0::2])
         np.bitwise_and(lo, 0x0FFF, out=out[1::2])
         return out
     # General case: expand to bits, regroup. Slower, only for unusual depths and odd counts.
     allbits = np.unpackbits(packed)[: count * bits].reshape(count, bits).astype(np.uint16)
     weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint16)
-    return (allbits * weights).sum(axis=1, dtype=np.uint16)
+    out[:] = (allbits * weights).sum(axis=1, dtype=np.uint16)
+    return out
 
 
 def unpackbits_rle(data: bytes, size: int, name: str = "<tiff>") -> bytes:
@@ -205,9 +209,12 @@ def _decode_rows(
     for y0 in range(0, rows, block):
         part = raw[y0 : y0 + block]
         if (width * bits) % 8 == 0:
-            dest[y0 : y0 + block] = _unpack_bits(part.reshape(-1), bits, part.shape[0] * width).reshape(
-                part.shape[0], width
-            )
+            rows_out = dest[y0 : y0 + block]
+            count = part.shape[0] * width
+            if rows_out.flags.c_contiguous:  # a strip, or a tile as wide as the image
+                _unpack_bits(part.reshape(-1), bits, count, rows_out.reshape(-1))
+            else:
+                rows_out[:] = _unpack_bits(part.reshape(-1), bits, count).reshape(rows_out.shape)
         else:
             dest[y0 : y0 + block] = np.stack([_unpack_bits(r, bits, width) for r in part])
 

@@ -353,7 +353,7 @@ def main() -> None:
     if not mrig_dng.exists():
         _write_mrig_dng(mrig_dng)
     bench_stages(pidng_dng)
-    bench_full_resolution(pidng_dng)
+    bench_full_resolution(pidng_dng, rounds=9)
     bench_colour_vs_libraw(pidng_dng, "PiDNG-written")
     print("  (LibRaw there uses PiDNG's hard-coded ColorMatrix for the HQ camera, mrig the tuning's CCM)")
     bench_colour_vs_libraw(mrig_dng, "mrig-written")
