@@ -170,3 +170,16 @@ def test_mrig_develop_as_a_user_runs_it(tmp_path):
     threaded = develop_jpeg(read_dng(src).raw, quality=92, processes=False)
     assert np.array_equal(simplejpeg.decode_jpeg(out.read_bytes()), simplejpeg.decode_jpeg(threaded))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hq.dng", "out.jpg"]
+
+
+def test_ctrl_c_is_a_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    from firmware import cli
+
+    def interrupted(src, dst, args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmd, "develop_file", interrupted)
+    src = hq_dng(tmp_path, np.full((16, 16), 500, np.uint16))
+    assert cli.main(["develop", str(src)]) == 130
+    assert capsys.readouterr().err == "mrig develop: interrupted\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hq.dng"]

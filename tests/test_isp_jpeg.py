@@ -149,3 +149,20 @@ def _children() -> set[int]:
 
     return {int(pid) for task in Path("/proc/self/task").iterdir()
             for pid in (task / "children").read_text().split()}
+
+
+def test_an_interrupt_stops_and_reaps_the_workers(monkeypatch):
+    from isp import forked
+    from isp.render import pipeline_params
+
+    raw = _small_raw()
+    before = _children()
+
+    def interrupted(children, bands):
+        assert len(children) == 2  # both workers were started
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forked, "_collect", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        forked.map_bands(raw.data, pipeline_params(raw), lambda rows: rows.tobytes(), 8, 16, 2)
+    assert _children() == before
