@@ -30,8 +30,10 @@ the CPU caches; tiles run on a thread pool, one thread per CPU (numpy releases t
 loops), or whole bands on forked processes (:mod:`isp.forked`, for ``mrig develop``: faster, as
 the workers then never wait for each other's GIL). Only the raw frame and the uint8 output exist
 at full size, and with :func:`process_in_bands` (which hands each finished band of rows on, to
-the JPEG encoder) not even the output. Measured per tile (``tests/bench/bench_isp.py``): the demosaic is about two
-thirds of the work, and about 4 ms of Python bookkeeping per tile is why tiles are not smaller.
+the JPEG encoder) not even the output. Measured per tile (``tests/bench/bench_isp.py``): the
+demosaic is about two thirds of the work, and about 5 ms of Python bookkeeping per tile is why
+tiles are not smaller; larger ones no longer fit the CPU caches, and the halo (about a quarter
+of the demosaic's work at this size) is why they are not much smaller either.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Uses ../shared/data (McMaster-18, real_raw/test.RAW); parts skip with a note when it is missing.
 McMaster TIFFs are read with isp.tiff (PackBits), so no imaging library is needed.
-Speed and peak RSS are measured in fresh subprocesses, ours and LibRaw's interleaved, with the
-interpreter's own start-up measured alongside as a baseline. The machine may be shared: wall
-times then depend on the load, so CPU times (user + system) are printed too.
+Speed is measured in fresh subprocesses, ours (forked workers, and threads for comparison) and
+LibRaw's interleaved, with the interpreter's own start-up measured alongside as a baseline; peak
+memory as the process tree's PSS in one more run of each. The machine may be shared: wall times
+then depend on the load, so CPU times (user + system) are printed too.
 Colour is compared on two DNGs of the same scene: one written by PiDNG (its hard-coded colour
 matrices) and one by mrig's own writer (matrices derived from the tuning).
 Outputs land in bench-out/.
