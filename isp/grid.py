@@ -35,10 +35,68 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 _F32 = np.dtype(np.float32)
+
+
+def _overlap(g: Grid, h: Grid) -> tuple[int, int, int, int]:
+    """The region two grids of one layout both know (:func:`common` for two, written out)."""
+    if h.stride != g.stride:
+        raise ValueError(f"grids of different layouts: {g!r}, {h!r}")
+    r0 = g.r0 if g.r0 > h.r0 else h.r0
+    r1 = g.r1 if g.r1 < h.r1 else h.r1
+    c0 = g.c0 if g.c0 > h.c0 else h.c0
+    c1 = g.c1 if g.c1 < h.c1 else h.c1
+    if r1 <= r0 or c1 <= c0:
+        raise ValueError(f"grids do not overlap: {g!r}, {h!r}")
+    return r0, r1, c0, c1
+
+
+def _binary(ufunc: np.ufunc, reverse: bool = False) -> Callable[[Grid, object], Grid]:
+    """``g (op) other`` on the region both know (``other`` a grid) or on ``g``'s (a scalar);
+    ``reverse`` swaps the operands (``other (op) g``)."""
+
+    def op(g: Grid, other: object) -> Grid:
+        s = g.stride
+        if isinstance(other, Grid):
+            r0, r1, c0, c1 = _overlap(g, other)
+            start = r0 * s + c0
+            n = (r1 - r0 - 1) * s + (c1 - c0)
+            i, j = start - g.base, start - other.base
+            x, y = g.a[i : i + n], other.a[j : j + n]
+            return Grid(ufunc(y, x) if reverse else ufunc(x, y), start, s, (r0, r1, c0, c1))
+        x = g.flat()
+        return Grid(ufunc(other, x) if reverse else ufunc(x, other), g.r0 * s + g.c0, s,
+                    (g.r0, g.r1, g.c0, g.c1))
+
+    return op
+
+
+def _inplace(ufunc: np.ufunc) -> Callable[[Grid, object], Grid]:
+    """``g (op)= other``: in place where the result covers ``g``'s whole region, else a new
+    grid. Only for grids that own their storage (fresh results), never for shifted views."""
+
+    def op(g: Grid, other: object) -> Grid:
+        if isinstance(other, Grid):
+            r0, r1, c0, c1 = _overlap(g, other)
+            s = g.stride
+            start = r0 * s + c0
+            n = (r1 - r0 - 1) * s + (c1 - c0)
+            i, j = start - g.base, start - other.base
+            x, y = g.a[i : i + n], other.a[j : j + n]
+            if r0 != g.r0 or r1 != g.r1 or c0 != g.c0 or c1 != g.c1:
+                return Grid(ufunc(x, y), start, s, (r0, r1, c0, c1))
+            ufunc(x, y, out=x)
+            return g
+        x = g.flat()
+        ufunc(x, other, out=x)
+        return g
+
+    return op
 
 
 class Grid:
@@ -121,77 +179,18 @@ class Grid:
             (self.r0 - dr, self.r1 - dr, self.c0 - dc, self.c1 - dc),
         )
 
-    def _both(self, other: Grid) -> tuple[int, int, int, int, int, np.ndarray, np.ndarray]:
-        """Global start index, region and the two flat slices of the region both grids know
-        (:func:`common` written out for two grids: this runs for every arithmetic operation)."""
-        s = self.stride
-        if other.stride != s:
-            raise ValueError(f"grids of different layouts: {self!r}, {other!r}")
-        r0 = self.r0 if self.r0 > other.r0 else other.r0
-        r1 = self.r1 if self.r1 < other.r1 else other.r1
-        c0 = self.c0 if self.c0 > other.c0 else other.c0
-        c1 = self.c1 if self.c1 < other.c1 else other.c1
-        if r1 <= r0 or c1 <= c0:
-            raise ValueError(f"grids do not overlap: {self!r}, {other!r}")
-        start = r0 * s + c0
-        n = (r1 - r0 - 1) * s + (c1 - c0)
-        i, j = start - self.base, start - other.base
-        return start, r0, r1, c0, c1, self.a[i : i + n], other.a[j : j + n]
-
-    def _op(self, other: object, ufunc: np.ufunc, reverse: bool = False) -> Grid:
-        if isinstance(other, Grid):
-            start, r0, r1, c0, c1, x, y = self._both(other)
-            return Grid(ufunc(y, x) if reverse else ufunc(x, y), start, self.stride, (r0, r1, c0, c1))
-        x = self.flat()
-        return Grid(ufunc(other, x) if reverse else ufunc(x, other), self.r0 * self.stride + self.c0,
-                    self.stride, (self.r0, self.r1, self.c0, self.c1))
-
-    def _iop(self, other: object, ufunc: np.ufunc) -> Grid:
-        """In place where the result covers this grid's whole region, else a new grid. Only
-        for grids that own their storage (fresh results), never for shifted views."""
-        if isinstance(other, Grid):
-            start, r0, r1, c0, c1, x, y = self._both(other)
-            if r0 != self.r0 or r1 != self.r1 or c0 != self.c0 or c1 != self.c1:
-                return Grid(ufunc(x, y), start, self.stride, (r0, r1, c0, c1))
-            ufunc(x, y, out=x)
-            return self
-        x = self.flat()
-        ufunc(x, other, out=x)
-        return self
-
-    def __iadd__(self, other: object) -> Grid:
-        return self._iop(other, np.add)
-
-    def __isub__(self, other: object) -> Grid:
-        return self._iop(other, np.subtract)
-
-    def __imul__(self, other: object) -> Grid:
-        return self._iop(other, np.multiply)
-
-    def __itruediv__(self, other: object) -> Grid:
-        return self._iop(other, np.divide)
-
-    def __add__(self, other: object) -> Grid:
-        return self._op(other, np.add)
-
-    __radd__ = __add__
-
-    def __sub__(self, other: object) -> Grid:
-        return self._op(other, np.subtract)
-
-    def __rsub__(self, other: object) -> Grid:
-        return self._op(other, np.subtract, reverse=True)
-
-    def __mul__(self, other: object) -> Grid:
-        return self._op(other, np.multiply)
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other: object) -> Grid:
-        return self._op(other, np.divide)
-
-    def __rtruediv__(self, other: object) -> Grid:
-        return self._op(other, np.divide, reverse=True)
+    # Arithmetic on the region both operands know, made by _binary and _inplace, which inline
+    # the region arithmetic: it runs for every operation, some thousands a tile.
+    __add__ = __radd__ = _binary(np.add)
+    __sub__ = _binary(np.subtract)
+    __rsub__ = _binary(np.subtract, reverse=True)
+    __mul__ = __rmul__ = _binary(np.multiply)
+    __truediv__ = _binary(np.divide)
+    __rtruediv__ = _binary(np.divide, reverse=True)
+    __iadd__ = _inplace(np.add)
+    __isub__ = _inplace(np.subtract)
+    __imul__ = _inplace(np.multiply)
+    __itruediv__ = _inplace(np.divide)
 
     def __neg__(self) -> Grid:
         return self.like(np.negative(self.flat()))
@@ -217,14 +216,9 @@ def common(*grids: Grid) -> tuple[int, int, int, int]:
     return r0, r1, c0, c1
 
 
-def maximum(a: Grid, b: Grid) -> Grid:
-    """Element-wise maximum on the common region."""
-    return a._op(b, np.maximum)
-
-
-def minimum(a: Grid, b: Grid) -> Grid:
-    """Element-wise minimum on the common region."""
-    return a._op(b, np.minimum)
+#: Element-wise maximum and minimum of two grids on the region both know.
+maximum = _binary(np.maximum)
+minimum = _binary(np.minimum)
 
 
 def clip(x: Grid, lo: Grid, hi: Grid) -> Grid:
