@@ -54,7 +54,8 @@ def _worker(raw: np.ndarray, params: PipelineParams, starts: list[int], h: int, 
     """A forked worker's whole life: take band numbers until the pipe is empty, send results."""
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # the parent reports an interrupt, not us
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: the parent reports it, not us
         reuse_freed_memory()
         while len(task := os.read(tasks, _BAND.size)) == _BAND.size:
             (i,) = _BAND.unpack(task)
