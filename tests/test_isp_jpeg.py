@@ -141,7 +141,7 @@ def test_a_failing_or_dying_worker_is_an_error_not_a_hang():
 
     with pytest.raises(IspError, match="ended without bands"):
         forked.map_bands(raw.data, params, dies, 8, 16, 2)
-    assert _children() == before  # every worker was reaped: no zombies left behind
+    assert _children() <= before  # every worker was reaped: none left, not even a zombie
 
 
 def _children() -> set[int]:
@@ -165,4 +165,4 @@ def test_an_interrupt_stops_and_reaps_the_workers(monkeypatch):
     monkeypatch.setattr(forked, "_collect", interrupted)
     with pytest.raises(KeyboardInterrupt):
         forked.map_bands(raw.data, pipeline_params(raw), lambda rows: rows.tobytes(), 8, 16, 2)
-    assert _children() == before
+    assert _children() <= before
