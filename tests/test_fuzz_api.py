@@ -30,6 +30,13 @@ from hal.clock import SimulatedClock
 from hal.mock.camera import MockCamera
 from tests.conftest import PACE_S
 
+# The generated requests carry their own cookies and raw bodies, which Starlette's test client
+# takes per request with a DeprecationWarning each: on purpose here, so not worth a warning.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Setting per-request cookies:DeprecationWarning",
+    "ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning",
+)
+
 FUZZ_EXAMPLES = int(os.environ.get("MRIG_FUZZ_EXAMPLES", "8"))
 SKIP_PATHS = ("/api/stream.mjpg", "/api/live/events", "/api/logout")
 EXPENSIVE = {("POST", "/api/capture")}
