@@ -100,7 +100,12 @@ def map_bands(
     try:
         for _ in range(n):
             results_r, results_w = os.pipe()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no more processes: what was started is stopped below
+                os.close(results_r)
+                os.close(results_w)
+                raise
             if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
                 os.close(results_r)
                 for fd in children:

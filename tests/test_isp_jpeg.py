@@ -166,3 +166,28 @@ def test_an_interrupt_stops_and_reaps_the_workers(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         forked.map_bands(raw.data, pipeline_params(raw), lambda rows: rows.tobytes(), 8, 16, 2)
     assert _children() <= before
+
+
+def test_a_failed_fork_stops_the_workers_already_started(monkeypatch):
+    import os
+
+    from isp import forked
+    from isp.render import pipeline_params
+
+    raw = _small_raw()
+    real_fork, forks = os.fork, []
+    before = _children()
+
+    def fork_once():
+        if forks:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        forks.append(1)
+        return real_fork()
+
+    params = pipeline_params(raw)
+    fds = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", fork_once)
+    with pytest.raises(BlockingIOError):
+        forked.map_bands(raw.data, params, lambda rows: rows.tobytes(), 8, 16, 2)
+    assert _children() <= before
+    assert len(os.listdir("/proc/self/fd")) == fds  # every pipe closed
