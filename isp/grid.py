@@ -43,9 +43,11 @@ from numpy.lib.stride_tricks import as_strided
 _F32 = np.dtype(np.float32)
 
 
-def _overlap(g: Grid, h: Grid) -> tuple[int, int, int, int]:
-    """The region two grids of one layout both know (:func:`common` for two, written out)."""
-    if h.stride != g.stride:
+def _both(g: Grid, h: Grid) -> tuple[int, tuple[int, int, int, int], np.ndarray, np.ndarray]:
+    """Global start index and region both grids of one layout know, and the two flat slices of
+    it (:func:`common` for two grids, written out: this runs for every arithmetic operation)."""
+    s = g.stride
+    if h.stride != s:
         raise ValueError(f"grids of different layouts: {g!r}, {h!r}")
     r0 = g.r0 if g.r0 > h.r0 else h.r0
     r1 = g.r1 if g.r1 < h.r1 else h.r1
@@ -53,7 +55,10 @@ def _overlap(g: Grid, h: Grid) -> tuple[int, int, int, int]:
     c1 = g.c1 if g.c1 < h.c1 else h.c1
     if r1 <= r0 or c1 <= c0:
         raise ValueError(f"grids do not overlap: {g!r}, {h!r}")
-    return r0, r1, c0, c1
+    start = r0 * s + c0
+    n = (r1 - r0 - 1) * s + (c1 - c0)
+    i, j = start - g.base, start - h.base
+    return start, (r0, r1, c0, c1), g.a[i : i + n], h.a[j : j + n]
 
 
 def _binary(ufunc: np.ufunc, reverse: bool = False) -> Callable[[Grid, object], Grid]:
@@ -61,17 +66,12 @@ def _binary(ufunc: np.ufunc, reverse: bool = False) -> Callable[[Grid, object], 
     ``reverse`` swaps the operands (``other (op) g``)."""
 
     def op(g: Grid, other: object) -> Grid:
-        s = g.stride
         if isinstance(other, Grid):
-            r0, r1, c0, c1 = _overlap(g, other)
-            start = r0 * s + c0
-            n = (r1 - r0 - 1) * s + (c1 - c0)
-            i, j = start - g.base, start - other.base
-            x, y = g.a[i : i + n], other.a[j : j + n]
-            return Grid(ufunc(y, x) if reverse else ufunc(x, y), start, s, (r0, r1, c0, c1))
+            start, region, x, y = _both(g, other)
+            return Grid(ufunc(y, x) if reverse else ufunc(x, y), start, g.stride, region)
         x = g.flat()
-        return Grid(ufunc(other, x) if reverse else ufunc(x, other), g.r0 * s + g.c0, s,
-                    (g.r0, g.r1, g.c0, g.c1))
+        return Grid(ufunc(other, x) if reverse else ufunc(x, other), g.r0 * g.stride + g.c0,
+                    g.stride, (g.r0, g.r1, g.c0, g.c1))
 
     return op
 
@@ -82,14 +82,9 @@ def _inplace(ufunc: np.ufunc) -> Callable[[Grid, object], Grid]:
 
     def op(g: Grid, other: object) -> Grid:
         if isinstance(other, Grid):
-            r0, r1, c0, c1 = _overlap(g, other)
-            s = g.stride
-            start = r0 * s + c0
-            n = (r1 - r0 - 1) * s + (c1 - c0)
-            i, j = start - g.base, start - other.base
-            x, y = g.a[i : i + n], other.a[j : j + n]
-            if r0 != g.r0 or r1 != g.r1 or c0 != g.c0 or c1 != g.c1:
-                return Grid(ufunc(x, y), start, s, (r0, r1, c0, c1))
+            start, region, x, y = _both(g, other)
+            if region != (g.r0, g.r1, g.c0, g.c1):
+                return Grid(ufunc(x, y), start, g.stride, region)
             ufunc(x, y, out=x)
             return g
         x = g.flat()
@@ -179,8 +174,8 @@ class Grid:
             (self.r0 - dr, self.r1 - dr, self.c0 - dc, self.c1 - dc),
         )
 
-    # Arithmetic on the region both operands know, made by _binary and _inplace, which inline
-    # the region arithmetic: it runs for every operation, some thousands a tile.
+    # Arithmetic on the region both operands know, made by _binary and _inplace: one Python call
+    # each (and one for the region), as it runs for every operation, some thousands a tile.
     __add__ = __radd__ = _binary(np.add)
     __sub__ = _binary(np.subtract)
     __rsub__ = _binary(np.subtract, reverse=True)
