@@ -17,6 +17,13 @@ def _image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.ascontiguousarray(img.clip(0, 255).astype(np.uint8))
 
 
+def _small_raw(seed: int = 3) -> RawFrame:
+    """A noisy 44 x 36 BGGR frame: several bands and tiles at the tiny sizes the tests use."""
+    rng = np.random.default_rng(seed)
+    data = rng.integers(256, 4095, (44, 36)).astype(np.uint16)
+    return RawFrame(data, "BGGR", 256, 4095, 12, FrameMetadata(0, 0, 10_000, 1.0, (2.0, 1.6), 5000, 25_000))
+
+
 @pytest.mark.parametrize(("h", "w", "band_rows"), [(40, 77, 16), (64, 64, 64), (65, 30, 8), (8, 9, 8)])
 def test_joined_bands_decode_like_the_whole_image(h, w, band_rows):
     img = _image(h, w)
@@ -45,9 +52,7 @@ def test_bands_that_cannot_be_joined():
 
 @pytest.mark.parametrize(("strip_rows", "workers"), [(16, 2), (8, 1), (10, 2)])
 def test_develop_jpeg_is_develop_then_encode(strip_rows, workers):
-    rng = np.random.default_rng(3)
-    data = rng.integers(256, 4095, (44, 36)).astype(np.uint16)
-    raw = RawFrame(data, "BGGR", 256, 4095, 12, FrameMetadata(0, 0, 10_000, 1.0, (2.0, 1.6), 5000, 25_000))
+    raw = _small_raw()
     jpg = develop_jpeg(raw, quality=88, strip_rows=strip_rows, workers=workers, tile_cols=16)
     ref = encode_jpeg(develop(raw), 88)
     assert np.array_equal(simplejpeg.decode_jpeg(jpg), simplejpeg.decode_jpeg(ref))
@@ -69,12 +74,6 @@ def test_bands_are_the_frame_in_pieces():
                      strip_rows=12, workers=2, tile_cols=10)
     assert sorted(bands) == [0, 12, 24, 36]
     assert np.array_equal(np.concatenate([bands[y0] for y0 in sorted(bands)]), whole)
-
-
-def _small_raw(seed: int = 3) -> RawFrame:
-    rng = np.random.default_rng(seed)
-    data = rng.integers(256, 4095, (44, 36)).astype(np.uint16)
-    return RawFrame(data, "BGGR", 256, 4095, 12, FrameMetadata(0, 0, 10_000, 1.0, (2.0, 1.6), 5000, 25_000))
 
 
 @pytest.mark.parametrize("workers", [1, 2, 7])
