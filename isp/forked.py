@@ -80,7 +80,7 @@ def map_bands(
     strip_rows: int,
     tile_cols: int,
     workers: int | None = None,
-) -> list[bytes]:
+) -> list[memoryview]:
     """``finish(rows)`` of every band of ``strip_rows`` rows (uint8 (rows, W, 3)), top to bottom,
     each band developed in a forked worker (``workers`` of them, default one per CPU).
 
@@ -127,9 +127,10 @@ def map_bands(
             os.close(fd)
 
 
-def _collect(children: dict[int, int], bands: int) -> list[bytes]:
-    """Read every worker's result pipe to its end; the bands in order."""
-    buffers = {fd: bytearray() for fd in children}
+def _collect(children: dict[int, int], bands: int) -> list[memoryview]:
+    """Read every worker's result pipe to its end; the bands in order (views of what was read:
+    a JPEG band is copied once here, and once more into the joined JPEG)."""
+    chunks: dict[int, list[bytes]] = {fd: [] for fd in children}
     with selectors.DefaultSelector() as sel:
         for fd in children:
             sel.register(fd, selectors.EVENT_READ)
@@ -138,19 +139,21 @@ def _collect(children: dict[int, int], bands: int) -> list[bytes]:
             for key, _ in sel.select():
                 chunk = os.read(key.fd, 1 << 20)
                 if chunk:
-                    buffers[key.fd] += chunk
+                    chunks[key.fd].append(chunk)
                 else:
                     sel.unregister(key.fd)
                     open_fds -= 1
-    out: dict[int, bytes] = {}
-    for fd, buf in buffers.items():
+    out: dict[int, memoryview] = {}
+    for fd, parts in chunks.items():
+        buf = memoryview(b"".join(parts))
         at = 0
         while at + _HEADER.size <= len(buf):
             i, length = _HEADER.unpack_from(buf, at)
-            payload = bytes(buf[at + _HEADER.size : at + _HEADER.size + length])
+            payload = buf[at + _HEADER.size : at + _HEADER.size + length]
             at += _HEADER.size + length
             if i < 0:
-                raise IspError(f"a develop worker (pid {children[fd]}) failed:\n{payload.decode(errors='replace')}")
+                message = bytes(payload).decode(errors="replace")
+                raise IspError(f"a develop worker (pid {children[fd]}) failed:\n{message}")
             out[i] = payload
     missing = [i for i in range(bands) if i not in out]
     if missing:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,8 @@ from isp.exc import TuningError
 
 #: Where Raspberry Pi OS installs libcamera's tuning files.
 SYSTEM_TUNING_DIR = Path("/usr/share/libcamera/ipa/rpi")
+#: The copies shipped with mrig (package data, installed as plain files).
+SHIPPED_TUNING_DIR = Path(__file__).parent / "data"
 TARGETS = ("vc4", "pisp")
 
 
@@ -141,7 +142,7 @@ def default_tuning(target: str = "vc4") -> Tuning:
     system = SYSTEM_TUNING_DIR / target / "imx477.json"
     if system.is_file():
         return load_tuning(system)
-    shipped = resources.files("isp") / "data" / f"{target}_imx477.json"
+    shipped = SHIPPED_TUNING_DIR / f"{target}_imx477.json"
     return parse_tuning(shipped.read_text(), f"isp/data/{target}_imx477.json")
 
 

@@ -1,11 +1,15 @@
 """JPEG bands joined with restart markers decode to exactly the whole-image encoding."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import simplejpeg
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hal.camera import FrameMetadata, RawFrame
-from isp.jpeg import band_encodable, build_exif, encode_band, encode_jpeg, join_bands
+from isp.jpeg import band_encodable, build_exif, encode_band, encode_jpeg, join_bands, rational
 from isp.render import develop, develop_jpeg
 
 
@@ -190,3 +194,12 @@ def test_a_failed_fork_stops_the_workers_already_started(monkeypatch):
         forked.map_bands(raw.data, params, lambda rows: rows.tobytes(), 8, 16, 2)
     assert _children() <= before
     assert len(os.listdir("/proc/self/fd")) == fds  # every pipe closed
+
+
+@given(st.floats(0, 1e6, allow_nan=False) | st.integers(1, 20000).map(lambda n: 1 / n),
+       st.sampled_from([1, 7, 100, 1000, 100_000, 1_000_000]))
+def test_rationals_are_the_nearest_fractions_within_the_denominator(x, max_denominator):
+    """EXIF rationals (exposure 1/125, f/2.8): the same as the standard library's best
+    approximation, which ``rational`` stands in for without its import cost."""
+    f = Fraction(x).limit_denominator(max_denominator)
+    assert rational(x, max_denominator) == (f.numerator, f.denominator)

@@ -20,9 +20,10 @@ import dataclasses
 import struct
 import unicodedata
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
+
+from isp.jpeg import rational
 
 BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED, SSHORT, SLONG, SRATIONAL = range(1, 11)
 IFD_TYPE = 13
@@ -37,18 +38,6 @@ SUB_IFDS = 330
 JPEG_IF_OFFSET = 513
 JPEG_IF_LENGTH = 514
 EXIF_IFD = 34665
-
-
-def rational(x: float, max_denominator: int = 1_000_000) -> tuple[int, int]:
-    """The nearest fraction with a denominator up to ``max_denominator``, as (num, den).
-
-    >>> rational(1 / 125)
-    (1, 125)
-    >>> rational(2.8)
-    (14, 5)
-    """
-    f = Fraction(x).limit_denominator(max_denominator)
-    return f.numerator, f.denominator
 
 
 def matrix_srationals(m: np.ndarray, denominator: int = 10_000) -> list[tuple[int, int]]:
