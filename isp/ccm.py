@@ -33,9 +33,16 @@ class CcmParams:
             raise ValueError("colour correction matrix must be a finite 3x3 array")
 
 
-def colour_correct_planar(rgb: np.ndarray, params: CcmParams) -> np.ndarray:
-    """Apply the matrix to planar (3, H, W) RGB: three multiply-adds per output channel."""
-    m = np.asarray(params.matrix, np.float32)
+    def output_range(self) -> tuple[float, float]:
+        """The lowest and highest value the matrix can give for camera RGB in [0, 1]."""
+        m = np.asarray(self.matrix, np.float64)
+        return float(np.minimum(m, 0).sum(axis=1).min()), float(np.maximum(m, 0).sum(axis=1).max())
+
+
+def colour_correct_planar(rgb: np.ndarray, params: CcmParams, gain: float = 1.0) -> np.ndarray:
+    """Apply the matrix (times ``gain``, which costs nothing here and spares the next stage a
+    pass) to planar (3, H, W) RGB: three multiply-adds per output channel."""
+    m = (np.asarray(params.matrix, np.float64) * gain).astype(np.float32)
     out = np.empty_like(rgb, dtype=np.float32)
     tmp = np.empty_like(out[0])
     for c in range(3):

@@ -44,20 +44,27 @@ def _weights(n_px: int, start: int, count: int, n_cells: int) -> np.ndarray:
     return _weights_at(n_px, np.arange(start, start + count), n_cells)
 
 
+def _cells(n_px: int, index: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """For pixel rows/cols ``index``: the cell ``i`` whose centre is at or before each (so the
+    gain lies between centres ``i`` and ``i + 1``) and the fraction ``t`` of the way to the next
+    centre, clamped to [0, 1] (constant beyond the outermost centres). With one cell, all 0."""
+    pos = np.asarray(index) + 0.5
+    if n_cells == 1:
+        return np.zeros(len(pos), np.intp), np.zeros(len(pos), np.float32)
+    centres = (np.arange(n_cells) + 0.5) * (n_px / n_cells)
+    i = np.clip(np.searchsorted(centres, pos) - 1, 0, n_cells - 2)
+    t = np.clip((pos - centres[i]) / (centres[i + 1] - centres[i]), 0.0, 1.0)
+    return i, t.astype(np.float32)
+
+
 def _weights_at(n_px: int, index: np.ndarray, n_cells: int) -> np.ndarray:
     """(len(index), n_cells) linear-interpolation weights of the pixel rows/cols ``index``."""
-    centres = (np.arange(n_cells) + 0.5) * (n_px / n_cells)
-    pos = np.asarray(index) + 0.5
-    count = len(pos)
-    i = np.clip(np.searchsorted(centres, pos) - 1, 0, max(n_cells - 2, 0))
-    w = np.zeros((count, n_cells), np.float32)
-    if n_cells == 1:
-        w[:, 0] = 1.0
-        return w
-    t = np.clip((pos - centres[i]) / (centres[i + 1] - centres[i]), 0.0, 1.0)
-    rows = np.arange(count)
+    i, t = _cells(n_px, index, n_cells)
+    w = np.zeros((len(i), n_cells), np.float32)
+    rows = np.arange(len(i))
     w[rows, i] = 1.0 - t
-    w[rows, i + 1] += t
+    if n_cells > 1:
+        w[rows, i + 1] += t
     return w
 
 
@@ -90,18 +97,19 @@ def lens_shading_planes(
     out = {}
     for name, p in planes.items():
         dy, dx = PLANE_SITE[name]
+        cells = g[PLANE_CHANNEL[name]]
         # The grid interpolated along rows of cells to this tile's columns (cells down, columns).
-        wx = _weights_at(w, cols[dx : 2 * p.stride + dx : 2], g.shape[2])
-        across = g[PLANE_CHANNEL[name]] @ wx.T
+        i, t = _cells(w, cols[dx : 2 * p.stride + dx : 2], g.shape[2])
+        across = cells[:, i] * (1.0 - t)
+        if g.shape[2] > 1:
+            across += cells[:, i + 1] * t
         step = np.diff(across, axis=0) if g.shape[1] > 1 else np.zeros_like(across)
         # Down a column the gain is linear between cell centres: on each run of rows between the
         # same two centres, gain = across[k] + t * (across[k + 1] - across[k]).
-        wy = _weights_at(h, rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2], g.shape[1])
-        k = np.minimum(np.argmax(wy > 0, axis=1), step.shape[0] - 1)
-        t = wy[np.arange(len(k)), np.minimum(k + 1, g.shape[1] - 1)] * np.float32(g.shape[1] > 1)
+        k, t = _cells(h, rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2], g.shape[1])
         gains = np.empty((p.r1 - p.r0, p.stride), np.float32)
-        edges = np.flatnonzero(np.diff(k)) + 1
-        for a, b in zip(np.r_[0, edges], np.r_[edges, len(k)], strict=True):
+        edges = np.flatnonzero(k[1:] != k[:-1]) + 1
+        for a, b in zip([0, *edges], [*edges, len(k)], strict=True):
             np.multiply(t[a:b, None], step[k[a]][None, :], out=gains[a:b])
             gains[a:b] += across[k[a]][None, :]
         x = gains.reshape(-1)[p.c0 : p.c0 + len(p.flat())]

@@ -13,8 +13,8 @@ green_equalise    float32 planes, normalised  same
 white_balance     float32 planes, normalised  float32 planes in [0, 1]
 lens_shading      float32 planes in [0, 1]    float32 planes in [0, 1]
 demosaic          float32 planes in [0, 1]    float32 (H, W, 3) camera RGB in [0, 1]
-colour_correct    float32 (H, W, 3) camera    float32 (H, W, 3) linear sRGB, unclipped
-tone              float32 (H, W, 3) linear    float32 (H, W, 3) encoded, in [0, 255]
+colour_correct    float32 (H, W, 3) camera    float32 (H, W, 3) linear sRGB × 65535, unclipped
+tone              float32 (H, W, 3) as above  float32 (H, W, 3) encoded, in [0, 255]
 sharpen           float32 (H, W, 3) encoded   float32 (H, W) luma detail to add
 to_uint8          float32 (H, W, 3) + detail  uint8 (H, W, 3)
 ================  ==========================  ============================================
@@ -43,7 +43,6 @@ import dataclasses
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -58,7 +57,7 @@ from isp.green_eq import GreenEqParams, green_equalise_planes
 from isp.lens_shading import LensShadingParams, lens_shading_planes
 from isp.output import to_uint8_planar
 from isp.sharpen import SharpenParams, luma_detail
-from isp.tone import ToneParams, tone
+from isp.tone import INDEX_SCALE, ToneParams, tone_indexed
 from isp.white_balance import WhiteBalanceParams, white_balance_planes
 
 #: Output rows and columns per tile by default: large enough that the halo (about 34 pixels a
@@ -133,8 +132,10 @@ def process(
         rgb = np.moveaxis(_bilinear_planes(planes, *box), -1, 0)
     del planes
     np.clip(rgb, 0.0, 1.0, out=rgb)
-    rgb = colour_correct_planar(rgb, p.ccm)
-    tone(rgb, p.tone, out=rgb, white=255.0)  # in 8-bit levels from here on
+    # The matrix scales its output to the tone table's index: the tone stage is then one cast
+    # and one lookup per sample, into 8-bit levels (0-255) from here on.
+    rgb = colour_correct_planar(rgb, p.ccm, gain=INDEX_SCALE)
+    tone_indexed(rgb, p.tone.table(255.0, *p.ccm.output_range()), out=rgb)
     detail = luma_detail(rgb, p.sharpen, white=255.0) if p.sharpen is not None else None
     if out is None:
         out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
@@ -266,6 +267,9 @@ def _run_tiles(
         for t in tiles:
             job(*t)
     else:
+        # Imported here: mrig develop's forked workers never need it (5 ms of its start-up).
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=n) as pool:
             for f in [pool.submit(job, *t) for t in tiles]:
                 f.result()

@@ -57,35 +57,60 @@ class ToneParams:
         grid = np.linspace(0.0, 1.0, LUT_SIZE)
         return cls(np.interp(grid, x, y).astype(np.float32), name)
 
-    def scaled(self, white: float) -> np.ndarray:
-        """The table times ``white`` (cached per value)."""
-        cache = self.__dict__.setdefault("_scaled", {})
-        if white not in cache:
-            cache[white] = (self.lut.astype(np.float64) * white).astype(np.float32)
-        return cache[white]
+    def table(self, white: float, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+        """The curve as :func:`tone_indexed` reads it, times ``white``, for linear inputs from
+        ``low`` to ``high`` (cached per arguments).
+
+        Entry ``i`` is the curve at the middle of the input step ``[i, i + 1) / INDEX_SCALE``
+        (the first step keeps the curve's value at 0: black stays black); inputs above 1 take
+        the last value. Negative inputs are the table's tail (Python-style indices from the
+        end), all at the curve's value for 0.
+        """
+        key = (white, low, high)
+        cache = self.__dict__.setdefault("_tables", {})
+        if key not in cache:
+            lut = self.lut.astype(np.float64)
+            mid = np.empty_like(lut)
+            mid[:-1] = 0.5 * (lut[:-1] + lut[1:])
+            mid[0], mid[-1] = lut[0], lut[-1]
+            above = max(0, int(np.ceil(high * INDEX_SCALE)) + 2 - len(lut))
+            below = max(0, int(np.ceil(-low * INDEX_SCALE))) + 2
+            table = np.concatenate([mid, np.full(above, lut[-1]), np.full(below, lut[0])])
+            cache[key] = (table * white).astype(np.float32)
+        return cache[key]
 
 
+#: Linear input times this, truncated, is the index of :meth:`ToneParams.table`.
+INDEX_SCALE = LUT_SIZE - 1
 #: Samples mapped per step: the index arrays stay in the CPU cache and memory stays flat.
 _CHUNK = 1 << 16
 
 
-def tone(rgb: np.ndarray, params: ToneParams, out: np.ndarray | None = None, white: float = 1.0) -> np.ndarray:
-    """Clip to [0, 1] and map through the curve (nearest of the 65536 table entries); any
-    shape. ``out`` (same shape, float32, contiguous; may be ``rgb`` itself) receives the result,
-    scaled so that encoded 1 is ``white`` (the pipeline asks for 255: 8-bit output levels)."""
-    x = np.ascontiguousarray(rgb, dtype=np.float32)
-    if out is None:
-        out = np.empty_like(x)
-    lut = params.lut if white == 1.0 else params.scaled(white)
+def tone_indexed(x: np.ndarray, table: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Map float32 ``x`` (linear values times :data:`INDEX_SCALE`, within the range ``table``
+    was made for) through ``table`` into ``out`` (same shape, float32, contiguous; may be ``x``).
+
+    Two passes per step, a cast to int32 (truncation) and a gather: the pipeline's colour
+    matrix applies the scale, and its input is clipped, so its outputs are known to lie in the
+    table's range. Indices wrap (negative ones read the table's tail), which numpy's gather does
+    faster than clamping.
+    """
     src, dst = x.reshape(-1), out.reshape(-1)
-    scale, half = np.float32(LUT_SIZE - 1), np.float32(0.5)
-    idx = np.empty(min(_CHUNK, src.size), np.intp)
+    idx = np.empty(min(_CHUNK, src.size), np.int32)
     for i in range(0, src.size, _CHUNK):
         n = min(_CHUNK, src.size - i)
-        t = src[i : i + n] * scale
-        t += half
-        # Truncation of x + 0.5 rounds to nearest; mode="clip" clamps the index, which is the
-        # clip of the input to [0, 1] (a NaN casts to the most negative index: black).
-        np.copyto(idx[:n], t, casting="unsafe")
-        np.take(lut, idx[:n], out=dst[i : i + n], mode="clip")
+        np.copyto(idx[:n], src[i : i + n], casting="unsafe")
+        np.take(table, idx[:n], out=dst[i : i + n], mode="wrap")
     return out
+
+
+def tone(rgb: np.ndarray, params: ToneParams, out: np.ndarray | None = None, white: float = 1.0) -> np.ndarray:
+    """Clip to [0, 1] (NaN to 0) and map through the curve; any shape. ``out`` (same shape,
+    float32, contiguous; may be ``rgb`` itself) receives the result, scaled so that encoded 1
+    is ``white``."""
+    x = np.fmax(np.asarray(rgb, dtype=np.float32), np.float32(0.0))  # fmax: NaN becomes 0
+    np.fmin(x, np.float32(1.0), out=x)
+    x *= np.float32(INDEX_SCALE)
+    if out is None:
+        out = np.empty_like(x)
+    return tone_indexed(x, params.table(white), out)
