@@ -34,7 +34,6 @@ interpolation", IEEE ICIP 2010, pp. 137-140.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -82,21 +81,15 @@ _GBTF_TAPS = (0.56, 0.35, 0.08, 0.01)
 _GBTF_ENERGY = 5
 
 
-@functools.cache
 def reach(prm: MlriParams = MlriParams()) -> int:
     """Full-resolution pixels (even) the demosaic needs beyond its output on every side.
 
-    Measured once per parameter set by running the demosaic on a small blank mosaic and seeing
-    how far its valid region shrank, so it is exact however the filters are arranged.
+    A formula, ``green_window + rb_window + 12``, found by measuring how far the valid region
+    of the demosaic's output shrinks on a blank mosaic, and tested that way for a range of
+    windows (``tests/test_isp_demosaic.py``), rather than measured at start-up (some 7 ms of
+    every ``mrig develop``).
     """
-    n = 2 * (prm.green_window + prm.rb_window) + 24
-    zeros = np.zeros((n, n), np.float32)
-    planes = {name: Grid.from2d(zeros) for name in ("R", "Gr", "Gb", "B")}
-    out = demosaic_mlri_planes(planes, prm)
-    shrink = max(
-        max(g.r0, g.c0, n - g.r1, n - g.c1) for sites in out.values() for g in sites.values()
-    )
-    return 2 * shrink + 2  # a sub-lattice sample spans two pixels; keep the result even
+    return prm.green_window + prm.rb_window + 12
 
 
 def _estimate(x: Grid, y: Grid, px: int, axis: int, k: int, eps: float) -> Grid:
@@ -181,13 +174,10 @@ def _gbtf_at(d: tuple[Grid, Grid], weight: Grid, axis: int, po: int) -> tuple[Gr
     return num, shift(weight, axis, -1) + shift(weight, axis, 1)
 
 
-@functools.cache
 def _directional_reach(prm: MlriParams) -> int:
-    """Lattice samples a directional pass loses at each end of its lines."""
-    n = 2 * prm.green_window + 8
-    line = Grid.from2d(np.zeros((1, n), np.float32))
-    de, do = _directional(line, line, 1, prm)
-    return max(de.c0, do.c0, n - de.c1, n - do.c1)
+    """Lattice samples a directional pass loses at each end of its lines (a formula, tested
+    against the measured shrinkage like :func:`reach`)."""
+    return prm.green_window // 2 + 2
 
 
 def _green_difference(planes: dict[str, Grid], prm: MlriParams) -> tuple[Grid, Grid]:

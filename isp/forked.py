@@ -31,7 +31,7 @@ import numpy as np
 
 from isp.allocator import reuse_freed_memory
 from isp.exc import IspError
-from isp.pipeline import PipelineParams, develop_band, even_tiling, halo
+from isp.pipeline import PipelineParams, develop_band, even_tiling
 
 #: A result record: band number (-1 for a worker's error) and payload length, then the payload.
 _HEADER = struct.Struct("<iI")
@@ -88,7 +88,6 @@ def map_bands(
     :class:`isp.exc.IspError` with its traceback; a worker that dies without a word too.
     """
     strip_rows, tile_cols = even_tiling(strip_rows, tile_cols)
-    halo(params)  # measured once here (it is cached) rather than in every worker
     h = raw.shape[0]
     starts = list(range(0, h, strip_rows))
     n = max(1, min(workers or os.cpu_count() or 1, len(starts)))

@@ -6,7 +6,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isp import demosaic
+from isp.demosaic_ri import (
+    MlriParams,
+    _directional,
+    _directional_reach,
+    demosaic_mlri_planes,
+    reach,
+)
 from isp.exc import RawFormatError
+from isp.grid import Grid
 
 PATTERNS = ["RGGB", "BGGR", "GRBG", "GBRG"]
 
@@ -95,3 +103,20 @@ def test_property_finite_in_range(h, w, pattern, seed, extreme):
     out = demosaic(cfa, pattern)
     assert out.shape == (h, w, 3)
     assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("green_window", [3, 5, 7, 11, 15])
+@pytest.mark.parametrize("rb_window", [3, 5, 9])
+def test_reach_formulas_are_what_the_demosaic_measurably_needs(green_window, rb_window):
+    """reach() and the directional passes' reach are formulas; the valid regions the demosaic
+    leaves on a blank mosaic say how far it really reaches (tiles are cut with this margin)."""
+    prm = MlriParams(green_window=green_window, rb_window=rb_window)
+    n = 2 * (green_window + rb_window) + 24
+    planes = {name: Grid.from2d(np.zeros((n, n), np.float32)) for name in ("R", "Gr", "Gb", "B")}
+    out = demosaic_mlri_planes(planes, prm)
+    shrink = max(max(g.r0, g.c0, n - g.r1, n - g.c1) for sites in out.values() for g in sites.values())
+    assert reach(prm) == 2 * shrink + 2  # a lattice sample spans two pixels; kept even
+    line = Grid.from2d(np.zeros((1, 2 * green_window + 8), np.float32))
+    de, do = _directional(line, line, 1, prm)
+    m = line.c1
+    assert _directional_reach(prm) == max(de.c0, do.c0, m - de.c1, m - do.c1)
