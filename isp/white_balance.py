@@ -50,6 +50,9 @@ def white_balance_planes(planes: dict[str, Grid], params: WhiteBalanceParams) ->
     gains = {"R": np.float32(params.red_gain), "B": np.float32(params.blue_gain)}
     out = {}
     for name, p in planes.items():
-        x = p.flat() * gains[name] if name in gains else p.flat().copy()
-        out[name] = p.like(np.clip(x, 0.0, 1.0, out=x))
+        if name in gains:
+            x = p.flat() * gains[name]
+            out[name] = p.like(np.clip(x, 0.0, 1.0, out=x))
+        else:
+            out[name] = p.like(np.clip(p.flat(), 0.0, 1.0))
     return out
