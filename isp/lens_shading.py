@@ -94,19 +94,27 @@ def lens_shading_planes(
     of site ``(dy, dx)``), so mirrored padding gets the gains of the pixels it mirrors."""
     h, w = params.frame_shape
     g = np.asarray(params.gains, np.float32)
+    n_down, n_across = g.shape[1:]
+    # Cells and fractions by column and row phase (and extent): two planes share each.
+    col_cells: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    row_cells: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
     out = {}
     for name, p in planes.items():
         dy, dx = PLANE_SITE[name]
         cells = g[PLANE_CHANNEL[name]]
         # The grid interpolated along rows of cells to this tile's columns (cells down, columns).
-        i, t = _cells(w, cols[dx : 2 * p.stride + dx : 2], g.shape[2])
+        if (dx, p.stride) not in col_cells:
+            col_cells[dx, p.stride] = _cells(w, cols[dx : 2 * p.stride + dx : 2], n_across)
+        i, t = col_cells[dx, p.stride]
         across = cells[:, i] * (1.0 - t)
-        if g.shape[2] > 1:
+        if n_across > 1:
             across += cells[:, i + 1] * t
-        step = np.diff(across, axis=0) if g.shape[1] > 1 else np.zeros_like(across)
+        step = np.diff(across, axis=0) if n_down > 1 else np.zeros_like(across)
         # Down a column the gain is linear between cell centres: on each run of rows between the
         # same two centres, gain = across[k] + t * (across[k + 1] - across[k]).
-        k, t = _cells(h, rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2], g.shape[1])
+        if (dy, p.r0, p.r1) not in row_cells:
+            row_cells[dy, p.r0, p.r1] = _cells(h, rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2], n_down)
+        k, t = row_cells[dy, p.r0, p.r1]
         gains = np.empty((p.r1 - p.r0, p.stride), np.float32)
         edges = np.flatnonzero(k[1:] != k[:-1]) + 1
         for a, b in zip([0, *edges], [*edges, len(k)], strict=True):
