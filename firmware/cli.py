@@ -10,16 +10,22 @@ import sys
 COMMANDS = ("serve", "selftest", "develop", "set_password")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the arguments, only the subcommand they name is imported when they
+    name one (``mrig develop`` then skips the camera server's imports, some 5-10 ms of every
+    run), every subcommand otherwise (``mrig --help`` lists them all)."""
     parser = argparse.ArgumentParser(prog="mrig", description="Raspberry Pi HQ camera firmware")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    named = [n for n in COMMANDS if argv and argv[0] == n.replace("_", "-")]
+    for name in named or COMMANDS:
         importlib.import_module(f"firmware.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback; no command leaves partial files
