@@ -183,3 +183,17 @@ def test_ctrl_c_is_a_line_and_exit_130(tmp_path, monkeypatch, capsys):
     assert cli.main(["develop", str(src)]) == 130
     assert capsys.readouterr().err == "mrig develop: interrupted\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hq.dng"]
+
+
+def test_a_subcommand_imports_only_its_own_module():
+    import subprocess
+    import sys
+
+    code = ("import sys; from firmware.cli import main, build_parser; main(['develop', '/no/such.dng']); "
+            "print(sorted(m for m in sys.modules if m.startswith('firmware.commands.'))); "
+            "print(sorted(build_parser(['--help']).parse_args(['serve']).__dict__))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    lines = run.stdout.splitlines()
+    assert lines[0] == "['firmware.commands.develop']", run.stderr
+    assert "camera" in lines[1]  # without a named command, every subcommand is there
+    assert "no such file" in run.stderr
