@@ -41,8 +41,8 @@ _TASK = struct.Struct("<ii")
 #: A result record: band number (-1 for a worker's error), tile column (-1: a finished band)
 #: and payload length, then the payload: what ``finish`` made of a band, or a tile's pixels.
 _HEADER = struct.Struct("<iiI")
-#: Pipe capacity asked for the results (Linux; 1 MiB is the usual unprivileged maximum), so a
-#: worker's tile of some 1.2 MB goes through in two writes while the parent is busy.
+#: Pipe capacity asked for the results (Linux; 1 MiB is the usual unprivileged maximum): a
+#: worker sending a tile (some 1.2 MB) then seldom waits while the parent finishes a band.
 _PIPE_BYTES = 1 << 20
 
 
