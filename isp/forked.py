@@ -69,6 +69,17 @@ def _read_exactly(fd: int, n: int) -> bytearray | None:
     return buf
 
 
+
+def _read_record(fd: int) -> tuple[int, int, bytearray] | None:
+    """The next result record (band, tile column, payload), or ``None`` at the pipe's end."""
+    header = _read_exactly(fd, _HEADER.size)
+    if header is None:
+        return None
+    i, x0, length = _HEADER.unpack(header)
+    payload = _read_exactly(fd, length)
+    return None if payload is None else (i, x0, payload)
+
+
 def _worker(raw: np.ndarray, params: PipelineParams, starts: list[int], h: int, tile_cols: int,
             finish: Callable[[np.ndarray], bytes], tasks: int, results: int) -> None:
     """A forked worker's whole life: take tasks until the pipe is empty, send results."""
@@ -125,8 +136,9 @@ def map_bands(
     starts = list(range(0, h, strip_rows))
     n = max(1, min(workers or os.cpu_count() or 1, len(starts)))
     tiled = range(len(starts) - n, len(starts)) if n > 1 else range(0)
+    tile_x0s = range(0, w, tile_cols)
     tasks = [(i, -1) for i in range(len(starts)) if i not in tiled]
-    tasks += [(i, x0) for i in tiled for x0 in range(0, w, tile_cols)]
+    tasks += [(i, x0) for i in tiled for x0 in tile_x0s]
     tasks_r, tasks_w = os.pipe()
     _write_all(tasks_w, b"".join(_TASK.pack(*t) for t in tasks))
     os.close(tasks_w)  # readers see the end of the pipe once the tasks are taken
@@ -150,7 +162,7 @@ def map_bands(
                 _worker(raw, params, starts, h, tile_cols, finish, tasks_r, results_w)
             os.close(results_w)
             children[results_r] = pid
-        bands = _collect(children, _Bands(starts, h, w, tiled, tile_cols, finish))
+        bands = _collect(children, _Bands(starts, h, w, tiled, len(tile_x0s), finish))
         done = True
         return bands
     finally:
@@ -167,14 +179,14 @@ def map_bands(
 class _Bands:
     """The finished bands as they arrive, and the tiled bands' pixels until they are whole."""
 
-    def __init__(self, starts: list[int], h: int, w: int, tiled: range, tile_cols: int,
+    def __init__(self, starts: list[int], h: int, w: int, tiled: range, tiles_per_band: int,
                  finish: Callable[[np.ndarray], bytes]) -> None:
         self.count = len(starts)
         self.finish = finish
         self.done: dict[int, bytes | bytearray] = {}
         ends = [*starts[1:], h]
         self.pixels = {i: np.empty((ends[i] - starts[i], w, 3), np.uint8) for i in tiled}
-        self.tiles_left = {i: -(-w // tile_cols) for i in tiled}
+        self.tiles_left = dict.fromkeys(tiled, tiles_per_band)
 
     def add(self, i: int, x0: int, payload: bytearray) -> None:
         if x0 < 0:
@@ -197,20 +209,19 @@ class _Bands:
 
 def _collect(children: dict[int, int], bands: _Bands) -> list[bytes | bytearray]:
     """Read every worker's results to the end of its pipe; the bands in order. A record is read
-    whole once its header is there (a worker writes it in one go, after making it)."""
+    whole once its header is there (a worker makes the whole record before it writes any)."""
     with selectors.DefaultSelector() as sel:
         for fd in children:
             sel.register(fd, selectors.EVENT_READ)
         open_fds = len(children)
         while open_fds:
             for key, _ in sel.select():
-                header = _read_exactly(key.fd, _HEADER.size)
-                payload = None if header is None else _read_exactly(key.fd, _HEADER.unpack(header)[2])
-                if payload is None:  # the worker is done (or died mid-record)
+                record = _read_record(key.fd)
+                if record is None:  # the worker is done (or died mid-record)
                     sel.unregister(key.fd)
                     open_fds -= 1
                     continue
-                i, x0, _ = _HEADER.unpack(header)
+                i, x0, payload = record
                 if i < 0:
                     message = payload.decode(errors="replace")
                     raise IspError(f"a develop worker (pid {children[key.fd]}) failed:\n{message}")
