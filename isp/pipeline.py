@@ -25,15 +25,15 @@ stages and the demosaic work. A frame is processed in tiles (:data:`STRIP_ROWS` 
 mirrored beyond the frame's edges and aligned so it starts on a red pixel; the stages compute
 valid regions only (:mod:`isp.grid`), so a tile's result is bit for bit what processing the
 whole frame gives for those pixels. A tile goes from uint16 to uint8 in one pass through small
-working arrays (about 15-30 MB at the default size), which keeps memory low and the data in
-the CPU caches; tiles run on a thread pool, one thread per CPU (numpy releases the GIL in its
+working arrays (a peak of about 14 MB at the default size), which keeps memory low and the data
+in the CPU caches; tiles run on a thread pool, one thread per CPU (numpy releases the GIL in its
 loops), or whole bands on forked processes (:mod:`isp.forked`, for ``mrig develop``: faster, as
 the workers then never wait for each other's GIL). Only the raw frame and the uint8 output exist
 at full size, and with :func:`process_in_bands` (which hands each finished band of rows on, to
 the JPEG encoder) not even the output. Measured per tile (``tests/bench/bench_isp.py``): the
-demosaic is about two thirds of the work, and about 5 ms of Python bookkeeping per tile is why
-tiles are not smaller; larger ones no longer fit the CPU caches, and the halo (about a quarter
-of the demosaic's work at this size) is why they are not much smaller either.
+demosaic is about two thirds of the work, and a few ms of Python bookkeeping per tile and the
+halo (about a third more pixels at this size) are why tiles are not smaller; larger ones no
+longer fit the CPU caches (see :data:`TILE_COLS`).
 """
 
 from __future__ import annotations
@@ -61,10 +61,14 @@ from isp.tone import INDEX_SCALE, ToneParams, tone_indexed
 from isp.white_balance import WhiteBalanceParams, white_balance_planes
 
 #: Output rows and columns per tile by default: large enough that the halo (about 34 pixels a
-#: side) and the per-call overhead cost little, small enough that two tiles' working arrays
-#: stay well under LibRaw's memory for the same job (measured by tests/bench/bench_isp.py).
+#: side) and the per-call overhead cost little, small enough that each stage's arrays mostly
+#: stay in the CPU caches while two workers run. Measured on the 12 MP frame with ``mrig
+#: develop`` in fresh processes, 15 interleaved rounds on this 2-core machine: 384 × 512 took
+#: 0.91 of the time of 384 × 1024 (and 0.92 of its CPU time), though it has 6 % more halo and
+#: twice the tiles; 448 × 512 was the same within the noise, 512 × 512, 384 × 384 and
+#: 256 × 512 slower (more halo, or arrays that no longer fit).
 STRIP_ROWS = 384
-TILE_COLS = 1024
+TILE_COLS = 512
 #: Pixels the stages around the demosaic reach: DPC and green equalisation (one plane sample,
 #: two pixels, each) and sharpening (one pixel, kept even).
 _MOSAIC_REACH = 4
