@@ -1,7 +1,9 @@
 """DNG reader on PiDNG-written files, bad input, and ``mrig develop``."""
 
 import argparse
+import os
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -88,6 +90,23 @@ def test_bad_inputs_name_the_file_and_problem(tmp_path):
         read_dng(rgb)
     with pytest.raises(RawFormatError, match="cannot read"):
         read_dng(tmp_path / "missing.dng")
+    with pytest.raises(RawFormatError, match="cannot read"):
+        read_dng(tmp_path)  # a folder
+
+
+def test_a_dng_that_cannot_be_mapped_is_read(tmp_path):
+    """Files are mapped, not read; a pipe cannot be, and gives the same frame all the same."""
+    data = np.random.default_rng(3).integers(0, 4096, (16, 16), dtype=np.uint16)
+    path = hq_dng(tmp_path, data)
+    fifo = tmp_path / "pipe.dng"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(path.read_bytes()))
+    writer.start()
+    try:
+        piped = read_dng(fifo)
+    finally:
+        writer.join()
+    assert np.array_equal(piped.raw.data, read_dng(path).raw.data)
 
 
 def _patch_tag(buf: bytes, tag: int, value: int) -> bytes:
