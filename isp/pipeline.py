@@ -66,7 +66,8 @@ from isp.white_balance import WhiteBalanceParams, white_balance_planes
 #: develop`` in fresh processes, 15 interleaved rounds on this 2-core machine: 384 × 512 took
 #: 0.91 of the time of 384 × 1024 (and 0.92 of its CPU time), though it has 6 % more halo and
 #: twice the tiles; 448 × 512 was the same within the noise, 512 × 512, 384 × 384 and
-#: 256 × 512 slower (more halo, or arrays that no longer fit).
+#: 256 × 512 slower (more halo, or arrays that no longer fit). When the machine was much
+#: busier (everything 1.5 times slower) the gain shrank to 0.98-1.00.
 STRIP_ROWS = 384
 TILE_COLS = 512
 #: Pixels the stages around the demosaic reach: DPC and green equalisation (one plane sample,
