@@ -42,7 +42,7 @@ _TASK = struct.Struct("<ii")
 #: and payload length, then the payload: what ``finish`` made of a band, or a tile's pixels.
 _HEADER = struct.Struct("<iiI")
 #: Pipe capacity asked for the results (Linux; 1 MiB is the usual unprivileged maximum): a
-#: worker sending a tile (some 1.2 MB) then seldom waits while the parent finishes a band.
+#: worker sending a tile (some 0.6 MB) then seldom waits while the parent finishes a band.
 _PIPE_BYTES = 1 << 20
 
 
@@ -67,7 +67,6 @@ def _read_exactly(fd: int, n: int) -> bytearray | None:
             return None
         got += k
     return buf
-
 
 
 def _read_record(fd: int) -> tuple[int, int, bytearray] | None:

@@ -3,6 +3,8 @@
 import argparse
 import os
 import struct
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -205,9 +207,6 @@ def test_ctrl_c_is_a_line_and_exit_130(tmp_path, monkeypatch, capsys):
 
 
 def test_a_subcommand_imports_only_its_own_module():
-    import subprocess
-    import sys
-
     code = ("import sys; from firmware.cli import main, build_parser; main(['develop', '/no/such.dng']); "
             "print(sorted(m for m in sys.modules if m.startswith('firmware.commands.'))); "
             "print(sorted(build_parser(['--help']).parse_args(['serve']).__dict__))")
