@@ -86,41 +86,54 @@ def lens_shading(cfa: np.ndarray, pattern: str, params: LensShadingParams, row0:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def _frame_tables(params: LensShadingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The gain grid interpolated along its rows of cells to every frame column, (3, cells
+    down, W), its steps from one row of cells to the next (same shape, the last one 0), and
+    each frame row's cell and fraction of the way to the next (:func:`_cells`).
+
+    Made once per frame and kept on ``params`` (a few hundred kB): each tile then only picks
+    its columns and rows out of these instead of interpolating the grid again (a third of the
+    stage's time per tile, measured on the 12 MP frame).
+    """
+    tables = params.__dict__.get("_frame_tables")
+    if tables is None:
+        h, w = params.frame_shape
+        g = np.asarray(params.gains, np.float32)
+        i, t = _cells(w, np.arange(w), g.shape[2])
+        across = g[:, :, i] * (1.0 - t)
+        if g.shape[2] > 1:
+            across += g[:, :, i + 1] * t
+        step = np.zeros_like(across)
+        step[:, :-1] = np.diff(across, axis=1)
+        tables = (across, step, *_cells(h, np.arange(h), g.shape[1]))
+        params.__dict__["_frame_tables"] = tables  # frozen: cached beside the fields
+    return tables
+
+
 def lens_shading_planes(
     planes: dict[str, Grid], params: LensShadingParams, rows: np.ndarray, cols: np.ndarray
 ) -> dict[str, Grid]:
     """:func:`lens_shading` on RGGB colour planes; ``rows[y]`` and ``cols[x]`` are the frame
     row and column of full-resolution plane position ``(y, x)`` (pixel ``(2i + dy, 2j + dx)``
     of site ``(dy, dx)``), so mirrored padding gets the gains of the pixels it mirrors."""
-    h, w = params.frame_shape
-    g = np.asarray(params.gains, np.float32)
-    n_down, n_across = g.shape[1:]
-    # Cells and fractions by column and row phase (and extent): two planes share each.
-    col_cells: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-    row_cells: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    across_all, step_all, row_cell, row_t = _frame_tables(params)
     out = {}
     for name, p in planes.items():
         dy, dx = PLANE_SITE[name]
-        cells = g[PLANE_CHANNEL[name]]
-        # The grid interpolated along rows of cells to this tile's columns (cells down, columns).
-        if (dx, p.stride) not in col_cells:
-            col_cells[dx, p.stride] = _cells(w, cols[dx : 2 * p.stride + dx : 2], n_across)
-        i, t = col_cells[dx, p.stride]
-        across = cells[:, i] * (1.0 - t)
-        if n_across > 1:
-            across += cells[:, i + 1] * t
-        step = np.diff(across, axis=0) if n_down > 1 else np.zeros_like(across)
+        c = PLANE_CHANNEL[name]
+        frame_cols = cols[dx : 2 * p.stride + dx : 2]
+        across = across_all[c].take(frame_cols, axis=1)  # (cells down, the plane's columns)
+        step = step_all[c].take(frame_cols, axis=1)
+        frame_rows = rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2]
+        k, t = row_cell[frame_rows], row_t[frame_rows]
         # Down a column the gain is linear between cell centres: on each run of rows between the
         # same two centres, gain = across[k] + t * (across[k + 1] - across[k]).
-        if (dy, p.r0, p.r1) not in row_cells:
-            row_cells[dy, p.r0, p.r1] = _cells(h, rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2], n_down)
-        k, t = row_cells[dy, p.r0, p.r1]
         gains = np.empty((p.r1 - p.r0, p.stride), np.float32)
-        edges = np.flatnonzero(k[1:] != k[:-1]) + 1
-        for a, b in zip([0, *edges], [*edges, len(k)], strict=True):
-            np.multiply(t[a:b, None], step[k[a]][None, :], out=gains[a:b])
-            gains[a:b] += across[k[a]][None, :]
+        edges = [0, *(np.flatnonzero(k[1:] != k[:-1]) + 1).tolist(), len(k)]
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            np.multiply(t[a:b, None], step[k[a]], out=gains[a:b])
+            gains[a:b] += across[k[a]]
         x = gains.reshape(-1)[p.c0 : p.c0 + len(p.flat())]
         x *= p.flat()
-        out[name] = p.like(np.clip(x, 0.0, 1.0, out=x))
+        out[name] = p.like(np.clip(x, np.float32(0.0), np.float32(1.0), out=x))
     return out

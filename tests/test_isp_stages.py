@@ -2,13 +2,16 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from isp.black_level import BlackLevelParams, black_level
 from isp.ccm import CcmParams, colour_correct
+from isp.cfa import check_pattern, merge_planes, mirror_index, split_planes
 from isp.dpc import DpcParams, defective_pixels
 from isp.exc import TuningError
 from isp.green_eq import GreenEqParams, green_equalise
-from isp.lens_shading import LensShadingParams, gain_maps, lens_shading
+from isp.lens_shading import LensShadingParams, gain_maps, lens_shading, lens_shading_planes
 from isp.output import to_uint8
 from isp.sharpen import SharpenParams, sharpen
 from isp.tone import ToneParams, srgb_decode, srgb_encode, tone
@@ -76,6 +79,30 @@ def test_lens_shading_interpolates_between_cell_centres():
     flat = LensShadingParams(np.ones((3, 12, 16)), (6, 6))
     x = np.random.default_rng(0).uniform(0, 1, (6, 6)).astype(np.float32)
     assert np.allclose(lens_shading(x, "BGGR", flat, 0), x)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    h=st.integers(2, 40), w=st.integers(2, 40), down=st.integers(1, 5), across=st.integers(1, 6),
+    pattern=st.sampled_from(["RGGB", "BGGR", "GRBG", "GBRG"]), y0=st.integers(0, 30),
+    x0=st.integers(0, 30), margin=st.sampled_from([0, 2, 6]), seed=st.integers(0, 2**16),
+)
+def test_lens_shading_planes_give_each_pixel_its_frame_gain(h, w, down, across, pattern, y0, x0, margin, seed):
+    """A tile cut as the pipeline cuts it (red first, mirrored beyond the frame) gets, at every
+    pixel, the gain of the frame pixel it holds: the same as the whole-mosaic stage (frames of
+    one row or column are left out: mirroring them cannot keep the colour phase)."""
+    rng = np.random.default_rng(seed)
+    p = LensShadingParams(rng.uniform(0.8, 3.0, (3, down, across)), (h, w))
+    cfa = rng.uniform(0, 1, (h, w)).astype(np.float32)
+    ry, rx = check_pattern(pattern)
+    y0, x0 = min(y0, h - 1) & ~1, min(x0, w - 1) & ~1
+    rows = mirror_index(h, y0 - margin - ry, y0 + margin + 8 - ry)
+    cols = mirror_index(w, x0 - margin - rx, x0 + margin + 10 - rx)
+    tile = cfa[rows][:, cols]
+    out = lens_shading_planes(split_planes(tile), p, rows, cols)
+    got = merge_planes(out, 0, len(rows), 0, len(cols))
+    want = lens_shading(cfa, pattern, p, row0=0)[rows][:, cols]
+    assert np.allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_ccm_identity_and_grey_preservation():
