@@ -23,6 +23,9 @@ from isp.tuning import Tuning, alsc_gains, default_tuning, gamma_curve, sharpen_
 from isp.white_balance import WhiteBalanceParams
 
 WhiteBalance = Literal["frame", "auto"] | float | tuple[float, float]
+#: Exposure compensation allowed either way, stops: what a 12-bit raw can give (4 stops down
+#: turns white into the 6 % grey of a 16th; 4 up lifts the shadows into the noise).
+MAX_EXPOSURE_EV = 4.0
 
 
 def choose_white_balance(
@@ -64,8 +67,12 @@ def pipeline_params(
     sharpening: bool = True,
     ccm: np.ndarray | None = None,
     demosaic_method: str = "mlri",
+    exposure_ev: float = 0.0,
 ) -> PipelineParams:
     """The parameters :func:`develop` uses; see there."""
+    if not -MAX_EXPOSURE_EV <= exposure_ev <= MAX_EXPOSURE_EV:  # NaN fails too
+        raise ValueError(f"exposure_ev must be between -{MAX_EXPOSURE_EV:g} and {MAX_EXPOSURE_EV:g} "
+                         f"(stops), got {exposure_ev}")
     t = tuning or default_tuning()
     gains, ct = choose_white_balance(raw, white_balance, t)
     if not raw.white_level > raw.black_level >= 0:
@@ -86,7 +93,9 @@ def pipeline_params(
         pattern=raw.bayer_order,
         black=BlackLevelParams(raw.black_level, raw.white_level),
         white_balance=WhiteBalanceParams(*gains),
-        ccm=CcmParams(t.ccm(ct) if ccm is None else np.asarray(ccm, np.float64)),
+        # Exposure compensation rides on the matrix (it is linear, after the clip to the
+        # sensor's range): no pass of its own, and the tone table follows its output range.
+        ccm=CcmParams((t.ccm(ct) if ccm is None else np.asarray(ccm, np.float64)) * 2.0**exposure_ev),
         tone=curve,
         lens_shading=shading,
         sharpen=SharpenParams.from_tuning(*sharpen_settings(t)) if sharpening else None,
@@ -104,6 +113,7 @@ def develop(
     sharpening: bool = True,
     ccm: np.ndarray | None = None,
     demosaic_method: str = "mlri",
+    exposure_ev: float = 0.0,
     strip_rows: int = STRIP_ROWS,
     workers: int | None = None,
     tile_cols: int = TILE_COLS,
@@ -130,6 +140,10 @@ def develop(
         temperature.
     demosaic_method : {"mlri", "bilinear"}
         See :func:`isp.demosaic`.
+    exposure_ev : float
+        Exposure compensation in stops, -4 to +4: the linear signal times ``2 ** exposure_ev``
+        after demosaicing, as a raw developer's exposure slider. Highlights the sensor clipped
+        hold no more detail: pushed they stay white, pulled they become an even grey.
     strip_rows, tile_cols, workers : int
         Rows and columns per tile, and threads (default: one per CPU). Results do not depend
         on any of them.
@@ -157,6 +171,7 @@ def develop(
         sharpening=sharpening,
         ccm=ccm,
         demosaic_method=demosaic_method,
+        exposure_ev=exposure_ev,
     )
     return process_in_strips(raw.data, params, strip_rows=strip_rows, workers=workers, tile_cols=tile_cols)
 

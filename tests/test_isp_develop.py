@@ -90,6 +90,24 @@ def test_bad_white_balance_values():
             isp.develop(raw, white_balance=wb)
 
 
+def test_exposure_compensation_scales_the_linear_signal_in_stops():
+    """+1 EV doubles, -1 EV halves the linear light of every patch, as the raw holds it; what
+    the sensor clipped stays at the clipped level times the gain (no invented highlights)."""
+    raw = chart_raw(5000)
+    kw = {"lens_shading": False, "sharpening": False}
+    base = srgb_decode(patch_means(isp.develop(raw, **kw)) / 255.0)
+    mid = (base > 0.02) & (base < 0.4)  # away from the 8-bit toe and from white after pushing
+    for ev in (1.0, -1.0, 0.5):
+        shifted = srgb_decode(patch_means(isp.develop(raw, exposure_ev=ev, **kw)) / 255.0)
+        assert np.median(shifted[mid] / base[mid]) == pytest.approx(2**ev, rel=0.03)
+    assert np.array_equal(isp.develop(raw, exposure_ev=0.0, **kw), isp.develop(raw, **kw))
+    white = RawFrame(np.full((16, 16), 4095, np.uint16), "BGGR", 256, 4095, 12, meta())
+    assert isp.develop(white, exposure_ev=2.0, **kw).min() == 255  # pushed clipping stays white
+    for ev in (4.5, -4.01, float("nan")):
+        with pytest.raises(ValueError, match="exposure_ev must be between -4 and 4"):
+            isp.develop(raw, exposure_ev=ev)
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     h=st.integers(2, 120),

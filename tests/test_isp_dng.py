@@ -140,7 +140,7 @@ def test_wrong_bit_depth_missing_tags_non_bayer(tmp_path):
 
 def _args(path, **kw):
     ns = dict(input=path, output=None, quality=92, white_balance="frame", tone="srgb", tuning=None,
-              no_lens_shading=False, no_sharpen=False)
+              no_lens_shading=False, no_sharpen=False, exposure=0.0)
     ns.update(kw)
     return argparse.Namespace(**ns)
 
@@ -170,6 +170,22 @@ def test_develop_command_bad_input_exit_2_no_output(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [bad]
     assert cmd.run(_args(bad, quality=0)) == 2
     assert cmd.run(_args(tmp_path / "nope.dng")) == 2
+
+
+def test_develop_command_exposure_compensation(tmp_path, capsys):
+    import simplejpeg
+
+    data = np.full((32, 48), 900, np.uint16)
+    src = hq_dng(tmp_path, data)
+    levels = {}
+    for ev in (0.0, 1.0):
+        out = tmp_path / f"ev{ev}.jpg"
+        assert cmd.run(_args(src, output=out, exposure=ev)) == 0
+        levels[ev] = simplejpeg.decode_jpeg(out.read_bytes()).mean()
+    assert levels[1.0] > levels[0.0] * 1.2
+    assert cmd.run(_args(src, output=tmp_path / "bad.jpg", exposure=7.0)) == 2
+    assert "--exposure must be between -4 and +4 EV, got 7" in capsys.readouterr().err
+    assert not (tmp_path / "bad.jpg").exists()
 
 
 def test_mrig_develop_as_a_user_runs_it(tmp_path):

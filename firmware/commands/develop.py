@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tuning", type=Path, help="libcamera tuning file (default: IMX477)")
     p.add_argument("--no-lens-shading", action="store_true", help="skip lens shading correction")
     p.add_argument("--no-sharpen", action="store_true", help="skip sharpening")
+    p.add_argument("--exposure", type=float, default=0.0, metavar="EV",
+                   help="exposure compensation in stops, -4 to +4 (default 0)")
     p.set_defaults(func=run)
 
 
@@ -83,6 +85,7 @@ def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
         tone=args.tone,
         lens_shading=not args.no_lens_shading,
         sharpening=not args.no_sharpen,
+        exposure_ev=args.exposure,
         processes=True,  # a command-line run has no other threads: fork is safe and faster
     )
     _write_atomic(dst, jpeg)
@@ -98,9 +101,14 @@ def _progress(done: int, total: int, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isp.exc import IspError
+    from isp.render import MAX_EXPOSURE_EV
 
     if not 1 <= args.quality <= 100:
         print(f"mrig develop: --quality must be 1-100, got {args.quality}", file=sys.stderr)
+        return 2
+    if not -MAX_EXPOSURE_EV <= args.exposure <= MAX_EXPOSURE_EV:  # NaN fails too
+        print(f"mrig develop: --exposure must be between -{MAX_EXPOSURE_EV:g} and +{MAX_EXPOSURE_EV:g} "
+              f"EV, got {args.exposure:g}", file=sys.stderr)
         return 2
     try:
         _white_balance(args.white_balance)
