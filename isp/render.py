@@ -23,8 +23,8 @@ from isp.tuning import Tuning, alsc_gains, default_tuning, gamma_curve, sharpen_
 from isp.white_balance import WhiteBalanceParams
 
 WhiteBalance = Literal["frame", "auto"] | float | tuple[float, float]
-#: Exposure compensation allowed either way, stops: what a 12-bit raw can give (4 stops down
-#: turns white into the 6 % grey of a 16th; 4 up lifts the shadows into the noise).
+#: Exposure compensation allowed either way, in stops (4 down puts the sensor's white at a
+#: sixteenth of white; 4 up lifts a 12-bit raw's shadows well into its noise).
 MAX_EXPOSURE_EV = 4.0
 
 
