@@ -1,32 +1,40 @@
 # The two commands a new user needs: `make run` and `make test`. Both set up .venv first.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.mrig-installed
+RUN_STAMP  := $(VENV)/.mrig-runtime
+TEST_STAMP := $(VENV)/.mrig-test-tools
+PICAMERA2  := picamera2==0.3.38
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DATA   ?= data
 
 .PHONY: run test bench lint install clean
 
-$(STAMP): pyproject.toml
+# The runtime: the app, and picamera2 (the version Raspberry Pi OS ships) with only what its
+# import needs, to run over the virtual libcamera (see pyproject.toml's "virtual" extra).
+$(RUN_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	# picamera2's source for tests/test_picamera2_contract.py (importing it needs libcamera, a Pi).
-	$(PY) -m pip install -q --no-deps picamera2==0.3.38
+	$(PY) -m pip install -q -e '.[virtual]'
+	$(PY) -m pip install -q --no-deps $(PICAMERA2)
 	touch $@
 
-run: $(STAMP)
-	$(VENV)/bin/mrig serve --camera mock --host $(HOST) --port $(PORT) --data-dir $(DATA)
+# The test tools on top.
+$(TEST_STAMP): $(RUN_STAMP)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
 
-test: $(STAMP)
+run: $(RUN_STAMP)
+	$(VENV)/bin/mrig serve --camera virtual --host $(HOST) --port $(PORT) --data-dir $(DATA)
+
+test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) -m tests.bench
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
 install:

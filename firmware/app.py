@@ -1,7 +1,7 @@
 """The web app: wires the routers, the error handler and the camera service's lifetime.
 
 No work happens at import; :func:`create_app` builds everything from settings, and tests pass
-their own camera (a :class:`~hal.mock.camera.MockCamera` with a simulated clock, say).
+their own camera (the virtual camera on a simulated clock, say).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
 from firmware.watchdog import Watchdog
 from hal.camera import Camera
-from hal.select import make_camera_or_placeholder
+from hal.select import make_camera, make_camera_or_placeholder
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -143,14 +143,18 @@ def _address(server) -> str:
 
 
 def _camera_source(choice: str) -> Camera | CameraFactory:
-    """A real camera is a fresh backend object at every (re)open; the mock is one simulated
-    rig kept across reopens, so its lens rings and light survive a fault."""
+    """A fresh backend object at every (re)open; a virtual camera's rig (its lens rings and
+    light) is kept across reopens, as a real rig would be."""
     first = make_camera_or_placeholder(choice)
-    if first.backend == "mock":
-        return first
+    rig = getattr(first, "rig", None)
     objects = iter([first])
 
     def camera() -> Camera:
-        return next(objects, None) or make_camera_or_placeholder(choice)
+        again = next(objects, None)
+        if again is not None:
+            return again
+        if rig is not None:
+            return make_camera("virtual", rig=rig)
+        return make_camera_or_placeholder(choice)
 
     return camera

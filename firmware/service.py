@@ -154,7 +154,9 @@ class CameraService:
                 raise CameraUnavailable(str(e)) from e
         return controls
 
-    def capture_still(self) -> RawFrame:
+    def capture_still(
+        self, *, exposure_time_us: int | None = None, analogue_gain: float | None = None
+    ) -> RawFrame:
         """A full-resolution raw still.
 
         Stills are taken one at a time. With zero shutter lag on a backend that allows it, the
@@ -163,7 +165,10 @@ class CameraService:
         the watchdog allows for: see :attr:`stalled`).
         """
         self.require_healthy()
-        timeout = self._controls.exposure_time_us * 1e-6 + self._frame_timeout_s + 5.0
+        override = {k: v for k, v in (("exposure_time_us", exposure_time_us),
+                                      ("analogue_gain", analogue_gain)) if v is not None}
+        longest_us = max(self._controls.exposure_time_us, exposure_time_us or 0)
+        timeout = longest_us * 1e-6 + self._frame_timeout_s + 5.0
         with self._still_lock:
             camera = self._camera
             shared = self._zero_shutter_lag and camera is not None and camera.concurrent_stills
@@ -174,7 +179,7 @@ class CameraService:
                     if camera is None:
                         raise CameraUnavailable(self._reason or "camera not open")
                     try:
-                        raw = camera.capture_still(timeout_s=timeout)
+                        raw = camera.capture_still(timeout_s=timeout, **override)
                     except hal_exc.CameraError as e:
                         self._fault(e)
                         raise CameraUnavailable(str(e)) from e
@@ -216,7 +221,15 @@ class CameraService:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._beat = time.monotonic()
-            if self._camera is None and not self._try_open():
+            try:
+                opened = self._camera is not None or self._try_open()
+            except Exception as e:  # noqa: BLE001 - the camera thread must never die silently
+                log.exception("camera open: unexpected error")
+                self._failures += 1
+                self._state = "recovering"
+                self._reason = f"camera error ({type(e).__name__}: {e})"
+                opened = False
+            if not opened:
                 self._wait_backoff()
                 continue
             try:
@@ -227,6 +240,11 @@ class CameraService:
                     frame = camera.next_frame(timeout_s=self._frame_budget_s())
             except hal_exc.CameraError as e:
                 self._fault(e)
+                self._wait_backoff()
+                continue
+            except Exception as e:  # noqa: BLE001 - the camera thread must never die silently
+                log.exception("camera loop: unexpected error")
+                self._fault(hal_exc.CameraError(f"{type(e).__name__}: {e}"))
                 self._wait_backoff()
                 continue
             self._failures = 0
@@ -249,10 +267,12 @@ class CameraService:
                 except BaseException:
                     camera.close()
                     raise
-            except hal_exc.CameraError as e:
+            except (hal_exc.CameraError, ValueError) as e:
+                # ValueError: a configuration the camera refuses (a bad preview size, say).
+                error = e if isinstance(e, hal_exc.CameraError) else hal_exc.CameraError(str(e))
                 self._failures += 1
                 self._state = "recovering"
-                self._reason = f"{e.summary} ({e})"
+                self._reason = f"{error.summary} ({error})"
                 log.warning("camera open failed (%s); retrying", self._reason)
                 return False
             self._camera = camera

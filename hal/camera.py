@@ -85,7 +85,8 @@ class SensorInfo:
 
     @property
     def full_resolution_mode(self) -> SensorMode:
-        return max(self.modes, key=lambda m: m.size[0] * m.size[1])
+        """The largest mode; between modes of one size, the deepest (12-bit over 10-bit)."""
+        return max(self.modes, key=lambda m: (m.size[0] * m.size[1], m.bit_depth))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +143,11 @@ class FrameMetadata:
     lux: float | None = None
     sensor_temperature_c: float | None = None
     scaler_crop: tuple[int, int, int, int] | None = None
+    digital_gain: float = 1.0
+    focus_fom: int | None = None
+    shutter_lag_ms: float | None = None
+    """For a still: its exposure start minus the shutter press, from its SensorTimestamp
+    (negative when the frame already exposing at the press was used)."""
 
     @property
     def iso(self) -> int:
@@ -272,7 +278,15 @@ class Camera(abc.ABC):
     def next_frame(self, timeout_s: float = 2.0) -> PreviewFrame: ...
 
     @abc.abstractmethod
-    def capture_still(self, timeout_s: float | None = None) -> RawFrame: ...
+    def capture_still(
+        self,
+        timeout_s: float | None = None,
+        *,
+        exposure_time_us: int | None = None,
+        analogue_gain: float | None = None,
+    ) -> RawFrame:
+        """A full-resolution raw still; ``exposure_time_us``/``analogue_gain`` fix the
+        exposure for this still only (auto exposure off), never the user's controls."""
 
     def describe(self) -> dict[str, object]:
         return {"backend": self.backend}

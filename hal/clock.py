@@ -16,6 +16,8 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def wait(self, event: threading.Event, seconds: float) -> bool: ...
+
 
 class RealClock:
     """The machine's monotonic clock."""
@@ -26,6 +28,10 @@ class RealClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Sleep up to ``seconds`` or until ``event`` is set; True if it was set."""
+        return event.wait(max(0.0, seconds))
 
 
 class SimulatedClock:
@@ -54,6 +60,15 @@ class SimulatedClock:
         self.advance(seconds)
         if self._pace_s > 0 and seconds > 0:
             time.sleep(min(seconds, self._pace_s))
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Like :meth:`sleep`, but a set ``event`` ends the real pause (time still advances)."""
+        if event.is_set():
+            return True
+        self.advance(seconds)
+        if self._pace_s > 0 and seconds > 0:
+            return event.wait(min(seconds, self._pace_s))
+        return event.is_set()
 
     def advance(self, seconds: float) -> None:
         with self._lock:

@@ -2,8 +2,11 @@
 
 Sources: Sony IMX477 product brief; ``rpicam-hello --list-cameras`` on a Pi (modes, crops,
 frame rates); libcamera's ``imx477.json`` tuning (black level 4096 on a 16-bit scale);
-the kernel driver's exposure and gain limits (114 µs at full resolution to 670.74 s,
-analogue gain 1.0 to 22.26). Noise figures: Jim Hogan, "Pi HQ Cam Sensor Performance"
+the kernel driver's exposure and gain limits (114 µs at full resolution; analogue gain 1.0 to
+22.26). The longest exposure is what the driver's registers can hold: a line of at most
+0xfff0 pixels (``IMX477_LINE_LENGTH_MAX``) × 65500 lines (``IMX477_FRAME_LENGTH_MAX``) × 2^7
+(``IMX477_LONG_EXP_SHIFT_MAX``) at 840 MHz is 653.95 s, less the 22-line exposure offset
+(see :mod:`hal.virtual.driver` and ``hal/virtual/SOURCES.md``). Noise figures: Jim Hogan, "Pi HQ Cam Sensor Performance"
 (full well ≈ 8180 e⁻, 0.47 DN/e⁻ at unity analogue gain, read noise ≈ 3 e⁻).
 """
 
@@ -15,7 +18,7 @@ MODEL = "imx477"
 PIXEL_SIZE_UM = 1.55
 ACTIVE_ARRAY = (4056, 3040)
 BLACK_LEVEL_16BIT = 4096
-EXPOSURE_TIME_US_RANGE = (114, 670_740_000)
+EXPOSURE_TIME_US_RANGE = (114, 653_950_000)
 ANALOGUE_GAIN_RANGE = (1.0, 22.26)
 
 FULL_WELL_E = 8180.0

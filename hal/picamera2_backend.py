@@ -1,38 +1,38 @@
-"""The HQ camera on a Raspberry Pi, driven through picamera2 (libcamera).
+"""The HQ camera through picamera2: the only camera backend the app knows.
 
-``picamera2`` is imported inside :meth:`Picamera2Camera.open` only: importing it loads
-libcamera, which exists on a Pi alone, so this module imports on any machine and a missing
-library becomes :class:`hal.exc.CameraNotFound`.
+On a Pi, picamera2 and libcamera are apt's; anywhere else ``--camera virtual`` runs the same
+code over the virtual libcamera (:mod:`hal.virtual`). ``picamera2`` is imported inside this
+module's functions only, so the project imports on any machine.
 
 What the backend asks picamera2 for, and why:
 
-- a preview configuration with ``main`` in ``RGB888`` at the preview size and a ``raw`` stream
-  at the sensor mode's size in an *unpacked* Bayer format (``SBGGR12``, not
-  ``SBGGR12_CSI2P``), so the raw is a plain uint16 array without unpacking;
-- a still configuration with an unpacked raw stream at full resolution, taken with
-  ``switch_mode_and_capture_request`` so the live view resumes afterwards.
+- a live-view configuration with ``main`` in ``RGB888`` at the preview size and a ``raw``
+  stream at the sensor mode's size, *unpacked* (``SBGGR12``, not ``SBGGR12_CSI2P``), so the
+  raw is plain 16-bit words; on a Pi 5 unpacked raw is ``SBGGR16`` with the sensor's bits at
+  the top, shifted down here, so :class:`~hal.camera.RawFrame` values are always sensor DN;
+- **zero shutter lag** when the live view runs in the full-resolution mode: the still is a
+  frame of the running configuration, the one whose exposure was under way at the press (or
+  the next), chosen by its SensorTimestamp through ``capture_request(flush=...)``;
+- otherwise a mode switch with ``switch_mode_capture_request_and_stop``, the request
+  released before the live view is configured again, so the still's and the live view's
+  buffers are never allocated at once (picamera2's docstring on
+  ``switch_mode_and_capture_request`` warns that doing so fragments CMA);
+- FrameDurationLimits as wide as the mode allows, so libcamera never cuts a long exposure
+  short (its IPA clamps a manual exposure to the maximum frame duration: ipa_base.cpp).
 
-The Bayer order is read from the raw stream libcamera actually configured (the HQ module is
-mounted rotated, so the IMX477's RGGB reaches us as BGGR), never assumed. picamera2's
-``RGB888`` is B, G, R in memory (its ``request.py`` hands ``RGB888`` to PIL as mode ``"BGR"``),
-so the preview is reversed to R, G, B. A Pi 5 delivers unpacked raw as 16-bit
-(``SBGGR16``) with the sensor's bits at the top; such data is shifted down to the sensor's
-bit depth, so :class:`~hal.camera.RawFrame` values are always sensor DN.
+Live frames are not copied whole: the ``main`` picture is copied, and of the raw only the
+part the ScalerCrop shows (the ISP crops the processed streams, never the raw), decimated to
+at most :data:`ANALYSIS_RAW_WIDTH` sites, so memory per live frame is bounded whatever the mode.
 
-Every completed request is released by a context manager, including when copying it out fails.
+Waits for frames happen in short slices without the lock, so stop, close and a still can
+interrupt them; the budget follows the frame actually being exposed (its FrameDuration and
+any longer exposure still in flight). One lock orders configure, stills and set_controls; a
+still's exposure override applies to that still only and never to the user's controls.
 
 Naming convention the contract test (``tests/test_picamera2_contract.py``) relies on: the
 ``Picamera2`` object is only ever reached as ``self._picam2`` or ``picam2``, a completed request
 is always named ``request``, an entry of ``Picamera2.sensor_modes`` is always named ``entry``
-and a stream configuration dict ``stream``. The test reads this file with ``ast`` and checks
-each attribute, keyword and key used on them against picamera2's real source.
-
-Example (on a Pi)::
-
-    with Picamera2Camera() as cam:
-        cam.configure(preview_mode(cam.sensor), (1280, 960))
-        cam.start()
-        frame = cam.next_frame()
+and a stream configuration dict ``stream``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ import errno
 import logging
 import re
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 import numpy as np
@@ -58,6 +61,7 @@ from hal.camera import (
     SensorInfo,
     SensorMode,
 )
+from hal.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,21 @@ _AWB_ENUM = {
     "cloudy": "Cloudy",
 }
 _METERING_ENUM = {"centre": "CentreWeighted", "spot": "Spot", "matrix": "Matrix"}
+#: Widest raw the live analysis gets, in sites: a 4056-wide raw is decimated 4 × (by 2×2 Bayer
+#: cells), about 1.5 MB a frame; a magnified crop is usually smaller and kept whole.
+ANALYSIS_RAW_WIDTH = 1024
+#: libcamera's start before the first frame (picamera2 issue #1062: 500-700 ms to the first
+#: frame after a mode switch), and the startup frames the IPA flags after a first start.
+STARTUP_ALLOWANCE_S = 2.0
+STARTUP_FRAMES = 7
+#: A real-time backstop on every wait, beyond the budget on the camera's clock (which, on a
+#: simulated clock, only moves while the virtual sensor runs).
+REAL_TIME_BACKSTOP_S = 10.0
+#: How long one slice of a frame wait is, in real seconds.
+WAIT_SLICE_S = 0.05
+#: Frames a control takes to reach the sensor (libcamera camera_sensor_properties.cpp: imx477
+#: exposure and gain delay 2, vblank 3), plus the completed request picamera2 keeps queued.
+CONTROL_LATENCY_FRAMES = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +125,9 @@ def _mapped_error(error: BaseException, action: str) -> exc.CameraError:
     code = getattr(error, "errno", None)
     if isinstance(error, TimeoutError):
         return exc.CameraTimeout(text)
-    if isinstance(error, MemoryError) or code == errno.ENOMEM or "allocate" in low:
+    if isinstance(error, MemoryError) or code == errno.ENOMEM or any(
+        s in low for s in ("allocate", "cannot allocate memory", "out of memory")
+    ):
         return exc.CameraOutOfMemory(text)
     if code == errno.EBUSY or "busy" in low:
         return exc.CameraBusy(text)
@@ -130,37 +151,41 @@ def _errors(action: str) -> Iterator[None]:
         raise _mapped_error(error, action) from error
 
 
-@contextlib.contextmanager
-def _captured(picam2: Any, wait: float | bool) -> Iterator[Any]:
-    """The next completed request, released on leaving the block whatever happens."""
-    if hasattr(picam2, "captured_request"):
-        with picam2.captured_request(wait=wait) as request:
-            yield request
-    else:  # picamera2 releases older than the context manager
-        request = picam2.capture_request(wait=wait)
-        try:
-            yield request
-        finally:
-            request.release()
-
-
 def _libcamera_enums() -> Any:
-    from libcamera import controls as libcamera_controls  # Pi only, like picamera2
+    from libcamera import controls as libcamera_controls  # the real one, or hal.virtual's
 
     return libcamera_controls
 
 
-def detect() -> str | None:
-    """None when picamera2 imports and lists a camera; otherwise why this backend cannot run."""
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    """What :func:`detect` found: the HQ camera's index for ``Picamera2(index)``, or why not."""
+
+    index: int | None
+    reason: str | None
+    found: tuple[str, ...] = ()
+
+
+def detect() -> Detection:
+    """Find the HQ camera (model ``imx477``) among the cameras libcamera lists.
+
+    ``Picamera2(n)`` opens the n-th entry of ``global_camera_info()`` (sorted, USB cameras
+    last), so the index returned is into that list."""
     try:
         import picamera2
     except ImportError as error:  # also libcamera missing: picamera2 imports it first
-        return f"picamera2 does not import ({error})"
+        return Detection(None, f"picamera2 does not import ({error})")
     try:
         cameras = picamera2.Picamera2.global_camera_info()
     except Exception as error:  # libcamera's camera manager can fail in many ways
-        return f"libcamera cannot list cameras ({error})"
-    return None if cameras else "no camera attached"
+        return Detection(None, f"libcamera cannot list cameras ({error})")
+    found = tuple(f"{info.get('Model', '?')} ({info.get('Id', '?')})" for info in cameras)
+    for index, info in enumerate(cameras):
+        if str(info.get("Model", "")).lower() == imx477.MODEL:
+            return Detection(index, None, found)
+    if not cameras:
+        return Detection(None, "no camera attached", found)
+    return Detection(None, f"no HQ camera (imx477); libcamera lists: {', '.join(found)}", found)
 
 
 class Picamera2Camera(Camera):
@@ -169,26 +194,39 @@ class Picamera2Camera(Camera):
     Parameters
     ----------
     camera_num
-        libcamera's index of the camera (0 for the only or first CSI camera).
-
-    With AE on, the camera picks exposure and gain; ``scaler_crop=None`` leaves picamera2's
-    own crop (the whole field at the preview's aspect ratio) in place. A ``None``
-    ``frame_duration_limits_us`` lets the frame last from the mode's fastest frame to the
-    longest exposure, so a manual exposure is never cut short by the frame rate.
+        Index into ``Picamera2.global_camera_info()``; ``None`` finds the HQ camera.
+    clock
+        The clock of the camera's SensorTimestamps (the machine's monotonic clock on a Pi,
+        the virtual rig's in tests), used for the press time and for wait deadlines.
+    rig
+        The :class:`hal.virtual.VirtualRig` when running over the virtual libcamera: its lens
+        rings and light are what ``/api/mock/*`` turn. ``None`` on a real camera.
     """
 
     backend = "picamera2"
+    concurrent_stills = True
 
-    def __init__(self, camera_num: int = 0) -> None:
+    def __init__(self, camera_num: int | None = None, *, clock: Clock | None = None,
+                 rig: Any = None) -> None:
         self._camera_num = camera_num
+        self.rig = rig
+        self._clock: Clock = clock or (rig.clock if rig is not None else RealClock())
         self._picam2: Any = None
         self._sensor = imx477.sensor_info()
         self._controls = Controls()
         self._mode: SensorMode | None = None
-        self._still_config: dict[str, Any] | None = None
+        self._preview_size = (1024, 768)
         self._running = False
-        self._sequence = 0
         self._lock = threading.RLock()
+        self._still_done = threading.Condition(self._lock)
+        self._still_active = False
+        self._generation = 0
+        self._last_duration_us = 0
+        self._last_metadata: dict[str, Any] = {}
+        self._in_flight: deque[tuple[int, int]] = deque(maxlen=8)
+        self._frames_seen = 0
+        self._starting = False
+        self.last_shutter_lag_ms: float | None = None
 
     # -- sensor description -------------------------------------------------------------
 
@@ -196,20 +234,33 @@ class Picamera2Camera(Camera):
     def sensor(self) -> SensorInfo:
         return self._sensor
 
+    @property
+    def libcamera(self) -> str:
+        """``"virtual"`` over :mod:`hal.virtual`, else the real libcamera's version."""
+        if self.rig is not None:
+            return "virtual"
+        try:
+            import libcamera
+
+            return str(getattr(libcamera, "__version__", None) or "real")
+        except ImportError:
+            return "unavailable"
+
     def _read_sensor(self) -> SensorInfo:
         """The sensor as libcamera lists it: modes, pixel array, limits, Bayer order."""
         base = imx477.sensor_info()
         modes = []
         for entry in self._picam2.sensor_modes:
             fmt = RawFormat.parse(str(entry["format"]))
+            crop = tuple(entry["crop_limits"])
             modes.append(
                 SensorMode(
                     size=tuple(entry["size"]),
                     bit_depth=int(entry["bit_depth"]),
                     bayer_order=fmt.bayer_order,
                     max_fps=float(entry["fps"]),
-                    crop=tuple(entry["crop_limits"]),
-                    binning=max(1, round(entry["crop_limits"][2] / entry["size"][0])),
+                    crop=crop,
+                    binning=max(1, round(crop[2] / entry["size"][0])),
                 )
             )
         modes.sort(key=lambda m: (m.size[0] * m.size[1], m.bit_depth))
@@ -225,7 +276,8 @@ class Picamera2Camera(Camera):
             active_array=tuple(props.get("PixelArraySize", base.active_array)),
             modes=tuple(modes) or base.modes,
             exposure_time_us_range=(
-                (int(exposure[0]), int(exposure[1])) if exposure else base.exposure_time_us_range
+                (int(exposure[0]), min(int(exposure[1]), base.exposure_time_us_range[1]))
+                if exposure else base.exposure_time_us_range
             ),
             analogue_gain_range=(float(gain[0]), float(gain[1])) if gain else base.analogue_gain_range,
         )
@@ -246,8 +298,14 @@ class Picamera2Camera(Camera):
                 import picamera2
             except ImportError as error:  # also libcamera missing: picamera2 imports it first
                 raise exc.CameraNotFound(f"picamera2 is not usable here: {error}") from error
+            index = self._camera_num
+            if index is None:
+                found = detect()
+                if found.index is None:
+                    raise exc.CameraNotFound(found.reason or "no HQ camera")
+                index = found.index
             with _errors("opening the camera"):
-                self._picam2 = picamera2.Picamera2(self._camera_num)
+                self._picam2 = picamera2.Picamera2(index)
             try:
                 with _errors("reading the sensor modes"):
                     self._sensor = self._read_sensor()
@@ -260,9 +318,11 @@ class Picamera2Camera(Camera):
             picam2, self._picam2 = self._picam2, None
             self._running = False
             self._mode = None
-            self._still_config = None
+            self._generation += 1
             if picam2 is None:
                 return
+            with contextlib.suppress(Exception):
+                picam2.cancel_all_and_flush()
             try:
                 picam2.close()
             except Exception as error:  # the camera may already be gone; nothing left to free
@@ -273,32 +333,34 @@ class Picamera2Camera(Camera):
             raise exc.CameraNotRunning("the camera is not open")
         return self._picam2
 
+    def _preview_config(self, mode: SensorMode) -> dict[str, Any]:
+        picam2 = self._camera()
+        entry = self._sensor_mode_entry(mode)
+        return picam2.create_preview_configuration(
+            main={"format": "RGB888", "size": tuple(self._preview_size)},
+            raw={"format": str(entry["unpacked"]), "size": tuple(entry["size"])},
+            sensor={"output_size": tuple(entry["size"]), "bit_depth": entry["bit_depth"]},
+            controls=self._libcamera_controls(self._controls, mode),
+        )
+
     def configure(self, mode: SensorMode, preview_size: tuple[int, int]) -> None:
         """Set the live-view mode; a running camera is stopped, reconfigured and restarted."""
+        w, h = preview_size
+        if w < 64 or h < 64 or w % 2 or h % 2:
+            raise ValueError(f"preview size must be even and at least 64×64, not {w}×{h}")
         with self._lock:
+            while self._still_active:
+                self._still_done.wait()
             picam2 = self._camera()
             was_running = self._running
             if was_running:
-                self.stop()
-            self._mode = self._still_config = None  # until this configuration succeeds
-            entry = self._sensor_mode_entry(mode)
-            full = self._sensor_mode_entry(self._sensor.full_resolution_mode)
+                self._stop_locked()
+            self._mode = None  # until this configuration succeeds
+            self._preview_size = (w, h)
             with _errors(f"configuring {mode.name}"):
-                preview_config = picam2.create_preview_configuration(
-                    main={"format": "RGB888", "size": tuple(preview_size)},
-                    raw={"format": str(entry["unpacked"]), "size": tuple(entry["size"])},
-                    sensor={"output_size": tuple(entry["size"]), "bit_depth": entry["bit_depth"]},
-                    controls=self._libcamera_controls(self._controls, mode),
-                )
-                still_config = picam2.create_still_configuration(
-                    main={"format": "RGB888", "size": tuple(preview_size)},
-                    raw={"format": str(full["unpacked"]), "size": tuple(full["size"])},
-                    sensor={"output_size": tuple(full["size"]), "bit_depth": full["bit_depth"]},
-                )
-                picam2.configure(preview_config)
+                picam2.configure(self._preview_config(mode))
                 stream = picam2.camera_configuration()["raw"]
             order = RawFormat.parse(stream["format"]).bayer_order
-            self._still_config = still_config
             self._sensor = dataclasses.replace(
                 self._sensor,
                 modes=tuple(dataclasses.replace(m, bayer_order=order) for m in self._sensor.modes),
@@ -307,25 +369,39 @@ class Picamera2Camera(Camera):
                 m for m in self._sensor.modes if m.size == mode.size and m.bit_depth == mode.bit_depth
             )
             if was_running:
-                self.start()
+                self._start_locked()
 
     def start(self) -> None:
         with self._lock:
-            picam2 = self._camera()
-            if self._mode is None:
-                raise exc.CameraNotRunning("configure() the camera before start()")
-            with _errors("starting the camera"):
-                picam2.start()
-            self._running = True
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        picam2 = self._camera()
+        if self._mode is None:
+            raise exc.CameraNotRunning("configure() the camera before start()")
+        with _errors("starting the camera"):
+            picam2.start()
+        self._running = True
+        self._starting = True
 
     def stop(self) -> None:
         with self._lock:
-            if self._picam2 is None:
-                self._running = False
-                return
-            with _errors("stopping the camera"):
-                self._picam2.stop()
-            self._running = False
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        self._running = False
+        self._generation += 1
+        if self._picam2 is None:
+            return
+        with contextlib.suppress(Exception):
+            self._picam2.cancel_all_and_flush()
+        with _errors("stopping the camera"):
+            self._picam2.stop()
+
+    @property
+    def zero_shutter_lag(self) -> bool:
+        """True when the live view runs in the full-resolution mode: a still is a live frame."""
+        return self._mode is not None and self._mode == self._sensor.full_resolution_mode
 
     # -- controls -----------------------------------------------------------------------
 
@@ -334,10 +410,18 @@ class Picamera2Camera(Camera):
         return self._controls
 
     def set_controls(self, controls: Controls) -> None:
-        picam2 = self._camera()
-        with _errors("setting controls"):
-            picam2.set_controls(self._libcamera_controls(controls, self._mode))
-        self._controls = controls
+        with self._lock:
+            picam2 = self._camera()
+            self._controls = controls
+            self._note_in_flight(controls)
+            if self._still_active:
+                return  # the still restores the newest controls when it ends
+            with _errors("setting controls"):
+                picam2.set_controls(self._libcamera_controls(controls, self._mode))
+
+    def _note_in_flight(self, controls: Controls) -> None:
+        if not controls.exposure_time_is_auto:
+            self._in_flight.append((self._frames_seen, int(controls.exposure_time_us)))
 
     def _libcamera_controls(self, c: Controls, mode: SensorMode | None) -> dict[str, Any]:
         """Our :class:`Controls` as libcamera controls, leaving out any the camera lacks.
@@ -362,84 +446,235 @@ class Picamera2Camera(Camera):
             out["ColourGains"] = (float(c.colour_gains[0]), float(c.colour_gains[1]))
         if c.scaler_crop is not None:
             out["ScalerCrop"] = tuple(int(v) for v in c.scaler_crop)
-        elif self._controls.scaler_crop is not None and mode is not None:
-            out["ScalerCrop"] = tuple(mode.crop)  # back to the whole field of the mode
+        elif mode is not None:
+            out["ScalerCrop"] = tuple(mode.crop)  # the whole field of the mode
         if c.frame_duration_limits_us is not None:
             out["FrameDurationLimits"] = tuple(int(v) for v in c.frame_duration_limits_us)
         elif mode is not None:
-            # As fast as the mode runs, as slow as the longest exposure needs.
+            # As fast as the mode runs, as slow as the longest exposure needs: libcamera clamps.
             longest = available.get("FrameDurationLimits", (0, self._sensor.exposure_time_us_range[1]))
             out["FrameDurationLimits"] = (round(1e6 / mode.max_fps), int(longest[1]))
         return {k: v for k, v in out.items() if k in available}
+
+    # -- waiting for frames ---------------------------------------------------------------
+
+    def _budget_ns(self, timeout_s: float) -> int:
+        """Timeout plus the longest frame that may be in flight: the last one's duration, or
+        a longer manual exposure set in the last few frames (controls reach the sensor
+        frames later, and the frame already exposing keeps its length)."""
+        longest = self._last_duration_us
+        for frame, exposure_us in self._in_flight:
+            if self._frames_seen - frame <= CONTROL_LATENCY_FRAMES:
+                longest = max(longest, exposure_us)
+        if self._starting and self._mode is not None:
+            # libcamera's start, then the frames the IPA marks as startup frames (the IMX477's
+            # AGC and AWB: 7 on a first start), which picamera2 drops: see SOURCES.md.
+            longest += round(STARTUP_ALLOWANCE_S * 1e6 + STARTUP_FRAMES * 1e6 / self._mode.max_fps)
+        return round((timeout_s + longest * 1e-6) * 1e9)
+
+    def _wait(self, job: Any, budget_ns: int, generation: int, what: str) -> Any:
+        """The job's result, waiting in short slices; interrupted by stop/close."""
+        deadline = self._clock.monotonic_ns() + budget_ns
+        real_deadline = time.monotonic() + budget_ns / 1e9 + REAL_TIME_BACKSTOP_S
+        while True:
+            try:
+                return job.get_result(timeout=WAIT_SLICE_S)
+            except TimeoutError:
+                pass
+            except CancelledError as error:
+                raise exc.CameraNotRunning(f"{what}: the camera was stopped") from error
+            if generation != self._generation:
+                with contextlib.suppress(Exception):
+                    job.cancel()
+                raise exc.CameraNotRunning(f"{what}: the camera was stopped")
+            if self._clock.monotonic_ns() > deadline or time.monotonic() > real_deadline:
+                with contextlib.suppress(Exception):
+                    self._picam2.cancel_all_and_flush()
+                raise exc.CameraTimeout(f"{what}: no frame within {budget_ns / 1e9:.1f} s")
+
+    def _request_job(self, flush: int | None = None) -> Any:
+        picam2 = self._camera()
+        with _errors("asking for a frame"):
+            return picam2.capture_request(wait=False, flush=flush)
 
     # -- frames -------------------------------------------------------------------------
 
     def next_frame(self, timeout_s: float = 2.0) -> PreviewFrame:
         with self._lock:
-            picam2 = self._camera()
             if not self._running:
                 raise exc.CameraNotRunning("start() the camera before asking for frames")
-            try:
-                with _errors("waiting for a preview frame"), _captured(picam2, timeout_s) as request:
-                    rgb = request.make_array("main")[..., ::-1]  # RGB888 is B, G, R in memory
-                    raw = self._raw_frame(request)
-            except exc.CameraTimeout:
-                self._flush()
-                raise
-            return PreviewFrame(np.ascontiguousarray(rgb), raw, raw.metadata)
+            generation = self._generation
+            job = self._request_job()
+            budget = self._budget_ns(timeout_s)
+        with _errors("waiting for a preview frame"):
+            request = self._wait(job, budget, generation, "live view")
+        try:
+            with _errors("reading a preview frame"):
+                return self._preview(request)
+        finally:
+            request.release()
 
-    def capture_still(self, timeout_s: float | None = None) -> RawFrame:
+    def _preview(self, request: Any) -> PreviewFrame:
+        """The ``main`` picture and a bounded part of the raw, copied out of the buffers."""
+        from picamera2.request import MappedArray
+
+        md = request.get_metadata()
+        metadata = self._metadata(md)
+        with MappedArray(request, "main", write=False) as mapped:
+            rgb = np.ascontiguousarray(mapped.array[..., ::-1])  # RGB888 is B, G, R in memory
+        raw = self._raw_frame(request, md, metadata, analysis=True)
+        return PreviewFrame(rgb, raw, metadata)
+
+    def capture_still(
+        self,
+        timeout_s: float | None = None,
+        *,
+        exposure_time_us: int | None = None,
+        analogue_gain: float | None = None,
+    ) -> RawFrame:
+        """A full-resolution raw still; the exposure override (if any) is for this still only.
+
+        With zero shutter lag the still is the live frame being exposed at the press (or the
+        next one); ``last_shutter_lag_ms`` says when its exposure began relative to the press
+        (negative: before it)."""
         with self._lock:
-            picam2 = self._camera()
-            if self._still_config is None or not self._running:
+            while self._still_active:
+                self._still_done.wait()
+            self._camera()
+            if not self._running or self._mode is None:
                 raise exc.CameraNotRunning("configure() and start() the camera before a still")
+            press_ns = self._clock.monotonic_ns()
+            controls = self._controls
+            if exposure_time_us is not None or analogue_gain is not None:
+                controls = controls.replace(
+                    ae_enable=False,
+                    exposure_time_us=int(exposure_time_us or self._metered()[0]),
+                    analogue_gain=float(analogue_gain or self._metered()[1]),
+                )
+            exposure_s = controls.exposure_time_us * 1e-6 if not controls.ae_enable else 0.2
             if timeout_s is None:
-                timeout_s = self._still_timeout_s()
-            config = dict(self._still_config)
-            config["controls"] = {
-                **self._still_config["controls"],
-                **self._libcamera_controls(self._controls, self._sensor.full_resolution_mode),
-            }
+                timeout_s = 5.0 + 2 * exposure_s
+            self._still_active = True
+            generation = self._generation
+            zsl = self.zero_shutter_lag
+        try:
+            if zsl:
+                raw = self._still_from_live(controls, press_ns, timeout_s, generation)
+            else:
+                raw = self._still_by_mode_switch(controls, timeout_s, generation)
+        except exc.CameraTimeout:
+            with contextlib.suppress(Exception):
+                self._picam2.cancel_all_and_flush()
+            raise
+        finally:
+            with self._lock:
+                self._still_active = False
+                self._still_done.notify_all()
+                self._restore_controls()
+        start_ns = raw.metadata.sensor_timestamp_ns - raw.metadata.exposure_time_us * 1000
+        self.last_shutter_lag_ms = (start_ns - press_ns) / 1e6
+        return dataclasses.replace(
+            raw, metadata=dataclasses.replace(raw.metadata, shutter_lag_ms=self.last_shutter_lag_ms)
+        )
+
+    def _metered(self) -> tuple[int, float]:
+        md = self._last_metadata
+        return int(md.get("ExposureTime", self._controls.exposure_time_us)), float(
+            md.get("AnalogueGain", self._controls.analogue_gain))
+
+    def _restore_controls(self) -> None:
+        """The newest user controls back on the live view (set while the still was taken, too)."""
+        if self._picam2 is None or not self._running:
+            return
+        with contextlib.suppress(exc.CameraError), _errors("restoring controls after a still"):
+            self._picam2.set_controls(self._libcamera_controls(self._controls, self._mode))
+
+    def _still_from_live(self, controls: Controls, press_ns: int, timeout_s: float,
+                         generation: int) -> RawFrame:
+        """Zero shutter lag: a frame of the running full-resolution configuration."""
+        override = controls is not self._controls
+        if not override:
+            exposure_us = int(self._last_metadata.get("ExposureTime", 0))
+            # The first frame whose exposure began no earlier than one exposure before the
+            # press: the one exposing at the press, else the next (picamera2's
+            # wait_for_timestamp_ compares SensorTimestamp - ExposureTime with this).
+            flush = press_ns - exposure_us * 1000
+            job = self._request_job(flush=flush)
+            with _errors("capturing a still"):
+                request = self._wait(job, self._budget_ns(timeout_s), generation, "still")
             try:
-                with _errors("capturing a still"):
-                    request = picam2.switch_mode_and_capture_request(config, wait=timeout_s)
-                    try:
-                        raw = self._raw_frame(request)
-                    finally:
-                        request.release()
-            except exc.CameraTimeout:
-                self._flush()
-                raise
-            # Back in the preview mode picamera2 reapplies the controls it was configured with.
-            with _errors("restoring controls after a still"):
-                picam2.set_controls(self._libcamera_controls(self._controls, self._mode))
-            return raw
+                return self._raw_frame(request, request.get_metadata())
+            finally:
+                request.release()
+        with self._lock, _errors("setting the still's exposure"):
+            self._picam2.set_controls(self._libcamera_controls(controls, self._mode))
+            set_ns = self._clock.monotonic_ns()
+        self._in_flight.append((self._frames_seen, controls.exposure_time_us))
+        want_us, want_gain = controls.exposure_time_us, controls.analogue_gain
+        for _ in range(CONTROL_LATENCY_FRAMES + 6):
+            job = self._request_job(flush=set_ns)
+            with _errors("capturing a still"):
+                request = self._wait(job, self._budget_ns(timeout_s), generation, "still")
+            try:
+                md = request.get_metadata()
+                line_us = 1e6 / self._mode.max_fps / max(1, self._mode.size[1])
+                if (abs(md.get("ExposureTime", 0) - want_us) <= max(2 * line_us, 0.01 * want_us)
+                        and abs(md.get("AnalogueGain", 0) - want_gain) <= 0.02 * want_gain):
+                    return self._raw_frame(request, md)
+            finally:
+                request.release()
+        raise exc.CameraError("the still's exposure did not reach the sensor")
 
-    def _still_timeout_s(self) -> float:
-        """A mode switch, a few frames to settle and the exposure itself, with margin."""
-        exposure_s = 1.0 if self._controls.ae_enable else self._controls.exposure_time_us / 1e6
-        return 5.0 + 4 * exposure_s
+    def _still_by_mode_switch(self, controls: Controls, timeout_s: float,
+                              generation: int) -> RawFrame:
+        picam2 = self._camera()
+        full = self._sensor.full_resolution_mode
+        entry = self._sensor_mode_entry(full)
+        with _errors("switching to the still mode"):
+            config = picam2.create_still_configuration(
+                main={"format": "RGB888", "size": tuple(self._preview_size)},
+                raw={"format": str(entry["unpacked"]), "size": tuple(entry["size"])},
+                sensor={"output_size": tuple(entry["size"]), "bit_depth": entry["bit_depth"]},
+                controls=self._libcamera_controls(controls, full),
+            )
+            job = picam2.switch_mode_capture_request_and_stop(config, wait=False)
+        budget = self._budget_ns(timeout_s) + round(2e9)
+        try:
+            with _errors("capturing a still"):
+                request = self._wait(job, budget, generation, "still")
+            try:
+                raw = self._raw_frame(request, request.get_metadata())
+            finally:
+                request.release()
+        finally:
+            with self._lock, _errors("restarting the live view"):
+                if self._picam2 is not None and self._mode is not None:
+                    picam2.stop()
+                    picam2.configure(self._preview_config(self._mode))
+                    picam2.start()
+        return raw
 
-    def _flush(self) -> None:
-        """After a timeout picamera2 still holds the job; drop it so the camera can be closed."""
-        with contextlib.suppress(Exception):
-            self._picam2.cancel_all_and_flush()
+    def _raw_frame(self, request: Any, md: dict[str, Any], metadata: FrameMetadata | None = None,
+                   *, analysis: bool = False) -> RawFrame:
+        """The raw stream of ``request`` as sensor DN. For the live analysis only the part the
+        ScalerCrop shows, decimated to :data:`ANALYSIS_RAW_WIDTH`; for a still all of it."""
+        from picamera2.request import MappedArray
 
-    def _raw_frame(self, request: Any) -> RawFrame:
-        """The raw stream of ``request`` as sensor DN, with the request's metadata."""
         stream = request.config["raw"]
         fmt = RawFormat.parse(stream["format"])
         if fmt.packing is not None:
             raise exc.CameraError(f"raw stream is {stream['format']}, not an unpacked format")
         width, height = stream["size"]
-        buffer = request.make_array("raw")  # uint8 (height, stride): rows padded to the stride
-        data = buffer.view("<u2").reshape(height, -1)[:, :width]
         sensor = request.config.get("sensor") or {}
         bit_depth = int(sensor.get("bit_depth") or fmt.bit_depth)
+        with MappedArray(request, "raw", reshape=False, write=False) as mapped:
+            words = np.asarray(mapped.array).view("<u2").reshape(height, -1)[:, :width]
+            if analysis:
+                rows, cols = self._analysis_window(md.get("ScalerCrop"), (width, height))
+                words = words[rows, cols]
+            data = words.copy()
         if fmt.bit_depth > bit_depth:  # Pi 5: 16-bit container, the sensor's bits at the top
-            data = data >> (fmt.bit_depth - bit_depth)
-        data = data.astype(np.uint16, copy=False)
-        md = request.get_metadata()
+            data >>= fmt.bit_depth - bit_depth
         levels = md.get("SensorBlackLevels")
         black_16 = round(sum(levels) / len(levels)) if levels else self._sensor.black_level_16bit
         return RawFrame(
@@ -448,17 +683,46 @@ class Picamera2Camera(Camera):
             black_level=black_16 >> (16 - bit_depth),
             white_level=(1 << bit_depth) - 1,
             bit_depth=bit_depth,
-            metadata=self._metadata(md),
+            metadata=metadata or self._metadata(md),
         )
 
+    def _analysis_window(self, crop: Any, size: tuple[int, int]) -> tuple[slice, slice]:
+        """Raw rows and columns under the ScalerCrop (full-array coordinates, the mode's crop
+        and binning undone), in whole Bayer cells, every n-th cell beyond the width limit."""
+        width, height = size
+        mode = self._mode
+        x0 = y0 = 0
+        c0, r0, c1, r1 = 0, 0, width, height
+        if crop is not None and mode is not None:
+            mx, my, mw, mh = mode.crop
+            b = mode.binning
+            x, y, w, h = (int(v) for v in crop)
+            c0, c1 = (x - mx) // b, (x + w - mx) // b
+            r0, r1 = (y - my) // b, (y + h - my) // b
+            c0, r0 = max(0, c0) & ~1, max(0, r0) & ~1
+            c1, r1 = min(width, c1), min(height, r1)
+        del x0, y0
+        cells = max(1, (c1 - c0) // 2)
+        step = max(1, -(-2 * cells // ANALYSIS_RAW_WIDTH))
+        if step == 1:
+            return slice(r0, r1), slice(c0, c1)
+        # Keep 2×2 cells: take pairs of rows/columns, one pair in every `step`.
+        cols = np.arange(c0, c1 - 1, 2 * step)
+        rows = np.arange(r0, r1 - 1, 2 * step)
+        return (np.stack([rows, rows + 1], 1).ravel()[:, None],
+                np.stack([cols, cols + 1], 1).ravel()[None, :])
+
     def _metadata(self, md: dict[str, Any]) -> FrameMetadata:
-        self._sequence += 1
+        self._frames_seen += 1
+        self._starting = False
+        self._last_metadata = md
+        self._last_duration_us = int(md.get("FrameDuration", 0))
         gains = md.get("ColourGains", self._controls.colour_gains)
         crop = md.get("ScalerCrop")
         lux = md.get("Lux")
         temperature = md.get("SensorTemperature")
         return FrameMetadata(
-            sequence=self._sequence,
+            sequence=self._frames_seen,
             sensor_timestamp_ns=int(md.get("SensorTimestamp", 0)),
             exposure_time_us=int(md.get("ExposureTime", self._controls.exposure_time_us)),
             analogue_gain=float(md.get("AnalogueGain", self._controls.analogue_gain)),
@@ -468,12 +732,17 @@ class Picamera2Camera(Camera):
             lux=None if lux is None else float(lux),
             sensor_temperature_c=None if temperature is None else float(temperature),
             scaler_crop=None if crop is None else tuple(int(v) for v in crop),
+            digital_gain=float(md.get("DigitalGain", 1.0)),
+            focus_fom=None if md.get("FocusFoM") is None else int(md["FocusFoM"]),
         )
 
     # -- description --------------------------------------------------------------------
 
     def describe(self) -> dict[str, object]:
-        info: dict[str, object] = {"backend": self.backend}
+        info: dict[str, object] = {"backend": self.backend, "libcamera": self.libcamera}
+        if self.rig is not None:
+            info["lens"] = dataclasses.asdict(self.rig.lens)
+            info["scene"] = dataclasses.asdict(self.rig.light)
         if self._picam2 is None:
             return info
         props = self._picam2.camera_properties
@@ -483,6 +752,7 @@ class Picamera2Camera(Camera):
         if self._mode is not None:
             info["raw_format"] = self._picam2.camera_configuration()["raw"]["format"]
             info["mode"] = self._mode.name
+            info["zero_shutter_lag"] = self.zero_shutter_lag
         return info
 
 

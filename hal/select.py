@@ -1,48 +1,71 @@
-"""The one place a camera backend is chosen (``--camera auto|mock|picamera2``).
+"""The one place a camera is chosen (``--camera auto|virtual|picamera2``).
 
-``auto`` uses picamera2 when it imports and finds a camera, else the mock, and logs which and why.
+Every choice is the picamera2 backend; what differs is the libcamera under it:
+
+- ``picamera2``: the real libcamera (a Pi with the HQ camera), or :class:`CameraNotFound`;
+- ``virtual``: the virtual libcamera of :mod:`hal.virtual` over a simulated rig, on any Linux
+  machine (never on top of a real libcamera already loaded);
+- ``auto``: the real camera when libcamera lists an IMX477, else the virtual one; the log
+  says which and why.
+
 Every consumer still accepts an injected :class:`~hal.camera.Camera` instead.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from hal import exc, imx477
 from hal.camera import Camera, Controls, PreviewFrame, RawFrame, SensorInfo, SensorMode
 
 log = logging.getLogger(__name__)
 
-CameraChoice = Literal["auto", "mock", "picamera2"]
+CameraChoice = Literal["auto", "virtual", "picamera2"]
 CHOICES: tuple[str, ...] = get_args(CameraChoice)
 
 
-def make_camera(choice: CameraChoice = "auto") -> Camera:
-    """A new, unopened camera of the chosen backend."""
+def make_camera(choice: CameraChoice = "auto", *, rig: Any = None) -> Camera:
+    """A new, unopened camera. ``rig`` is the simulated rig for ``virtual`` (a new one if
+    None); a virtual camera made again over the same rig sees the same lens and light."""
     if choice not in CHOICES:
         raise ValueError(f"camera must be one of {CHOICES}, not {choice!r}")
-    if choice == "mock":
-        return _mock()
+    if choice == "virtual" or rig is not None:
+        return _virtual(rig)
     from hal import picamera2_backend
 
+    if _virtual_loaded():
+        if choice == "picamera2":
+            raise exc.CameraNotFound("this process runs the virtual libcamera")
+        return _virtual(None)
+    found = picamera2_backend.detect()
+    if found.index is not None:
+        log.info("camera: the HQ camera through picamera2 (%s)", ", ".join(found.found))
+        return picamera2_backend.Picamera2Camera(found.index)
     if choice == "picamera2":
-        reason = picamera2_backend.detect()
-        if reason:
-            raise exc.CameraNotFound(f"picamera2 backend unavailable: {reason}")
-        return picamera2_backend.Picamera2Camera()
-    reason = picamera2_backend.detect()
-    if reason is None:
-        log.info("camera: picamera2 (found a camera)")
-        return picamera2_backend.Picamera2Camera()
-    log.warning("camera: mock IMX477, because picamera2 is unavailable (%s)", reason)
-    return _mock()
+        raise exc.CameraNotFound(f"picamera2 backend unavailable: {found.reason}")
+    log.info("camera: the virtual HQ camera, because %s", found.reason)
+    return _virtual(None)
 
 
-def _mock() -> Camera:
-    from hal.mock.camera import MockCamera
+def _virtual_loaded() -> bool:
+    import sys
 
-    return MockCamera()
+    from hal.virtual import SITE
+
+    module = sys.modules.get("libcamera")
+    return module is not None and str(getattr(module, "__file__", "")).startswith(str(SITE))
+
+
+def _virtual(rig: Any) -> Camera:
+    from hal import virtual
+    from hal.picamera2_backend import Picamera2Camera
+
+    try:
+        rig = virtual.install(rig or (virtual.installed() if _virtual_loaded() else None))
+    except virtual.RealLibcameraLoaded as error:
+        raise exc.CameraNotFound(str(error)) from error
+    return Picamera2Camera(rig=rig)
 
 
 def make_camera_or_placeholder(choice: CameraChoice = "auto") -> Camera:
@@ -93,5 +116,5 @@ class UnavailableCamera(Camera):
     def next_frame(self, timeout_s: float = 2.0) -> PreviewFrame:
         raise exc.CameraNotRunning(self.reason)
 
-    def capture_still(self, timeout_s: float | None = None) -> RawFrame:
+    def capture_still(self, timeout_s: float | None = None, **override: Any) -> RawFrame:
         raise exc.CameraNotRunning(self.reason)

@@ -36,7 +36,7 @@ def set_password(data_dir: Path) -> None:
 
 
 class Server:
-    """``mrig serve --camera mock`` in a subprocess; ``kill()`` is SIGKILL, no clean-up at all."""
+    """``mrig serve --camera virtual`` in a subprocess; ``kill()`` is SIGKILL, no clean-up at all."""
 
     def __init__(self, data_dir: Path, log: Path) -> None:
         self.data_dir = data_dir
@@ -46,7 +46,7 @@ class Server:
         env.pop("NOTIFY_SOCKET", None)
         self._log = open(log, "ab")  # closed in kill() or stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware.cli", "serve", "--camera", "mock", "--host",
+            [sys.executable, "-m", "firmware.cli", "serve", "--camera", "virtual", "--host",
              "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir)],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
@@ -67,6 +67,12 @@ class Server:
         r = client.post("/api/login", json={"password": PASSWORD})
         r.raise_for_status()
         client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        # The camera starts after the server answers (on the virtual camera the first
+        # full-resolution frame takes a couple of seconds to render).
+        while client.get("/api/status").json().get("state") != "running":
+            if time.monotonic() > deadline:
+                raise TimeoutError("the camera did not start")
+            time.sleep(0.1)
         return client
 
     def kill(self) -> None:

@@ -59,8 +59,11 @@ class TinyCamera:
     def set_controls(self, controls):
         self.controls = controls
 
-    def capture_still(self):
+    def capture_still(self, *, exposure_time_us=None, analogue_gain=None):
         c = self.controls
+        if exposure_time_us is not None or analogue_gain is not None:  # for this still only
+            c = c.replace(ae_enable=False, exposure_time_us=exposure_time_us,
+                          analogue_gain=analogue_gain)
         self.stills.append((c.ae_enable, c.exposure_time_us, c.analogue_gain))
         meta = FrameMetadata(len(self.stills), 0, c.exposure_time_us, c.analogue_gain,
                              (2.0, 1.6), 5000, c.exposure_time_us)

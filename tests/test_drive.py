@@ -128,11 +128,11 @@ def test_bracket_by_shutter_time_holds_gain(rig):
 
 
 def test_bracket_is_clamped_to_the_sensor():
-    assert bracket_exposures_us(200, 5, 2.0, (114, 670_740_000)) == [200, 114, 800, 114, 3200]
-    assert bracket_exposures_us(400_000_000, 3, 1.0, (114, 670_740_000)) == [
-        400_000_000, 200_000_000, 670_740_000
+    assert bracket_exposures_us(200, 5, 2.0, (114, 653_950_000)) == [200, 114, 800, 114, 3200]
+    assert bracket_exposures_us(400_000_000, 3, 1.0, (114, 653_950_000)) == [
+        400_000_000, 200_000_000, 653_950_000
     ]
-    assert bracket_exposures_us(10_000, 7, 1 / 3, (114, 670_740_000)) == [
+    assert bracket_exposures_us(10_000, 7, 1 / 3, (114, 653_950_000)) == [
         10_000, 7937, 12599, 6300, 15874, 5000, 20000
     ]
 
@@ -184,7 +184,7 @@ def test_long_exposure_cancel_discards_the_frame(rig):
 
 def test_exposure_limits_are_the_sensors():
     adapter = TypeAdapter(DriveRequest)
-    assert adapter.validate_python({"mode": "long", "exposure_time_s": 670.74}).exposure_time_s == 670.74
+    assert adapter.validate_python({"mode": "long", "exposure_time_s": 653.95}).exposure_time_s == 653.95
     for bad in (
         {"mode": "long", "exposure_time_s": 671},
         {"mode": "long", "exposure_time_s": 10, "analogue_gain": 30},

@@ -1,5 +1,5 @@
 """The phone UI in a real browser: Debian's chromium, driven by Playwright, emulating a Pixel 7,
-against ``mrig serve --camera mock`` on 127.0.0.1 with a fresh data folder.
+against ``mrig serve --camera virtual`` on 127.0.0.1 with a fresh data folder.
 
 The first test goes through first-time setup with the setup code from the server's log, like a
 new owner would, then shoots: changes the shutter speed and sees the readout and the picture
@@ -45,7 +45,7 @@ def _free_port() -> int:
 
 
 class Server:
-    """``mrig serve --camera mock`` in a subprocess; its log lines are collected."""
+    """``mrig serve --camera virtual`` in a subprocess; its log lines are collected."""
 
     def __init__(self, data_dir: Path, config: Path) -> None:
         self.port = _free_port()
@@ -53,7 +53,7 @@ class Server:
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware.cli", "serve", "--camera", "mock", "--host",
+            [sys.executable, "-m", "firmware.cli", "serve", "--camera", "virtual", "--host",
              "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir),
              "--config", str(config)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -299,13 +299,13 @@ def test_aids_magnify_errors_and_landscape(phone: Phone) -> None:
     # An out-of-range value is refused in the photographer's words.
     page.get_by_role("button", name="Drive mode").click()
     page.get_by_role("radio", name="Long exposure").check()
-    field = page.get_by_label("Exposure (s, up to 670)")
+    field = page.get_by_label("Exposure (s, up to 653)")
     field.fill("900")
     field.dispatch_event("change")
     page.get_by_role("button", name="Done").click()
     page.get_by_role("button", name="Capture", exact=True).click()
     page.locator("#toast").filter(has_text="out of range").wait_for()
-    assert "670" in page.locator("#toast").inner_text()
+    assert "653" in page.locator("#toast").inner_text()
     phone.shot("07-error")
 
     # Landscape: the controls move to the side and everything stays reachable.

@@ -158,7 +158,7 @@ def bracket_exposures_us(
     """Shutter times of a bracket: metered first, then −1, +1, −2, +2 … steps of ``ev_step``
     stops, each clamped to the sensor's range.
 
-    >>> bracket_exposures_us(8000, 3, 1.0, (114, 670_740_000))
+    >>> bracket_exposures_us(8000, 3, 1.0, (114, 653_950_000))
     [8000, 4000, 16000]
     """
     lo, hi = exposure_range_us

@@ -86,25 +86,17 @@ class Capturer:
     def capture_raw(
         self, exposure_time_us: int | None, analogue_gain: float | None, cancel: threading.Event
     ) -> RawFrame:
-        """One full-resolution still; with overrides, auto exposure is off for this frame only
-        and the user's controls are restored afterwards. ``cancel`` is not acted on: the camera
-        service cannot abort an exposure, so a cancelled frame is discarded by the runner."""
+        """One full-resolution still; an override turns auto exposure off for this frame only
+        (the camera applies it to the still and never to the user's controls, so a control
+        changed meanwhile survives). ``cancel`` is not acted on here: a cancelled frame is
+        discarded by the runner."""
         if exposure_time_us is None and analogue_gain is None:
             return self.camera.capture_still()
-        with self._lock:
-            before = self.camera.controls
-            metered_us, metered_gain = self.metered_exposure()
-            self.camera.set_controls(
-                before.replace(
-                    ae_enable=False,
-                    exposure_time_us=int(exposure_time_us or metered_us),
-                    analogue_gain=float(analogue_gain or metered_gain),
-                )
-            )
-            try:
-                return self.camera.capture_still()
-            finally:
-                self.camera.set_controls(before)
+        metered_us, metered_gain = self.metered_exposure()
+        return self.camera.capture_still(
+            exposure_time_us=int(exposure_time_us or metered_us),
+            analogue_gain=float(analogue_gain or metered_gain),
+        )
 
     def encode(self, raw: RawFrame, file_format: FileFormat) -> tuple[dict[str, bytes], ShotInfo]:
         """The files for a still: ``{"dng": …, "jpg": …}`` as asked, and the shot's info."""

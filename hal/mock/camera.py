@@ -255,7 +255,13 @@ class MockCamera(Camera):
         self._run_control_loops(dn, black, mode.white_level, exposure_us * gain, controls)
         return PreviewFrame(rgb=rgb, raw=raw, metadata=metadata)
 
-    def capture_still(self, timeout_s: float | None = None) -> RawFrame:
+    def capture_still(
+        self,
+        timeout_s: float | None = None,
+        *,
+        exposure_time_us: int | None = None,
+        analogue_gain: float | None = None,
+    ) -> RawFrame:
         with self._lock:
             self._check_running()
             hang = self.faults.still_timeouts > 0
@@ -263,6 +269,12 @@ class MockCamera(Camera):
                 self.faults.still_timeouts -= 1
             mode = self._sensor.full_resolution_mode
             controls, lens, scene = self._controls, self._lens, self._scene
+            if exposure_time_us is not None or analogue_gain is not None:
+                controls = controls.replace(
+                    ae_enable=False,
+                    exposure_time_us=int(exposure_time_us or controls.exposure_time_us),
+                    analogue_gain=float(analogue_gain or controls.analogue_gain),
+                )
             exposure_us, gain = self._exposure_for(controls, mode)
             colour_gains, ct = self._colour_for(controls)
             duration_us = self._frame_duration_us(mode, exposure_us, controls)

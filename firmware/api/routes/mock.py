@@ -1,5 +1,5 @@
-"""The mock camera's lens rings and light. A real M lens has no electronics, so none of this
-exists on a Pi: with any other backend these routes answer 404."""
+"""The simulated rig's lens rings and light (the virtual camera's). A real M lens has no
+electronics, so none of this exists on a Pi: on a real camera these routes answer 404."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ def mount_on_mock(camera: object, current: CurrentLens) -> None:
     """Put the lens the user says is mounted on the simulated rig: its focal length, aperture
     range and ring setting, so the mock's framing, depth of field and exposure follow it.
     Nothing happens with a real camera (its lens is glass, not software)."""
-    if not isinstance(camera, MockCamera) or current.lens is None:
+    rig = simulator(camera)
+    if rig is None or current.lens is None:
         return
     lens = current.lens
     widest, smallest = lens.f_number_range
-    camera.set_lens(
+    rig.set_lens(
         name=f"{lens.make} {lens.name}",
         focal_length_mm=lens.focal_length_mm,
         widest_f_number=widest,
@@ -33,11 +34,19 @@ def mount_on_mock(camera: object, current: CurrentLens) -> None:
     )
 
 
-def _mock(service) -> MockCamera:
-    camera = service.camera
-    if not isinstance(camera, MockCamera):
-        raise HTTPException(404, "only the mock camera has simulated lens rings")
-    return camera
+def simulator(camera: object):
+    """The simulated rig behind a virtual camera (its lens and light), or None on a real one."""
+    rig = getattr(camera, "rig", None)
+    if rig is not None:
+        return rig
+    return camera if isinstance(camera, MockCamera) else None
+
+
+def _mock(service):
+    rig = simulator(service.camera)
+    if rig is None:
+        raise HTTPException(404, "only the virtual camera has simulated lens rings")
+    return rig
 
 
 @router.get("/lens")

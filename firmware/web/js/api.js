@@ -49,7 +49,7 @@ function unitWords(field, v) {
   return String(v);
 }
 
-/** "allowed 1/8772 s to 670 s" from our 422s, or "at most 670.74 s" from pydantic's. */
+/** "allowed 1/8772 s to 653 s" from our 422s, or "at most 653.95 s" from pydantic's. */
 function rangeWords(item) {
   const field = String((item.loc || []).at(-1) ?? "");
   const a = item.allowed;

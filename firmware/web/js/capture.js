@@ -66,7 +66,7 @@ export class Capture {
         select("ev_step", "Step", [[0.3, "⅓ EV"], [0.7, "⅔ EV"], [1, "1 EV"], [2, "2 EV"], [3, "3 EV"]])],
       interval: [number("interval_s", "Every (s)", { min: 1, max: 86400, step: 1 }),
         number("count", "Frames", { min: 1, max: 100000, step: 1 })],
-      long: [number("exposure_time_s", "Exposure (s, up to 670)", { min: 0.001, max: 670, step: 1 }),
+      long: [number("exposure_time_s", "Exposure (s, up to 653)", { min: 0.001, max: 653, step: 1 }),
         el("label", { class: "switch" }, el("input", { type: "checkbox", checked: s.subtract_dark,
           onchange: (e) => { s.subtract_dark = e.target.checked; this._save(); } }),
         el("span", {}, "Subtract dark frame")),

@@ -3,7 +3,7 @@
 
 /** The IMX477's exposure range as the API accepts it (hal/imx477.py), microseconds. */
 export const EXPOSURE_MIN_US = 114;
-export const EXPOSURE_MAX_US = 670_740_000;
+export const EXPOSURE_MAX_US = 653_950_000;
 /** Analogue gain range; ISO = 100 x gain, as the Pi's camera stack states it. */
 export const GAIN_MIN = 1.0;
 export const GAIN_MAX = 22.26;
@@ -24,11 +24,11 @@ const FRACTIONS = [8000, 6400, 5000, 4000, 3200, 2500, 2000, 1600, 1250, 1000, 8
 const SECONDS = [0.3, 0.4, 0.5, 0.6, 0.8, 1, 1.3, 1.6, 2, 2.5, 3.2, 4, 5, 6, 8, 10, 13, 15, 20,
   25, 30, 40, 50, 60, 80, 100, 125, 160, 200, 250, 320, 400, 500, 640];
 
-/** Shutter speeds from 1/8000 s to 670 s in third stops: ``{value: µs, label}``. */
+/** Shutter speeds from 1/8000 s to 653 s in third stops: ``{value: µs, label}``. */
 export const SHUTTER_SPEEDS = [
   ...FRACTIONS.map((d) => ({ value: Math.round(1e6 / d), label: `1/${d}` })),
   ...SECONDS.map((s) => ({ value: Math.round(s * 1e6), label: secondsLabel(s) })),
-  { value: EXPOSURE_MAX_US, label: secondsLabel(670) },
+  { value: EXPOSURE_MAX_US, label: secondsLabel(653) },
 ].map((v) => ({ ...v, value: clamp(v.value, EXPOSURE_MIN_US, EXPOSURE_MAX_US) }));
 
 /** ISO 100 to the sensor's 2226 (gain 22.26) in third stops. */

@@ -1,0 +1,256 @@
+"""The camera path as it runs on a Pi: the real picamera2 over the virtual libcamera.
+
+Every test goes through ``hal.picamera2_backend.Picamera2Camera`` -> picamera2 (the PyPI
+release Raspberry Pi OS ships) -> ``hal/virtual/site/libcamera`` -> the virtual pipeline, on a
+simulated clock, so a 30 s exposure takes no wall time. What the virtual pipeline imitates,
+and the source line each behaviour follows, is in ``hal/virtual/SOURCES.md``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hal import exc
+from hal.camera import Controls, SensorInfo, SensorMode, preview_mode
+from hal.clock import SimulatedClock
+from hal.picamera2_backend import ANALYSIS_RAW_WIDTH, Picamera2Camera, detect
+from hal.select import make_camera
+from hal.virtual import ExtraCamera, VirtualRig, driver
+
+PREVIEW = (640, 480)
+
+
+def make_rig(**options) -> VirtualRig:
+    return VirtualRig(seed=5, clock=SimulatedClock(pace_s=0.004), **options)
+
+
+@pytest.fixture
+def rig() -> VirtualRig:
+    return make_rig()
+
+
+@pytest.fixture
+def cam(rig):
+    camera = make_camera("virtual", rig=rig)
+    camera.open()
+    yield camera
+    camera.close()
+
+
+def running(cam, mode: SensorMode | None = None):
+    cam.configure(mode or preview_mode(cam.sensor), PREVIEW)
+    cam.start()
+    cam.next_frame(timeout_s=5)
+    return cam
+
+
+def test_the_sensor_is_read_through_picamera2(cam):
+    s = cam.sensor
+    assert s.model == "imx477"
+    assert [m.name for m in s.modes] == ["1332x990", "2028x1080", "2028x1520", "4056x3040"]
+    assert [m.bit_depth for m in s.modes] == [10, 12, 12, 12]
+    assert s.modes[0].crop == (696, 528, 2664, 1980)
+    assert s.full_resolution_mode.max_fps == pytest.approx(10.0, abs=0.01)
+    assert s.exposure_time_us_range[1] == 653_950_000
+    assert s.analogue_gain_range[1] == pytest.approx(1024 / 46)
+    assert cam.describe()["libcamera"] == "virtual"
+
+
+def test_detect_picks_the_hq_camera_among_others():
+    webcam = ExtraCamera("uvcvideo", "/base/scb/pcie@7d500000/pci@0,0/usb@0,0-1:1.0-046d:0825")
+    from hal import virtual
+
+    virtual.install(make_rig(extra_cameras=(webcam,)))
+    found = detect()
+    assert found.index is not None
+    assert "imx477" in found.found[found.index]
+    virtual.install(make_rig(hq_camera=False, extra_cameras=(webcam,)))
+    found = detect()
+    assert found.index is None and "uvcvideo" in found.reason
+    camera = Picamera2Camera(rig=virtual.installed())
+    with pytest.raises(exc.CameraNotFound, match="uvcvideo"):
+        camera.open()
+
+
+def test_full_resolution_mode_prefers_the_deeper_mode_of_one_size(cam):
+    ten = SensorMode((4056, 3040), 10, "BGGR", 15.0, (0, 0, 4056, 3040))
+    info = SensorInfo("x", 1.55, (4056, 3040), (ten, *cam.sensor.modes), 4096, (1, 2), (1.0, 2.0))
+    assert info.full_resolution_mode.bit_depth == 12
+
+
+def test_live_frames_carry_what_the_frame_used(cam):
+    running(cam)
+    a, b = cam.next_frame(), cam.next_frame()
+    assert a.rgb.shape == (PREVIEW[1], PREVIEW[0], 3)
+    assert b.metadata.sequence == a.metadata.sequence + 1
+    assert b.metadata.sensor_timestamp_ns > a.metadata.sensor_timestamp_ns
+    mode = driver.mode_for((2028, 1520), 12)
+    lines = round(b.metadata.exposure_time_us * 1000 / mode.line_time_ns)
+    # Exposure in whole lines of 15.2 µs (metadata carries whole microseconds).
+    assert abs(b.metadata.exposure_time_us - lines * mode.line_time_ns / 1000) < 1
+    gain = b.metadata.analogue_gain
+    assert gain == pytest.approx(driver.gain_of_code(driver.gain_code(gain)))  # a register code
+    assert b.raw.bayer_order == "BGGR" and b.raw.bit_depth == 12
+    assert b.raw.data.shape[1] <= ANALYSIS_RAW_WIDTH  # bounded, not the whole raw
+
+
+def test_scaler_crop_crops_the_picture_and_the_analysis_not_the_raw_stream(cam):
+    mode = running(cam).sensor.modes[2]  # 2028x1520, binned 2x2
+    crop = (1600, 1200, 812, 608)  # 5× punch-in, full-array pixels
+    cam.set_controls(cam.controls.replace(scaler_crop=crop))
+    for _ in range(8):
+        frame = cam.next_frame()
+        if frame.metadata.scaler_crop == crop:
+            break
+    assert frame.metadata.scaler_crop == crop
+    # The analysis sees the sites under the crop: 812/2 × 608/2 binned sites.
+    assert frame.raw.data.shape == (608 // mode.binning, 812 // mode.binning)
+    assert cam.describe()["raw_format"] == "SBGGR12"
+
+
+def test_zero_shutter_lag_takes_the_frame_exposing_at_the_press(cam):
+    running(cam, cam.sensor.full_resolution_mode)
+    assert cam.zero_shutter_lag
+    live = cam.next_frame()
+    still = cam.capture_still()
+    assert still.data.shape == (3040, 4056)
+    lag = still.metadata.shutter_lag_ms
+    exposure_ms = live.metadata.exposure_time_us / 1000
+    # The frame exposing at the press began at most one exposure before it; else the next
+    # frame begins within one frame time (100 ms at 10 fps).
+    assert -exposure_ms - 1 <= lag <= 101
+    assert cam.next_frame().rgb.shape == (PREVIEW[1], PREVIEW[0], 3)  # live view goes on
+
+
+def test_a_still_from_the_binned_view_switches_modes_and_comes_back(cam):
+    running(cam)
+    before = cam.controls.replace(ev=1.0)
+    cam.set_controls(before)
+    still = cam.capture_still()
+    assert still.data.shape == (3040, 4056) and still.bayer_order == "BGGR"
+    assert still.metadata.shutter_lag_ms >= driver.START_LATENCY_S * 1000 * 0.9
+    assert cam.controls == before
+    frame = cam.next_frame()
+    assert frame.raw.data.shape[1] <= ANALYSIS_RAW_WIDTH and cam.describe()["mode"] == "2028x1520"
+
+
+def test_an_exposure_override_is_for_the_still_only(cam):
+    running(cam, cam.sensor.full_resolution_mode)
+    user = cam.controls
+    still = cam.capture_still(exposure_time_us=40_000, analogue_gain=2.0)
+    assert still.metadata.exposure_time_us == pytest.approx(40_000, abs=30)
+    assert still.metadata.analogue_gain == pytest.approx(2.0, rel=0.01)
+    assert cam.controls == user and cam.controls.ae_enable
+
+
+def test_controls_reach_the_sensor_frames_later(cam):
+    running(cam)
+    cam.set_controls(Controls(ae_enable=False, exposure_time_us=7000, analogue_gain=3.0))
+    seen = [cam.next_frame().metadata for _ in range(8)]
+    first = next(i for i, m in enumerate(seen) if abs(m.exposure_time_us - 7000) < 20)
+    assert first >= 1  # not the next frame: libcamera's control delay
+    assert seen[first].analogue_gain == pytest.approx(3.0, rel=0.01)
+
+
+def test_a_long_exposure_runs_on_the_camera_clock_and_back_to_auto(cam, rig):
+    running(cam, cam.sensor.full_resolution_mode)
+    cam.set_controls(Controls(ae_enable=False, exposure_time_us=30_000_000, analogue_gain=1.0))
+    start = time.monotonic()
+    for _ in range(8):
+        m = cam.next_frame(timeout_s=2).metadata
+        if m.exposure_time_us > 29_000_000:
+            break
+    assert m.exposure_time_us == pytest.approx(30_000_000, rel=1e-3)
+    assert m.frame_duration_us >= m.exposure_time_us
+    # Back to auto while 30 s frames are still in flight: no timeout, no reopen.
+    # New controls ride on the next request picamera2 queues, behind the ones already queued
+    # (4 buffers), then take libcamera's 3 frames: several 30 s frames, as on a Pi.
+    cam.set_controls(Controls())
+    for _ in range(12):
+        m = cam.next_frame(timeout_s=2).metadata
+        if m.exposure_time_us < 1_000_000:
+            break
+    assert m.exposure_time_us < 1_000_000
+    assert time.monotonic() - start < 60
+
+
+def test_stop_interrupts_a_frame_wait(cam, rig):
+    running(cam)
+    rig.faults.frontend_timeout = True
+    cam.next_frame()  # picamera2 holds the latest completed request
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            cam.next_frame(timeout_s=600)
+        except BaseException as error:  # noqa: BLE001 - recorded for the assertion
+            errors.append(error)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.3)
+    cam.stop()
+    waiter.join(timeout=5)
+    assert not waiter.is_alive()
+    assert isinstance(errors[0], exc.CameraNotRunning)
+
+
+def test_frontend_timeout_is_a_camera_timeout(cam, rig):
+    running(cam)
+    rig.faults.frontend_timeout = True
+    with pytest.raises(exc.CameraTimeout):
+        for _ in range(3):  # the frames completed before it
+            cam.next_frame(timeout_s=1)
+    cam.stop()
+    cam.start()  # a restart clears the frontend's error
+    assert cam.next_frame(timeout_s=2).rgb.shape == (PREVIEW[1], PREVIEW[0], 3)
+
+
+def test_out_of_memory_at_configure_and_over_the_cma_budget(rig):
+    camera = make_camera("virtual", rig=rig)
+    camera.open()
+    rig.faults.enomem_on_configure = 1
+    try:
+        with pytest.raises(exc.CameraOutOfMemory):
+            camera.configure(preview_mode(camera.sensor), PREVIEW)
+        camera.configure(preview_mode(camera.sensor), PREVIEW)  # the next one succeeds
+    finally:
+        camera.close()
+    small = make_rig(cma_bytes=96 * 1024 * 1024)  # probing the modes takes 75 MiB
+    camera = make_camera("virtual", rig=small)
+    camera.open()
+    try:
+        with pytest.raises(exc.CameraOutOfMemory):
+            camera.configure(camera.sensor.full_resolution_mode, PREVIEW)
+    finally:
+        camera.close()
+
+
+def test_busy_and_disconnected_cameras(rig):
+    rig.faults.busy_on_acquire = 1
+    with pytest.raises(exc.CameraBusy):
+        make_camera("virtual", rig=rig).open()
+    rig.faults.disconnected = True
+    with pytest.raises((exc.CameraDisconnected, exc.CameraNotFound)):
+        make_camera("virtual", rig=rig).open()
+
+
+@pytest.mark.parametrize("size", [(1023, 768), (32, 32)])
+def test_preview_sizes_are_checked(cam, size):
+    with pytest.raises(ValueError, match="even and at least 64"):
+        cam.configure(preview_mode(cam.sensor), size)
+
+
+def test_pi5_unpacked_raw_is_shifted_down_to_sensor_dn():
+    camera = make_camera("virtual", rig=make_rig(platform="pisp"))
+    camera.open()
+    try:
+        running(camera)
+        frame = camera.next_frame()
+        assert camera.describe()["raw_format"] == "SBGGR16"
+        assert frame.raw.data.max() <= 4095 and frame.raw.black_level == 256
+    finally:
+        camera.close()
