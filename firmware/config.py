@@ -26,8 +26,8 @@ class CameraSettings(_Section):
     backend: CameraChoice = "auto"
     tuning: Literal["vc4", "pisp"] = "vc4"
     """Which libcamera tuning calibrates the ISP: vc4 for a Pi 4 and older, pisp for a Pi 5."""
-    preview_width: int = Field(1024, ge=320, le=2028)
-    preview_height: int = Field(768, ge=240, le=1520)
+    preview_width: int = Field(1024, ge=320, le=2028, multiple_of=2)
+    preview_height: int = Field(768, ge=240, le=1520, multiple_of=2)
     zero_shutter_lag: bool = True
     """Run the live view in the sensor's full-resolution mode (10 fps on the HQ camera), so a
     still needs no mode switch and is the frame being exposed when the shutter is pressed.

@@ -247,7 +247,7 @@ class LensRegistry:
 
     def on_mount(self, listener: Callable[[CurrentLens], None]) -> None:
         """Call ``listener`` with the current lens now and whenever another is mounted or its
-        ring is turned (the mock camera simulates whatever lens the user mounts)."""
+        ring is turned (the virtual camera simulates whatever lens the user mounts)."""
         self._on_mount.append(listener)
         listener(self.current())
 

@@ -1,7 +1,7 @@
 """The rig's physical controls wired to the app: the shutter button takes a picture through the
 same path as the phone's Capture button, and the status LED shows busy and error.
 
-On a machine with no GPIO (a laptop running the mock) the parts are simply absent; the log says so.
+On a machine with no GPIO (a laptop running the virtual camera) the parts are simply absent; the log says so.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Checks, in order, each reported as passed, failed or skipped with a one-line rea
    a wrong pin), then a press is seen within the wait.
 
 The camera and GPIO parts are injected (a :class:`~hal.camera.Camera`, gpiozero's pin factory)
-so the checks run against the mock camera and gpiozero's ``MockFactory`` in tests; the CLI
+so the checks run against the virtual camera and gpiozero's ``MockFactory`` in tests; the CLI
 (:mod:`firmware.commands.selftest`) opens the real ones. Stop the service first
 (``sudo systemctl stop mrig``): only one process can hold the camera.
 """

@@ -1,7 +1,7 @@
 """The camera interface every backend implements, and the data it hands out.
 
 ``firmware/`` talks to a sensor only through :class:`Camera`; it never imports picamera2.
-A backend (the mock IMX477, picamera2) turns these calls into sensor work.
+The backend (picamera2, over the real libcamera or the virtual one) turns these calls into sensor work.
 
 Units are in the names: ``exposure_time_us`` is microseconds, ``pixel_size_um`` micrometres.
 Raw values are digital numbers (DN) at the sensor's own bit depth, not scaled to 16 bits.
@@ -240,7 +240,7 @@ class Camera(abc.ABC):
     :class:`hal.exc.CameraDisconnected`, :class:`hal.exc.CameraOutOfMemory`, ...
     """
 
-    #: Short name of the backend, e.g. ``"mock"`` or ``"picamera2"``.
+    #: Short name of the backend, e.g. ``"picamera2"``.
     backend: str = ""
 
     #: True when :meth:`capture_still` may run while another thread waits in

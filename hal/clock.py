@@ -1,6 +1,6 @@
 """Time as the camera sees it, injectable so tests run faster than real time.
 
-The mock camera paces frames with ``clock.sleep``; a :class:`SimulatedClock` makes that sleep
+The virtual sensor paces frames with ``clock.wait``; a :class:`SimulatedClock` makes that sleep
 advance simulated time at once, so a 30 s exposure takes no wall time in a test.
 """
 

@@ -164,6 +164,8 @@ class Detection:
     index: int | None
     reason: str | None
     found: tuple[str, ...] = ()
+    libcamera_loaded: bool = True
+    """picamera2 and a libcamera imported: a camera stack exists here, HQ camera or not."""
 
 
 def detect() -> Detection:
@@ -174,7 +176,7 @@ def detect() -> Detection:
     try:
         import picamera2
     except ImportError as error:  # also libcamera missing: picamera2 imports it first
-        return Detection(None, f"picamera2 does not import ({error})")
+        return Detection(None, f"picamera2 does not import ({error})", libcamera_loaded=False)
     try:
         cameras = picamera2.Picamera2.global_camera_info()
     except Exception as error:  # libcamera's camera manager can fail in many ways
@@ -227,6 +229,10 @@ class Picamera2Camera(Camera):
         self._frames_seen = 0
         self._starting = False
         self.last_shutter_lag_ms: float | None = None
+        #: Thread CPU time of the last live frame's steps, ms: taking the request from picamera2
+        #: and giving it back, copying the picture, copying the analysed part of the raw.
+        self.live_cost_ms: dict[str, float] = {}
+        self._copy_cost_ms: dict[str, float] = {}
 
     # -- sensor description -------------------------------------------------------------
 
@@ -298,6 +304,10 @@ class Picamera2Camera(Camera):
                 import picamera2
             except ImportError as error:  # also libcamera missing: picamera2 imports it first
                 raise exc.CameraNotFound(f"picamera2 is not usable here: {error}") from error
+            if self.rig is not None:  # the virtual libcamera lists this rig's cameras
+                from hal import virtual
+
+                virtual.install(self.rig)
             index = self._camera_num
             if index is None:
                 found = detect()
@@ -472,10 +482,12 @@ class Picamera2Camera(Camera):
             longest += round(STARTUP_ALLOWANCE_S * 1e6 + STARTUP_FRAMES * 1e6 / self._mode.max_fps)
         return round((timeout_s + longest * 1e-6) * 1e9)
 
-    def _wait(self, job: Any, budget_ns: int, generation: int, what: str) -> Any:
-        """The job's result, waiting in short slices; interrupted by stop/close."""
-        deadline = self._clock.monotonic_ns() + budget_ns
-        real_deadline = time.monotonic() + budget_ns / 1e9 + REAL_TIME_BACKSTOP_S
+    def _wait(self, job: Any, timeout_s: float, generation: int, what: str,
+              extra_ns: int = 0) -> Any:
+        """The job's result, waiting in short slices; interrupted by stop/close. The budget is
+        taken again at every slice, so a longer exposure set meanwhile extends it."""
+        started = self._clock.monotonic_ns()
+        real_started = time.monotonic()
         while True:
             try:
                 return job.get_result(timeout=WAIT_SLICE_S)
@@ -487,7 +499,10 @@ class Picamera2Camera(Camera):
                 with contextlib.suppress(Exception):
                     job.cancel()
                 raise exc.CameraNotRunning(f"{what}: the camera was stopped")
-            if self._clock.monotonic_ns() > deadline or time.monotonic() > real_deadline:
+            budget_ns = self._budget_ns(timeout_s) + extra_ns
+            late = self._clock.monotonic_ns() - started > budget_ns
+            backstop = time.monotonic() - real_started > budget_ns / 1e9 + REAL_TIME_BACKSTOP_S
+            if late or backstop:
                 with contextlib.suppress(Exception):
                     self._picam2.cancel_all_and_flush()
                 raise exc.CameraTimeout(f"{what}: no frame within {budget_ns / 1e9:.1f} s")
@@ -500,30 +515,40 @@ class Picamera2Camera(Camera):
     # -- frames -------------------------------------------------------------------------
 
     def next_frame(self, timeout_s: float = 2.0) -> PreviewFrame:
+        t0 = time.thread_time_ns()
         with self._lock:
             if not self._running:
                 raise exc.CameraNotRunning("start() the camera before asking for frames")
             generation = self._generation
             job = self._request_job()
-            budget = self._budget_ns(timeout_s)
         with _errors("waiting for a preview frame"):
-            request = self._wait(job, budget, generation, "live view")
+            request = self._wait(job, timeout_s, generation, "live view")
+        t1 = time.thread_time_ns()
         try:
             with _errors("reading a preview frame"):
-                return self._preview(request)
+                frame, t2 = self._preview(request)
         finally:
             request.release()
+        t3 = time.thread_time_ns()
+        self.live_cost_ms = {"request": (t1 - t0 + t3 - t2) / 1e6, "picture": 0.0, "raw": 0.0,
+                             **self._copy_cost_ms}
+        return frame
 
-    def _preview(self, request: Any) -> PreviewFrame:
-        """The ``main`` picture and a bounded part of the raw, copied out of the buffers."""
+    def _preview(self, request: Any) -> tuple[PreviewFrame, int]:
+        """The ``main`` picture and a bounded part of the raw, copied out of the buffers (and
+        the thread CPU clock when done, for :attr:`live_cost_ms`)."""
         from picamera2.request import MappedArray
 
         md = request.get_metadata()
         metadata = self._metadata(md)
+        t0 = time.thread_time_ns()
         with MappedArray(request, "main", write=False) as mapped:
             rgb = np.ascontiguousarray(mapped.array[..., ::-1])  # RGB888 is B, G, R in memory
+        t1 = time.thread_time_ns()
         raw = self._raw_frame(request, md, metadata, analysis=True)
-        return PreviewFrame(rgb, raw, metadata)
+        t2 = time.thread_time_ns()
+        self._copy_cost_ms = {"picture": (t1 - t0) / 1e6, "raw": (t2 - t1) / 1e6}
+        return PreviewFrame(rgb, raw, metadata), t2
 
     def capture_still(
         self,
@@ -601,7 +626,7 @@ class Picamera2Camera(Camera):
             flush = press_ns - exposure_us * 1000
             job = self._request_job(flush=flush)
             with _errors("capturing a still"):
-                request = self._wait(job, self._budget_ns(timeout_s), generation, "still")
+                request = self._wait(job, timeout_s, generation, "still")
             try:
                 return self._raw_frame(request, request.get_metadata())
             finally:
@@ -614,7 +639,7 @@ class Picamera2Camera(Camera):
         for _ in range(CONTROL_LATENCY_FRAMES + 6):
             job = self._request_job(flush=set_ns)
             with _errors("capturing a still"):
-                request = self._wait(job, self._budget_ns(timeout_s), generation, "still")
+                request = self._wait(job, timeout_s, generation, "still")
             try:
                 md = request.get_metadata()
                 line_us = 1e6 / self._mode.max_fps / max(1, self._mode.size[1])
@@ -638,10 +663,10 @@ class Picamera2Camera(Camera):
                 controls=self._libcamera_controls(controls, full),
             )
             job = picam2.switch_mode_capture_request_and_stop(config, wait=False)
-        budget = self._budget_ns(timeout_s) + round(2e9)
         try:
             with _errors("capturing a still"):
-                request = self._wait(job, budget, generation, "still")
+                # The mode switch (stop, configure, start) comes before the frame.
+                request = self._wait(job, timeout_s, generation, "still", extra_ns=round(2e9))
             try:
                 raw = self._raw_frame(request, request.get_metadata())
             finally:

@@ -42,7 +42,9 @@ def make_camera(choice: CameraChoice = "auto", *, rig: Any = None) -> Camera:
     if found.index is not None:
         log.info("camera: the HQ camera through picamera2 (%s)", ", ".join(found.found))
         return picamera2_backend.Picamera2Camera(found.index)
-    if choice == "picamera2":
+    if choice == "picamera2" or found.libcamera_loaded:
+        # A real camera stack without an HQ camera (a Pi with another sensor, say): say so
+        # rather than run the virtual camera on top of the real libcamera.
         raise exc.CameraNotFound(f"picamera2 backend unavailable: {found.reason}")
     log.info("camera: the virtual HQ camera, because %s", found.reason)
     return _virtual(None)

@@ -13,8 +13,11 @@ from fastapi.testclient import TestClient
 from firmware.app import create_app
 from firmware.auth.passwords import PasswordStore, ScryptCost
 from firmware.config import Settings
+from hal.camera import Camera
 from hal.clock import SimulatedClock
-from hal.mock.camera import MockCamera
+from hal.select import make_camera
+from hal.virtual import VirtualRig
+from tests.waiting import wait_until
 
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 
@@ -31,10 +34,20 @@ TEST_COST = ScryptCost(n=2**10, r=8, p=1)
 PACE_S = 0.02
 
 
+def virtual_rig(seed: int = 1234, **options) -> VirtualRig:
+    """A simulated rig on simulated time: the lens, light and faults behind a virtual camera."""
+    return VirtualRig(seed=seed, clock=SimulatedClock(pace_s=PACE_S), **options)
+
+
 @pytest.fixture
-def mock_camera() -> MockCamera:
-    """A mock HQ camera on simulated time."""
-    return MockCamera(clock=SimulatedClock(pace_s=PACE_S), seed=1234)
+def rig() -> VirtualRig:
+    return virtual_rig()
+
+
+@pytest.fixture
+def camera(rig) -> Camera:
+    """The HQ camera as the app gets it: picamera2 over the virtual libcamera, on ``rig``."""
+    return make_camera("virtual", rig=rig)
 
 
 @pytest.fixture
@@ -55,16 +68,16 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def make(camera=None, settings_: Settings | None = None, *, login: bool = True,
-             password: bool = True, **service_options) -> TestClient:
+             password: bool = True, ready: bool = True, **service_options) -> TestClient:
         used = settings_ or settings
         if password:
             store = PasswordStore(Path(used.storage.data_dir) / "auth", cost=TEST_COST)
             if not store.verify(TEST_PASSWORD):
                 store.set(TEST_PASSWORD)
+        if camera is None:
+            camera = make_camera("virtual", rig=virtual_rig(seed=1))
         app = create_app(
-            used,
-            camera if camera is not None else MockCamera(clock=SimulatedClock(pace_s=PACE_S), seed=1),
-            service_options={"backoff_s": (0.01, 0.05), **service_options},
+            used, camera, service_options={"backoff_s": (0.01, 0.05), **service_options},
         )
         client = TestClient(app, base_url=BASE_URL)
         _websockets_to_base_url(client)
@@ -74,6 +87,9 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
             answer = client.post("/api/login", json={"password": TEST_PASSWORD})
             assert answer.status_code == 200, answer.text
             client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+        if ready:  # the camera streams before the test acts, as the phone shows the live view first
+            service = client.app.state.service
+            wait_until(lambda: service.healthy and service.frames > 0, timeout_s=60)
         return client
 
     yield make
@@ -82,15 +98,15 @@ def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
 
 
 @pytest.fixture
-def client(make_client, mock_camera) -> TestClient:
-    """A running app on the mock camera."""
-    return make_client(mock_camera)
+def client(make_client, camera) -> TestClient:
+    """A running app on the virtual camera (``rig`` is its simulated rig)."""
+    return make_client(camera)
 
 
 @pytest.fixture
-def anon_client(make_client, mock_camera) -> TestClient:
+def anon_client(make_client, camera) -> TestClient:
     """A running app with a password set, and a client that has not logged in."""
-    return make_client(mock_camera, login=False)
+    return make_client(camera, login=False)
 
 
 def _websockets_to_base_url(client: TestClient) -> None:

@@ -1,6 +1,7 @@
 """Capture, lens and gallery routes, on an app holding just these routers.
 
-Two cameras: the mock IMX477 on simulated time for the end-to-end captures (a full-resolution
+Two cameras: the virtual HQ camera (picamera2 over the virtual libcamera) on simulated time for
+the end-to-end captures (a full-resolution
 still, developed quickly, checked with rawpy and exiftool), and a tiny fake camera for the
 many requests that do not need real pixels (lenses, names, a full card, drive modes).
 """
@@ -27,7 +28,8 @@ from firmware.service import CameraService
 from firmware.storage import PhotoStore
 from hal.camera import Controls, FrameMetadata, RawFrame
 from hal.clock import SimulatedClock
-from hal.mock.camera import MockCamera
+from hal.select import make_camera
+from tests.conftest import virtual_rig
 
 SUMMICRON_50 = "preset-leica-summicron-m-50-f-2"
 
@@ -82,8 +84,9 @@ def tiny(tmp_path):
 
 @pytest.fixture
 def mock(tmp_path):
-    clock = SimulatedClock(pace_s=0.02)
-    with CameraService(MockCamera(clock=clock, seed=7), (320, 240)) as camera_service:
+    rig = virtual_rig(seed=7)
+    clock = rig.clock
+    with CameraService(make_camera("virtual", rig=rig), (320, 240)) as camera_service:
         store = PhotoStore(tmp_path / "photos", state_dir=tmp_path, reserve_bytes=0)
         service = CaptureService(camera_service, store, LensRegistry(tmp_path / "lenses.json"),
                                  clock=clock, develop=fast_develop)
@@ -104,7 +107,7 @@ def _wait_job(client, job_id, timeout_s=60):
     raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
-# -- end to end on the mock camera --------------------------------------------------------
+# -- end to end on the virtual camera-----------------------------------------------------
 
 
 def test_capture_both_formats_carry_lens_and_exposure(mock, tmp_path):
@@ -142,7 +145,8 @@ def test_capture_both_formats_carry_lens_and_exposure(mock, tmp_path):
                                              capture_output=True, text=True, check=True).stdout)[0]
             assert tags["LensModel"] == "Summicron-M 50 f/2" and tags["FNumber"] == 4
             assert tags["FocalLength"] == 50 and tags["Make"] == "Raspberry Pi"
-            assert tags["ExposureTime"] == pytest.approx(exposure["exposure_time_us"] / 1e6)
+            # A shutter speed as photographers write it (1/84 s for 11 914 µs: within 1 %).
+            assert tags["ExposureTime"] == pytest.approx(exposure["exposure_time_us"] / 1e6, rel=0.01)
             assert tags["ISO"] == exposure["iso"]
     thumb = client.get(f"/api/photos/{entry['name']}/thumbnail")
     assert thumb.status_code == 200 and simplejpeg.decode_jpeg(thumb.content).shape[1] == 320

@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from firmware.app import create_app
 from firmware.config import Settings
-from hal.clock import SimulatedClock
-from hal.mock.camera import MockCamera
-from tests.conftest import PACE_S
+from hal.picamera2_backend import Picamera2Camera
+from hal.virtual import VirtualRig
+from tests.conftest import virtual_rig
 
 # The generated requests carry their own cookies and raw bodies, which Starlette's test client
 # takes per request with a DeprecationWarning each: on purpose here, so not worth a warning.
@@ -50,28 +50,43 @@ def _schema():
 schema = _schema()
 
 
-class RecordingCamera(MockCamera):
-    """The mock HQ camera, writing down every request that would reach the sensor."""
+class RecordingRig(VirtualRig):
+    """The simulated rig, writing down every turn of a ring and change of light."""
 
-    def __init__(self) -> None:
-        super().__init__(clock=SimulatedClock(pace_s=PACE_S), seed=7)
-        self.reached: list[tuple[str, object]] = []
-
-    def set_controls(self, controls):
-        self.reached.append(("controls", controls))
-        return super().set_controls(controls)
+    def __init__(self, reached: list) -> None:
+        template = virtual_rig(seed=7)
+        super().__init__(clock=template.clock, seed=7)
+        self.reached = reached
 
     def set_lens(self, **rings):
         self.reached.append(("lens", rings))
         return super().set_lens(**rings)
 
-    def set_scene(self, **light):
+    def set_light(self, **light):
         self.reached.append(("scene", light))
-        return super().set_scene(**light)
+        return super().set_light(**light)
 
-    def capture_still(self, timeout_s=None):
+    set_scene = set_light
+
+
+class RecordingCamera(Picamera2Camera):
+    """The virtual HQ camera, writing down every request that would reach the sensor."""
+
+    def __init__(self) -> None:
+        self.reached: list[tuple[str, object]] = []
+        super().__init__(rig=RecordingRig(self.reached))
+
+    @property
+    def lens(self):
+        return self.rig.lens
+
+    def set_controls(self, controls):
+        self.reached.append(("controls", controls))
+        return super().set_controls(controls)
+
+    def capture_still(self, timeout_s=None, **override):
         self.reached.append(("still", timeout_s))
-        return super().capture_still(timeout_s)
+        return super().capture_still(timeout_s, **override)
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ NEW = "my first password"
 
 
 @pytest.fixture
-def fresh(make_client, mock_camera, caplog):
+def fresh(make_client, camera, caplog):
     """A camera started for the first time (no password), and the setup code it logged."""
     with caplog.at_level(logging.WARNING, logger="firmware.auth"):
-        client = make_client(mock_camera, password=False)
+        client = make_client(camera, password=False)
     logged = [r.getMessage() for r in caplog.records if "setup code" in r.getMessage()]
     assert len(logged) == 1
     code = re.search(r"setup code ([A-Z2-9]{5}-[A-Z2-9]{5})", logged[0]).group(1)
@@ -78,10 +78,10 @@ def test_no_setup_code_once_a_password_exists(client, caplog):
     assert client.post("/api/setup/button").status_code == 409
 
 
-def test_setup_by_holding_the_gpio_shutter_button(make_client, mock_camera, settings):
+def test_setup_by_holding_the_gpio_shutter_button(make_client, camera, settings):
     """The 3 s hold of the real button (gpiozero MockFactory) confirms the waiting page."""
     on_gpio = settings.with_overrides(gpio={"enabled": True})
-    client = make_client(mock_camera, on_gpio, password=False)
+    client = make_client(camera, on_gpio, password=False)
     button = client.app.state.shutter.io.shutter
     assert client.get("/api/setup").json()["button"] == "idle"
     claim = client.post("/api/setup/button").json()

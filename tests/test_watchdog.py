@@ -13,8 +13,8 @@ from firmware.service import CameraService
 from firmware.watchdog import MAX_FAILURES, Watchdog
 from hal import exc
 from hal.camera import Controls
-from hal.clock import SimulatedClock
-from hal.mock.camera import MockCamera
+from hal.picamera2_backend import Picamera2Camera
+from tests.conftest import virtual_rig
 from tests.waiting import wait_until
 
 
@@ -43,14 +43,14 @@ def receive_until(sock, predicate) -> list[str]:
 
 
 def test_ready_then_pings_then_silence_while_the_camera_cannot_recover(
-        notify_socket, make_client, mock_camera):
-    client = make_client(mock_camera)
+        notify_socket, make_client, camera, rig):
+    client = make_client(camera)
     first = notify_socket.recv(4096).decode()
     assert first.startswith("READY=1\nSTATUS=serving")
     receive_until(notify_socket, lambda m: m == "WATCHDOG=1")
     receive_until(notify_socket, lambda m: m == "WATCHDOG=1")  # regularly
 
-    mock_camera.faults.disconnected = True  # every reopen fails
+    rig.faults.disconnected = True  # every reopen fails
     seen = receive_until(notify_socket, lambda m: m.startswith("STATUS=camera failed"))
     assert "times in a row" in seen[-1]
     service = client.app.state.service
@@ -62,21 +62,21 @@ def test_ready_then_pings_then_silence_while_the_camera_cannot_recover(
             assert notify_socket.recv(4096).decode() != "WATCHDOG=1"
     notify_socket.settimeout(10)
 
-    mock_camera.faults.disconnected = False  # recovered before systemd acted: pings resume
+    rig.faults.disconnected = False  # recovered before systemd acted: pings resume
     seen = receive_until(notify_socket, lambda m: m == "WATCHDOG=1")
     assert "STATUS=camera recovered" in seen
     client.__exit__(None, None, None)
     receive_until(notify_socket, lambda m: m == "STOPPING=1")
 
 
-def test_no_watchdog_task_without_watchdog_usec(monkeypatch, tmp_path, make_client, mock_camera):
+def test_no_watchdog_task_without_watchdog_usec(monkeypatch, tmp_path, make_client, camera):
     path = tmp_path / "notify"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(path))
         sock.settimeout(10)
         monkeypatch.setenv("NOTIFY_SOCKET", str(path))
         monkeypatch.delenv("WATCHDOG_USEC", raising=False)
-        client = make_client(mock_camera)
+        client = make_client(camera)
         assert sock.recv(4096).decode().startswith("READY=1")
         client.__exit__(None, None, None)
         assert sock.recv(4096).decode() == "STOPPING=1"  # and never a WATCHDOG=1 before it
@@ -109,11 +109,11 @@ def test_watchdog_decisions():
         assert sent[-1].startswith(f"STATUS={text}")
 
 
-class HangingCamera(MockCamera):
+class HangingCamera(Picamera2Camera):
     """A driver that hangs inside a call and ignores its timeout (what the watchdog is for)."""
 
     def __init__(self) -> None:
-        super().__init__(clock=SimulatedClock(pace_s=0.01), seed=3)
+        super().__init__(rig=virtual_rig(seed=3))
         self.hang = threading.Event()
         self.release = threading.Event()
         self.inside = threading.Event()
@@ -124,7 +124,7 @@ class HangingCamera(MockCamera):
             self.release.wait()
         return super().next_frame(timeout_s)
 
-    def capture_still(self, timeout_s: float | None = None):
+    def capture_still(self, timeout_s: float | None = None, **override):
         self.inside.set()
         self.release.wait()
         raise exc.CameraTimeout("still abandoned by the test")  # (spares a full-size render)
@@ -133,7 +133,7 @@ class HangingCamera(MockCamera):
 def test_a_hung_camera_thread_counts_as_stalled_but_a_long_exposure_does_not():
     camera = HangingCamera()
     with CameraService(camera, (320, 240), frame_timeout_s=0.5, backoff_s=(0.01, 0.05)) as s:
-        wait_until(lambda: s.healthy and s.frames > 0)
+        wait_until(lambda: s.healthy and s.frames > 0, timeout_s=30)
         assert s.loop_alive and not s.stalled
         camera.hang.set()
         assert camera.inside.wait(10)
@@ -161,14 +161,14 @@ def test_live_view_waits_a_manual_exposure_out():
     """With a 300 s shutter, a frame may take 300 s: the frame timeout grows with it."""
     seen = []
 
-    class Recording(MockCamera):
+    class Recording(Picamera2Camera):
         def next_frame(self, timeout_s: float = 2.0):
             seen.append(timeout_s)
             return super().next_frame(timeout_s)
 
-    camera = Recording(clock=SimulatedClock(pace_s=0.001), seed=4)
+    camera = Recording(rig=virtual_rig(seed=4))
     with CameraService(camera, (320, 240), frame_timeout_s=2.0) as s:
-        wait_until(lambda: s.frames > 0)
+        wait_until(lambda: s.frames > 0, timeout_s=30)
         s.set_controls(Controls(ae_enable=False, exposure_time_us=300_000_000))
         count = len(seen)
         wait_until(lambda: len(seen) > count + 1)

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, help="TOML settings file (pins, tuning)")
     p.add_argument(
         "--camera", choices=CHOICES, default="picamera2",
-        help="camera backend (default picamera2: a missing camera is a failure, not the mock)",
+        help="camera backend (default picamera2: a missing camera is a failure, not the virtual camera)",
     )
     p.add_argument("--out", type=Path, help="folder for selftest.dng (default: a new temp folder)")
     p.add_argument(

@@ -7,7 +7,7 @@ Layers, top to bottom::
         -> picamera2 (the real library: PyPI here, apt on a Pi)
           -> libcamera: the real one on a Pi, or hal/virtual/site/libcamera (this package)
             -> hal.virtual.pipeline: the Raspberry Pi pipeline handler, IPA and ISP
-              -> hal.virtual.sensor: the IMX477's pixels from hal.mock's scene and optics
+              -> hal.virtual.sensor: the IMX477's pixels from hal.virtual's scene, optics and photons
 
 :func:`install` is the only way in: it puts the virtual ``libcamera`` on ``sys.path`` (never
 where a real libcamera was already imported), makes ``rig`` the one the camera manager lists,
@@ -69,3 +69,5 @@ def _point_picamera2(rig: VirtualRig) -> None:
     manager = picamera2.Picamera2._cm
     if not manager.cameras:
         manager.reset()
+    elif getattr(manager.cms, "rig", rig) is not rig:
+        raise RuntimeError("a camera of another virtual rig is open in this process; close it first")

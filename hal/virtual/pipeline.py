@@ -10,7 +10,7 @@ its own and announced through the camera manager's eventfd. Behind it:
   gain in register codes, frame length from the exposure and FrameDurationLimits, values
   written to the sensor taking effect EXPOSURE_DELAY/GAIN_DELAY frames later;
 - the IPA: AGC/AWB from statistics of the raw over the whole field (never the ScalerCrop),
-  with the tuning's exposure profile, metering modes and CT curve (:mod:`hal.mock.ipa`);
+  with the tuning's exposure profile, metering modes and CT curve (:mod:`hal.virtual.ipa`);
 - the ISP: the processed streams at their sizes and formats, cropped by ScalerCrop. The raw
   stream is never cropped.
 
@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 
 from hal import imx477
-from hal.mock import ipa
-from hal.virtual import driver, formats
+from hal.virtual import driver, formats, ipa
 from hal.virtual.driver import ModeSpec
 from hal.virtual.rig import ExtraCamera, VirtualRig
 from hal.virtual.sensor import Exposure, VirtualSensor
@@ -51,6 +50,12 @@ MAX_OUTPUT = (4096, 4096)
 MIN_OUTPUT = (64, 64)
 #: The ISP cannot downscale a crop by more than this factor; the ScalerCrop grows to fit.
 MAX_DOWNSCALE = 16
+#: Control-loop speeds: the fraction of the way to the new target each frame, after the first
+#: frames (libcamera agc_channel.cpp "speed" 0.2 and "startup_frames" 10; awb.cpp "speed" 0.05;
+#: the IMX477 tuning sets neither).
+AGC_SPEED = 0.2
+AWB_SPEED = 0.05
+AGC_STARTUP_FRAMES = 10
 #: Internal buffers the pipeline allocates itself (ISP statistics, embedded data, and the
 #: raw frames when the application asks for no raw stream).
 INTERNAL_RAW_BUFFERS = 4
@@ -644,7 +649,9 @@ class Pipeline:
         x, y, w, h = asked
         min_w = max(MIN_OUTPUT[0], math.ceil(w0 / MAX_DOWNSCALE))
         min_h = max(MIN_OUTPUT[1], math.ceil(h0 / MAX_DOWNSCALE))
+        cx, cy = x + w / 2, y + h / 2  # a crop grown to the smallest keeps its centre
         w, h = min(max(w, min_w), w0), min(max(h, min_h), h0)
+        x, y = round(cx - w / 2), round(cy - h / 2)
         x = min(max(x, x0), x0 + w0 - w)
         y = min(max(y, y0), y0 + h0 - h)
         # The crop is in full-array pixels; the mode reads binned pixels, so align to them.
@@ -653,8 +660,14 @@ class Pipeline:
 
     def _apply_controls(self, controls: dict[Any, Any]) -> None:
         u = self._user
-        for control, value in controls.items():
-            name = control.name
+        by_name = {control.name: value for control, value in controls.items()}
+        if "AeEnable" in by_name:
+            # Camera::patchControlList (camera.cpp:1287-1305): AeEnable becomes the two mode
+            # controls, only where the list does not set them itself.
+            mode = 0 if by_name["AeEnable"] else 1
+            by_name.setdefault("ExposureTimeMode", mode)
+            by_name.setdefault("AnalogueGainMode", mode)
+        for name, value in by_name.items():
             if name == "ExposureTimeMode":
                 u.exposure_manual = int(value) == 1
             elif name == "ExposureTime":
@@ -663,9 +676,6 @@ class Pipeline:
                 u.gain_manual = int(value) == 1
             elif name == "AnalogueGain":
                 u.analogue_gain = float(value)
-            elif name == "AeEnable":
-                # Legacy: AeEnable false fixes both (ipa_base.cpp maps it onto the two modes).
-                u.exposure_manual = u.gain_manual = not bool(value)
             elif name == "ExposureValue":
                 u.ev = float(value)
             elif name == "AeMeteringMode":
@@ -725,14 +735,18 @@ class Pipeline:
             target = self._y_target * 2.0**user.ev
             limits = (float(self._mode.min_exposure_us),
                       self._profile.shutter_us[-1] * driver.MAX_ANALOGUE_GAIN)
-            self._ae_total = ipa.ae_update(total, metered, target, limits)
+            # libcamera's AGC filters its target at speed 0.2 a frame, at full speed for the
+            # first 10 frames after a start (agc_channel.cpp filterExposure, startup_frames).
+            speed = 1.0 if self._sequence < AGC_STARTUP_FRAMES else AGC_SPEED
+            self._ae_total = ipa.ae_update(total, metered, target, limits, speed)
         if user.awb_enable or user.colour_gains is None:
             unclipped = stats[(stats < 0.95).all(axis=-1)]
             if len(unclipped):
                 mode_name = _AWB_MODES[user.awb_mode]
                 ct_range = ipa.awb_mode_range(self._tuning, mode_name)
                 estimate = ipa.awb_estimate(self._tuning, unclipped.mean(axis=0), ct_range)
-                self._awb_ct += 0.5 * (estimate - self._awb_ct)
+                speed = 1.0 if self._sequence < AGC_STARTUP_FRAMES else AWB_SPEED
+                self._awb_ct += speed * (estimate - self._awb_ct)
         with self._lock:
             settings = self._settings_for(self._exposure_and_gain(), self._mode)
             self._delayed.write(self._sequence, settings)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from hal.clock import Clock, RealClock
-from hal.mock.optics import MockLens
+from hal.virtual.optics import Lens
 
 Platform = Literal["vc4", "pisp"]
 
@@ -83,7 +83,7 @@ class VirtualRig:
         clock: Clock | None = None,
         seed: int | None = None,
         platform: Platform = "vc4",
-        lens: MockLens | None = None,
+        lens: Lens | None = None,
         light: SceneLight | None = None,
         cma_bytes: int = DEFAULT_CMA_BYTES,
         extra_cameras: tuple[ExtraCamera, ...] = (),
@@ -99,7 +99,7 @@ class VirtualRig:
         self.extra_cameras = extra_cameras
         self.hq_camera = hq_camera
         self.sensor_temperature_c = sensor_temperature_c
-        self._lens = lens or MockLens()
+        self._lens = lens or Lens()
         self._light = light or SceneLight()
         self._lock = threading.Lock()
         self._pipelines: list[Any] | None = None
@@ -108,10 +108,10 @@ class VirtualRig:
     # --- what the photographer changes ---------------------------------------------------
 
     @property
-    def lens(self) -> MockLens:
+    def lens(self) -> Lens:
         return self._lens
 
-    def set_lens(self, **rings: Any) -> MockLens:
+    def set_lens(self, **rings: Any) -> Lens:
         """Turn the rings (``focus_distance_m``, ``f_number``) or mount another lens
         (``focal_length_mm``...); raises ValueError out of the lens's range."""
         with self._lock:

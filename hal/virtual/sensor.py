@@ -3,7 +3,7 @@ flaws a real one has, read out in any of the driver's modes.
 
 What a frame holds (photo-electrons, then DN; figures in :mod:`hal.imx477`):
 
-- the scene's light through the lens (:mod:`hal.mock.scene`, :mod:`hal.mock.optics`), sampled
+- the scene's light through the lens (:mod:`hal.virtual.scene`, :mod:`hal.virtual.optics`), sampled
   per Bayer site in the mode's crop, 2×2 binned where the mode bins;
 - photo-response non-uniformity (0.5 % rms gain per pixel) and a Gr/Gb imbalance (Gb 1 %
   more sensitive), the colour shading of the microlenses (red falls off 8 % more than green
@@ -22,6 +22,7 @@ machine the virtual sensor runs below its nominal rate, and its timestamps say s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 
 import numpy as np
@@ -29,12 +30,11 @@ from scipy import ndimage
 
 from hal import imx477
 from hal.camera import bayer_slices
-from hal.mock import ipa
-from hal.mock import sensor as physics
-from hal.mock.camera import _render_camera_rgb  # noqa: PLC2701 - shared preview renderer
-from hal.mock.optics import MockLens
-from hal.mock.scene import radiance
+from hal.virtual import ipa
+from hal.virtual import photons as physics
 from hal.virtual.driver import BLACK_LEVEL_12BIT, ModeSpec
+from hal.virtual.optics import Lens
+from hal.virtual.scene import radiance
 from isp.tuning import Tuning
 
 PRNU_RMS = 0.005
@@ -106,70 +106,99 @@ def dark_current_e_per_s(temperature_c: float) -> float:
     return DARK_CURRENT_E_PER_S_40C * 2.0 ** ((temperature_c - 40.0) / DARK_CURRENT_DOUBLING_C)
 
 
+class _SceneCache:
+    """Renders of the scene per mode, lens and light, shared by every virtual sensor of the
+    process (tests make many rigs of one scene); the newest few are kept (12 MP of float32 is
+    49 MB)."""
+
+    def __init__(self, keep: int = 6) -> None:
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._renders: dict[tuple, tuple[int, np.ndarray]] = {}
+        self._rendering: set[tuple] = set()
+        self._serial = 0
+
+    def get(self, key: tuple, *, wait: bool) -> tuple[int, np.ndarray]:
+        """``(serial, electrons per unit)``: the serial names the render for caches built on it."""
+        mode, order = key[0], key[3]
+        with self._lock:
+            unit = self._renders.get(key)
+            if unit is not None:
+                self._renders[key] = self._renders.pop(key)  # most recently used last
+                return unit
+            stale = [k for k in self._renders if k[0] == mode and k[3] == order]
+            background = bool(stale) and not wait
+            if background and key not in self._rendering:
+                self._rendering.add(key)
+                threading.Thread(target=self._render, args=(key,), daemon=True,
+                                 name="virtual-scene").start()
+            if background:
+                return self._renders[stale[-1]]
+        return self._render(key)
+
+    def _render(self, key: tuple) -> tuple[int, np.ndarray]:
+        mode, lens, colour_temperature, bayer_order, tuning = key
+        unit = _unit_electrons(mode, lens, colour_temperature, bayer_order, tuning)
+        with self._lock:
+            self._serial += 1
+            self._renders[key] = (self._serial, unit)
+            self._rendering.discard(key)
+            while len(self._renders) > self._keep:
+                del self._renders[next(iter(self._renders))]
+            return self._renders[key]
+
+
+_SCENES = _SceneCache()
+_PATTERNS: dict[int | None, FixedPattern] = {}
+_PATTERNS_LOCK = threading.Lock()
+
+
+def fixed_pattern(seed: int | None) -> FixedPattern:
+    """The flaws of the sensor with this seed (one per seed in the process; an unseeded
+    sensor gets its own)."""
+    if seed is None:
+        return FixedPattern(None)
+    with _PATTERNS_LOCK:
+        if seed not in _PATTERNS:
+            while len(_PATTERNS) >= 4:
+                del _PATTERNS[next(iter(_PATTERNS))]
+            _PATTERNS[seed] = FixedPattern(seed)
+        return _PATTERNS[seed]
+
+
 class VirtualSensor:
     """Renders raw frames for a mode and processed (ISP) pictures of a crop."""
 
     def __init__(self, tuning: Tuning, seed: int | None) -> None:
         self.tuning = tuning
-        self.pattern = FixedPattern(seed)
+        self.pattern = fixed_pattern(seed)
         self._rng = np.random.default_rng(seed)
         self._bank = np.empty(0, dtype=np.float32)
         self._lock = threading.Lock()
         self._settings_key: tuple | None = None
         self._settings: tuple[np.ndarray, np.ndarray] | None = None
         self._lut = ipa.gamma_lut(tuning)
-        self._units: dict[tuple, np.ndarray] = {}
-        self._rendering: set[tuple] = set()
 
     # --- the scene on the sensor ---------------------------------------------------------
 
-    def prepare(self, mode: ModeSpec, lens: MockLens, colour_temperature: float,
+    def prepare(self, mode: ModeSpec, lens: Lens, colour_temperature: float,
                 bayer_order: str) -> None:
-        """Render the scene for a mode now (at configure), so the first frames are on time."""
+        """Render the scene for a mode now (at start), so the first frames are on time."""
         self._unit(mode, lens, colour_temperature, bayer_order, wait=True)
 
-    def _unit(self, mode: ModeSpec, lens: MockLens, colour_temperature: float,
-              bayer_order: str, *, wait: bool = False) -> np.ndarray:
+    def _unit(self, mode: ModeSpec, lens: Lens, colour_temperature: float,
+              bayer_order: str, *, wait: bool = False) -> tuple[int, np.ndarray]:
         """Electrons per unit exposure for the scene as it is. When a ring was turned or the
         light changed, the frames go on with the last picture of this mode while the new one
         renders on another thread (a 12 MP render takes seconds here), as a lens's image
         follows its ring a moment later; with none yet for the mode, it renders now."""
-        key = (mode, lens, colour_temperature, bayer_order)
-        with self._lock:
-            unit = self._units.get(key)
-            stale = [k for k in self._units if k[0] == mode and k[3] == bayer_order]
-            start = unit is None and stale and not wait and key not in self._rendering
-            if start:
-                self._rendering.add(key)
-        if unit is not None:
-            return unit
-        if start:
-            threading.Thread(target=self._render, args=(key,), daemon=True,
-                             name="virtual-scene").start()
-            with self._lock:
-                return self._units[stale[-1]]
-        if not wait and key in self._rendering and stale:
-            with self._lock:
-                return self._units[stale[-1]]
-        return self._render(key)
+        key = (mode, lens, colour_temperature, bayer_order, self.tuning)
+        return _SCENES.get(key, wait=wait)
 
-    def _render(self, key: tuple) -> np.ndarray:
-        mode, lens, colour_temperature, bayer_order = key
-        unit = _unit_electrons(mode, lens, colour_temperature, bayer_order, self.tuning)
-        with self._lock:
-            # Keep the newest picture of each mode only (12 MP of float32 is 49 MB).
-            for old in [k for k in self._units if k[0] == mode and k[3] == bayer_order]:
-                del self._units[old]
-            self._units[key] = unit
-            self._rendering.discard(key)
-        return unit
-
-    # --- raw ----------------------------------------------------------------------------
-
-    def mean_and_sigma(self, mode: ModeSpec, lens: MockLens, e: Exposure, bayer_order: str):
+    def mean_and_sigma(self, mode: ModeSpec, lens: Lens, e: Exposure, bayer_order: str):
         """Noise-free DN and per-site noise sigma (float32, the mode's shape) for ``e``."""
-        unit = self._unit(mode, lens, e.colour_temperature, bayer_order)
-        key = (id(unit), mode, lens.f_number, e, bayer_order)
+        serial, unit = self._unit(mode, lens, e.colour_temperature, bayer_order)
+        key = (serial, mode, lens.f_number, e, bayer_order)
         with self._lock:
             if key == self._settings_key and self._settings is not None:
                 return self._settings
@@ -197,7 +226,7 @@ class VirtualSensor:
             self._settings_key, self._settings = key, (mean, sigma)
         return mean, sigma
 
-    def read_out(self, mode: ModeSpec, lens: MockLens, e: Exposure, bayer_order: str,
+    def read_out(self, mode: ModeSpec, lens: Lens, e: Exposure, bayer_order: str,
                  out: np.ndarray) -> None:
         """Write one frame's DN into ``out`` (uint16, the mode's shape, any strides)."""
         mean, sigma = self.mean_and_sigma(mode, lens, e, bayer_order)
@@ -226,7 +255,7 @@ class VirtualSensor:
     # --- processed streams (the ISP) ---------------------------------------------------
 
     def processed_rgb(self, crop: tuple[int, int, int, int], size: tuple[int, int],
-                      lens: MockLens, e: Exposure, colour_gains: tuple[float, float],
+                      lens: Lens, e: Exposure, colour_gains: tuple[float, float],
                       ccm_ct: float, bit_depth: int = 12) -> np.ndarray:
         """The ISP's RGB picture of ``crop`` at ``size``: the same exposure, denoised and
         scaled as the Pi's ISP delivers it, rendered with the tuning's CCM and gamma."""
@@ -241,7 +270,7 @@ class VirtualSensor:
                                   self._lut)
 
 
-def _unit_electrons(mode: ModeSpec, lens: MockLens, colour_temperature: float,
+def _unit_electrons(mode: ModeSpec, lens: Lens, colour_temperature: float,
                     bayer_order: str, tuning: Tuning) -> np.ndarray:
     """Electrons per unit exposure at each site of the mode (before PRNU), read-only float32."""
     x0, y0, cw, ch = mode.crop
@@ -274,3 +303,50 @@ def _unit_electrons(mode: ModeSpec, lens: MockLens, colour_temperature: float,
         out[rows, cols] = plane
     out.setflags(write=False)
     return out
+
+
+def _sensor_to_board(lens: Lens, px: np.ndarray, py: np.ndarray, pitch_mm: float):
+    """Full-resolution pixel coordinates to board millimetres and sensor millimetres."""
+    xs = (px - imx477.ACTIVE_ARRAY[0] / 2) * pitch_mm
+    ys = (py - imx477.ACTIVE_ARRAY[1] / 2) * pitch_mm
+    m = lens.magnification
+    return xs / m, ys / m, xs, ys
+
+
+@functools.lru_cache(maxsize=8)
+def _render_camera_rgb(
+    crop: tuple[int, int, int, int],
+    size: tuple[int, int],
+    lens: Lens,
+    colour_temperature: float,
+    pixel_size_um: float,
+    tuning: Tuning,
+) -> np.ndarray:
+    """Noise-free raw R, G, B planes (3×H×W) per unit exposure for a preview of ``crop``.
+
+    Sampled 2×2 per output pixel against aliasing, blurred by the lens, vignetted. Cached,
+    since it changes only when a ring, the crop or the light changes.
+    """
+    x0, y0, cw, ch = crop
+    w, h = size
+    ss = 2
+    px = x0 + (np.arange(w * ss, dtype=np.float32) + 0.5) * (cw / (w * ss))
+    py = y0 + (np.arange(h * ss, dtype=np.float32) + 0.5) * (ch / (h * ss))
+    pitch_mm = pixel_size_um * 1e-3
+    bx, by, xs, ys = _sensor_to_board(lens, px[None, :], py[:, None], pitch_mm)
+    bx, by = np.broadcast_arrays(bx, by)
+    rgb = radiance(bx, by).reshape(h, ss, w, ss, 3).mean(axis=(1, 3))
+    response = physics.camera_response(
+        tuning.neutral_rb(colour_temperature), tuning.ccm(colour_temperature)
+    )
+    cam = rgb @ response.T
+    sigma = lens.blur_sigma_px(pitch_mm) * (w / cw)
+    if sigma > 0.3:
+        ndimage.gaussian_filter(cam, sigma=(sigma, sigma, 0), output=cam, mode="nearest")
+    centre_x = x0 + (np.arange(w, dtype=np.float32) + 0.5) * (cw / w)
+    centre_y = y0 + (np.arange(h, dtype=np.float32) + 0.5) * (ch / h)
+    _, _, xs, ys = _sensor_to_board(lens, centre_x[None, :], centre_y[:, None], pitch_mm)
+    cam *= lens.vignetting(xs, ys)[..., None]
+    planes = np.ascontiguousarray(np.moveaxis(cam, -1, 0))
+    planes.setflags(write=False)
+    return planes

@@ -11,14 +11,13 @@ from firmware.api.deps import ServiceDep
 from firmware.api.errors import field_error
 from firmware.api.models import LensRings, SceneLight
 from firmware.lenses import CurrentLens
-from hal.mock.camera import MockCamera
 
-router = APIRouter(prefix="/mock", tags=["mock camera"])
+router = APIRouter(prefix="/mock", tags=["virtual camera"])
 
 
 def mount_on_mock(camera: object, current: CurrentLens) -> None:
     """Put the lens the user says is mounted on the simulated rig: its focal length, aperture
-    range and ring setting, so the mock's framing, depth of field and exposure follow it.
+    range and ring setting, so the virtual camera's framing, depth of field and exposure follow it.
     Nothing happens with a real camera (its lens is glass, not software)."""
     rig = simulator(camera)
     if rig is None or current.lens is None:
@@ -36,10 +35,7 @@ def mount_on_mock(camera: object, current: CurrentLens) -> None:
 
 def simulator(camera: object):
     """The simulated rig behind a virtual camera (its lens and light), or None on a real one."""
-    rig = getattr(camera, "rig", None)
-    if rig is not None:
-        return rig
-    return camera if isinstance(camera, MockCamera) else None
+    return getattr(camera, "rig", None)
 
 
 def _mock(service):
@@ -56,7 +52,7 @@ def get_lens(service: ServiceDep) -> dict:
 
 @router.patch("/lens")
 def patch_lens(rings: LensRings, service: ServiceDep):
-    """Turn the focus ring (metres) or the aperture ring (f-number) of the mock lens."""
+    """Turn the focus ring (metres) or the aperture ring (f-number) of the simulated lens."""
     camera = _mock(service)
     lens = camera.lens
     changes = rings.model_dump(exclude_none=True)

@@ -1,8 +1,8 @@
-"""What the Pi's IPA and hardware ISP do for the live view, done in numpy for the mock.
+"""What the Pi's IPA and hardware ISP do for the live view, done in numpy for the virtual camera.
 
 On a real Pi, libcamera's control algorithms (AGC/AE, AWB) run on statistics from the ISP and
 set exposure, gain and colour gains for the next frames; the ISP then renders the preview.
-The mock does the same from its own frames, with the HQ camera's tuning file as calibration:
+The virtual pipeline does the same from its own frames, with the HQ camera's tuning file as calibration:
 
 - **AE** meters the raw green channel (centre-weighted, spot or matrix), aims at the tuning's
   ``y_target`` (0.16) shifted by EV compensation, and splits the exposure between shutter and
@@ -73,13 +73,14 @@ def metering_weights(shape: tuple[int, int], mode: MeteringMode) -> np.ndarray:
     return (weights / weights.sum()).astype(np.float32)
 
 
-def ae_update(total: float, metered: float, target: float, limits: tuple[float, float]) -> float:
+def ae_update(total: float, metered: float, target: float, limits: tuple[float, float],
+              speed: float = AE_SPEED) -> float:
     """Next exposure (µs × gain) given the current one and the metered mean (0-1 of range)."""
     if metered <= 1e-4:
         ratio = 8.0
     else:
         ratio = target / metered
-    new = total * math.exp(AE_SPEED * math.log(ratio))
+    new = total * math.exp(speed * math.log(ratio))
     return min(max(new, limits[0]), limits[1])
 
 

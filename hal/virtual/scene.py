@@ -1,4 +1,4 @@
-"""The mock camera's subject: a flat test board 2 m in front of the lens.
+"""The virtual camera's subject: a flat test board 2 m in front of the lens.
 
 The board is laid out in millimetres (x to the right, y down, origin on the optical axis), so
 what a lens sees of it depends on its focal length as it would on a real rig. A 35 mm lens on

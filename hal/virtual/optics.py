@@ -1,4 +1,4 @@
-"""A manual lens in front of the mock sensor: thin-lens geometry, defocus, diffraction, vignetting.
+"""A manual lens in front of the virtual sensor: thin-lens geometry, defocus, diffraction, vignetting.
 
 A Leica M lens has no electronics: focus distance and aperture are rings the photographer turns.
 The mock models what those rings do to the image, so that focus aids and exposure meters can be
@@ -22,17 +22,17 @@ import math
 
 import numpy as np
 
-from hal.mock.scene import SCENE_DISTANCE_M
+from hal.virtual.scene import SCENE_DISTANCE_M
 
 WAVELENGTH_MM = 550e-6
 OLPF_SIGMA_PX = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
-class MockLens:
+class Lens:
     """The simulated lens and the positions of its two rings."""
 
-    name: str = "Mock 35mm f/2"
+    name: str = "Simulated 35mm f/2"
     focal_length_mm: float = 35.0
     widest_f_number: float = 2.0
     smallest_f_number: float = 16.0
@@ -48,7 +48,7 @@ class MockLens:
         if self.focus_distance_m < self.closest_focus_m:
             raise ValueError(f"focus_distance_m must be at least {self.closest_focus_m} m")
 
-    def replace(self, **changes: float) -> MockLens:
+    def replace(self, **changes: float) -> Lens:
         return dataclasses.replace(self, **changes)
 
     def image_distance_mm(self, distance_m: float) -> float:

@@ -26,7 +26,7 @@ def camera_response(neutral_rb: tuple[float, float], ccm: np.ndarray) -> np.ndar
 
     The tuning's CCM maps white-balanced camera RGB to sRGB, and its CT curve gives the raw
     ratios of grey under the light, so the raw response is ``diag(r, 1, b) · CCM⁻¹``. This is
-    the inverse of what a developer applies, so the mock and the ISP share one calibration.
+    the inverse of what a developer applies, so the virtual sensor and the ISP share one calibration.
     """
     r, b = neutral_rb
     return (np.diag([r, 1.0, b]) @ np.linalg.inv(ccm)).astype(np.float32)
