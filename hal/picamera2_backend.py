@@ -6,13 +6,15 @@ module's functions only, so the project imports on any machine.
 
 What the backend asks picamera2 for, and why:
 
-- a live-view configuration with ``main`` in ``RGB888`` at the preview size and a ``raw``
+- a live-view configuration with ``main`` in ``BGR888`` at the preview size (R, G, B in
+  memory: picamera2 hands ``BGR888`` to PIL as mode "RGB", so it is copied as it is) and a ``raw``
   stream at the sensor mode's size, *unpacked* (``SBGGR12``, not ``SBGGR12_CSI2P``), so the
   raw is plain 16-bit words; on a Pi 5 unpacked raw is ``SBGGR16`` with the sensor's bits at
   the top, shifted down here, so :class:`~hal.camera.RawFrame` values are always sensor DN;
-- **zero shutter lag** when the live view runs in the full-resolution mode: the still is a
-  frame of the running configuration, the one whose exposure was under way at the press (or
-  the next), chosen by its SensorTimestamp through ``capture_request(flush=...)``;
+- **zero shutter lag** when the live view runs in the full-resolution mode: the still is the
+  frame of the running configuration whose exposure is nearest the press (picamera2 keeps the
+  newest completed frame, so it may be one that ended just before), chosen by its
+  SensorTimestamp through ``capture_request(flush=...)``;
 - otherwise a mode switch with ``switch_mode_capture_request_and_stop``, the request
   released before the live view is configured again, so the still's and the live view's
   buffers are never allocated at once (picamera2's docstring on
@@ -347,7 +349,7 @@ class Picamera2Camera(Camera):
         picam2 = self._camera()
         entry = self._sensor_mode_entry(mode)
         return picam2.create_preview_configuration(
-            main={"format": "RGB888", "size": tuple(self._preview_size)},
+            main={"format": "BGR888", "size": tuple(self._preview_size)},
             raw={"format": str(entry["unpacked"]), "size": tuple(entry["size"])},
             sensor={"output_size": tuple(entry["size"]), "bit_depth": entry["bit_depth"]},
             controls=self._libcamera_controls(self._controls, mode),
@@ -543,7 +545,7 @@ class Picamera2Camera(Camera):
         metadata = self._metadata(md)
         t0 = time.thread_time_ns()
         with MappedArray(request, "main", write=False) as mapped:
-            rgb = np.ascontiguousarray(mapped.array[..., ::-1])  # RGB888 is B, G, R in memory
+            rgb = mapped.array.copy()  # BGR888 is R, G, B in memory; never a view of the buffer
         t1 = time.thread_time_ns()
         raw = self._raw_frame(request, md, metadata, analysis=True)
         t2 = time.thread_time_ns()
@@ -620,10 +622,13 @@ class Picamera2Camera(Camera):
         override = controls is not self._controls
         if not override:
             exposure_us = int(self._last_metadata.get("ExposureTime", 0))
-            # The first frame whose exposure began no earlier than one exposure before the
-            # press: the one exposing at the press, else the next (picamera2's
-            # wait_for_timestamp_ compares SensorTimestamp - ExposureTime with this).
-            flush = press_ns - exposure_us * 1000
+            period_us = int(self._last_metadata.get("FrameDuration", 0)) or exposure_us
+            # The frame whose exposure is nearest the press: the first whose exposure began
+            # no earlier than half a frame period (plus half an exposure) before it. That is
+            # the frame exposing at the press, or the one that ended just before it (picamera2
+            # keeps the newest completed frame), or the next. picamera2's wait_for_timestamp_
+            # compares SensorTimestamp - ExposureTime with this.
+            flush = press_ns - (period_us + exposure_us) * 500
             job = self._request_job(flush=flush)
             with _errors("capturing a still"):
                 request = self._wait(job, timeout_s, generation, "still")
@@ -657,7 +662,7 @@ class Picamera2Camera(Camera):
         entry = self._sensor_mode_entry(full)
         with _errors("switching to the still mode"):
             config = picam2.create_still_configuration(
-                main={"format": "RGB888", "size": tuple(self._preview_size)},
+                main={"format": "BGR888", "size": tuple(self._preview_size)},
                 raw={"format": str(entry["unpacked"]), "size": tuple(entry["size"])},
                 sensor={"output_size": tuple(entry["size"]), "bit_depth": entry["bit_depth"]},
                 controls=self._libcamera_controls(controls, full),
@@ -695,8 +700,8 @@ class Picamera2Camera(Camera):
         with MappedArray(request, "raw", reshape=False, write=False) as mapped:
             words = np.asarray(mapped.array).view("<u2").reshape(height, -1)[:, :width]
             if analysis:
-                rows, cols = self._analysis_window(md.get("ScalerCrop"), (width, height))
-                words = words[rows, cols]
+                window = self._analysis_window(md.get("ScalerCrop"), (width, height))
+                words = words[window[:2]] if len(window) == 2 else _decimated(words, *window)
             data = words.copy()
         if fmt.bit_depth > bit_depth:  # Pi 5: 16-bit container, the sensor's bits at the top
             data >>= fmt.bit_depth - bit_depth
@@ -711,7 +716,7 @@ class Picamera2Camera(Camera):
             metadata=metadata or self._metadata(md),
         )
 
-    def _analysis_window(self, crop: Any, size: tuple[int, int]) -> tuple[slice, slice]:
+    def _analysis_window(self, crop: Any, size: tuple[int, int]) -> tuple:
         """Raw rows and columns under the ScalerCrop (full-array coordinates, the mode's crop
         and binning undone), in whole Bayer cells, every n-th cell beyond the width limit."""
         width, height = size
@@ -731,11 +736,8 @@ class Picamera2Camera(Camera):
         step = max(1, -(-2 * cells // ANALYSIS_RAW_WIDTH))
         if step == 1:
             return slice(r0, r1), slice(c0, c1)
-        # Keep 2×2 cells: take pairs of rows/columns, one pair in every `step`.
-        cols = np.arange(c0, c1 - 1, 2 * step)
-        rows = np.arange(r0, r1 - 1, 2 * step)
-        return (np.stack([rows, rows + 1], 1).ravel()[:, None],
-                np.stack([cols, cols + 1], 1).ravel()[None, :])
+        # Whole 2×2 cells, one in every `step` along each axis (see _decimated).
+        return (r0, r1), (c0, c1), step
 
     def _metadata(self, md: dict[str, Any]) -> FrameMetadata:
         self._frames_seen += 1
@@ -779,6 +781,18 @@ class Picamera2Camera(Camera):
             info["mode"] = self._mode.name
             info["zero_shutter_lag"] = self.zero_shutter_lag
         return info
+
+
+def _decimated(words: np.ndarray, rows: tuple[int, int], cols: tuple[int, int],
+               step: int) -> np.ndarray:
+    """Every ``step``-th 2×2 Bayer cell of a window, as a strided view (no gather): the
+    rows and columns become (cells, 2) axes and the cell axes are sliced."""
+    r0, r1 = rows
+    c0, c1 = cols
+    h, w = (r1 - r0) // 2 * 2, (c1 - c0) // 2 * 2
+    window = words[r0:r0 + h, c0:c0 + w]
+    cells = window.reshape(h // 2, 2, w // 2, 2)[::step, :, ::step, :]
+    return cells.reshape(cells.shape[0] * 2, cells.shape[2] * 2)
 
 
 def _plain(value: Any) -> Any:

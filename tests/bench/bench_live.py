@@ -409,12 +409,12 @@ def bench_shutter_lag() -> None:
     for zero_lag, name in ((True, "zero shutter lag (the default)"),
                            (False, "mode switch (zero_shutter_lag = false, for comparison)")):
         lags, latencies = _shutter_lags(zero_lag)
-        worst = max(lags)
+        worst = max(abs(v) for v in lags)
         print(f"shutter lag, {name}: exposure start - press (ms): "
               + ", ".join(f"{v:.0f}" for v in lags))
         print("  press -> raw in hand (ms): " + ", ".join(f"{v:.0f}" for v in latencies))
         verdict = _verdict(worst <= LAG_TARGET_MS) if zero_lag else "(not the default)"
-        print(f"  worst lag {worst:.0f} ms (target <= {LAG_TARGET_MS:g}) {verdict}")
+        print(f"  worst |lag| {worst:.0f} ms (target <= {LAG_TARGET_MS:g}) {verdict}")
     frames, ms = _control_delay()
     print("control delay, exposure set -> first frame exposed with it (binned, 40 fps): "
           + ", ".join(f"{f} frames/{m:.0f} ms" for f, m in zip(frames, ms, strict=True))
