@@ -145,6 +145,9 @@ class FrameMetadata:
     scaler_crop: tuple[int, int, int, int] | None = None
     digital_gain: float = 1.0
     focus_fom: int | None = None
+    sensor_sequence: int | None = None
+    """The frame's own number as libcamera counts it since the camera started (a gap is a
+    dropped frame); ``sequence`` counts the frames this backend handed out."""
     shutter_lag_ms: float | None = None
     """For a still: its exposure start minus the shutter press, from its SensorTimestamp
     (negative when the frame already exposing at the press was used)."""

@@ -542,7 +542,7 @@ class Picamera2Camera(Camera):
         from picamera2.request import MappedArray
 
         md = request.get_metadata()
-        metadata = self._metadata(md)
+        metadata = self._metadata(md, _frame_sequence(request))
         t0 = time.thread_time_ns()
         with MappedArray(request, "main", write=False) as mapped:
             rgb = mapped.array.copy()  # BGR888 is R, G, B in memory; never a view of the buffer
@@ -739,7 +739,7 @@ class Picamera2Camera(Camera):
         # Whole 2×2 cells, one in every `step` along each axis (see _decimated).
         return (r0, r1), (c0, c1), step
 
-    def _metadata(self, md: dict[str, Any]) -> FrameMetadata:
+    def _metadata(self, md: dict[str, Any], sensor_sequence: int | None = None) -> FrameMetadata:
         self._frames_seen += 1
         self._starting = False
         self._last_metadata = md
@@ -761,6 +761,7 @@ class Picamera2Camera(Camera):
             scaler_crop=None if crop is None else tuple(int(v) for v in crop),
             digital_gain=float(md.get("DigitalGain", 1.0)),
             focus_fom=None if md.get("FocusFoM") is None else int(md["FocusFoM"]),
+            sensor_sequence=sensor_sequence,
         )
 
     # -- description --------------------------------------------------------------------
@@ -781,6 +782,15 @@ class Picamera2Camera(Camera):
             info["mode"] = self._mode.name
             info["zero_shutter_lag"] = self.zero_shutter_lag
         return info
+
+
+def _frame_sequence(request: Any) -> int | None:
+    """The frame's sequence number from its buffers' metadata (libcamera FrameMetadata), as
+    picamera2 reads their status in ``process_requests``."""
+    try:
+        return int(next(iter(request.request.buffers.values())).metadata.sequence)
+    except (AttributeError, StopIteration, TypeError, ValueError):
+        return None
 
 
 def _decimated(words: np.ndarray, rows: tuple[int, int], cols: tuple[int, int],

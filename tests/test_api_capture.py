@@ -117,6 +117,10 @@ def test_capture_both_formats_carry_lens_and_exposure(mock, tmp_path):
     assert answer.status_code == 200, answer.text
     job = answer.json()
     assert job["state"] == "done" and job["progress"] == 1.0
+    # From the binned live view (this service runs without zero shutter lag): the mode switch,
+    # libcamera's start, then the exposure.
+    (lag,) = job["shutter_lag_ms"]
+    assert lag >= 300
     dng_name, jpg_name = job["files"]
     assert dng_name.endswith(".dng") and jpg_name.endswith(".jpg")
     assert dng_name[:-4] == jpg_name[:-4]

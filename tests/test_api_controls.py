@@ -69,6 +69,7 @@ def test_patch_controls_changes_the_next_frames(client):
     assert (body["exposure_time_us"], body["analogue_gain"]) == (8000, 2.0)
     actual = frame_where(client, exposure_time_us=8000, analogue_gain=2.0)
     assert actual["sequence"] > seq and actual["iso"] == 200
+    assert actual["sensor_sequence"] >= 0  # the frame's own number, as libcamera counts it
 
 
 def test_manual_white_balance(client):

@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from hal import exc
@@ -87,6 +88,7 @@ def test_live_frames_carry_what_the_frame_used(cam):
     a, b = cam.next_frame(), cam.next_frame()
     assert a.rgb.shape == (PREVIEW[1], PREVIEW[0], 3)
     assert b.metadata.sequence == a.metadata.sequence + 1
+    assert b.metadata.sensor_sequence > a.metadata.sensor_sequence >= driver.STARTUP_FRAMES
     assert b.metadata.sensor_timestamp_ns > a.metadata.sensor_timestamp_ns
     mode = driver.mode_for((2028, 1520), 12)
     lines = round(b.metadata.exposure_time_us * 1000 / mode.line_time_ns)
@@ -258,3 +260,40 @@ def test_pi5_unpacked_raw_is_shifted_down_to_sensor_dn():
         assert frame.raw.data.max() <= 4095 and frame.raw.black_level == 256
     finally:
         camera.close()
+
+
+@pytest.mark.parametrize("platform, packed_name", [("vc4", "SBGGR12_CSI2P"), ("pisp", "BGGR_PISP_COMP1")])
+def test_picamera2s_own_configurations_run_packed_raw_and_lores(platform, packed_name):
+    """picamera2 used directly, as rpicam-style code would: a lores YUV420 stream and the
+    packed raw each platform delivers (CSI-2 packed on a Pi 4, PiSP-compressed on a Pi 5)."""
+    from hal import virtual
+    from hal.virtual.formats import pisp_decompress
+
+    virtual.install(make_rig(platform=platform))
+    import picamera2
+
+    picam2 = picamera2.Picamera2(0)
+    try:
+        config = picam2.create_video_configuration(
+            main={"format": "XBGR8888", "size": (640, 480)},
+            lores={"format": "YUV420", "size": (320, 240)},
+            raw={"format": "SRGGB12_CSI2P", "size": (2028, 1520)})
+        picam2.configure(config)
+        raw_config = picam2.camera_configuration()["raw"]
+        assert raw_config["format"] == packed_name and raw_config["size"] == (2028, 1520)
+        picam2.start()
+        with picam2.captured_request(wait=10) as request:
+            lores = request.make_array("lores")
+            main = request.make_array("main")
+            packed = request.make_array("raw")
+        assert lores.shape[0] == 240 * 3 // 2 and main.shape == (480, 640, 4)
+        if platform == "pisp":
+            samples = pisp_decompress(packed, 2032)[:, :2028] >> 4  # 12-bit values again
+        else:
+            triples = packed[:, : 2028 * 3 // 2].reshape(1520, -1, 3).astype(np.uint16)
+            samples = np.stack([(triples[..., 0] << 4) | (triples[..., 2] & 15),
+                                (triples[..., 1] << 4) | (triples[..., 2] >> 4)], -1).reshape(1520, -1)
+        centre = samples[700:820, 900:1100]
+        assert 256 < centre.mean() < 4095  # black level 256 at 12 bits, exposed, not clipped
+    finally:
+        picam2.close()

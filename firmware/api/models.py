@@ -74,6 +74,8 @@ class FrameInfo(BaseModel):
     """What the camera actually did for the latest frame (AE and AWB decide it in auto)."""
 
     sequence: int
+    sensor_sequence: int | None = None
+    """The frame's own number as the camera counts it since it started."""
     exposure_time_us: int
     analogue_gain: float
     iso: int
@@ -87,6 +89,7 @@ class FrameInfo(BaseModel):
     def of(cls, m: FrameMetadata) -> FrameInfo:
         return cls(
             sequence=m.sequence,
+            sensor_sequence=m.sensor_sequence,
             exposure_time_us=m.exposure_time_us,
             analogue_gain=round(m.analogue_gain, 3),
             iso=m.iso,

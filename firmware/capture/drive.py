@@ -240,6 +240,10 @@ class Job:
     state: JobState = "pending"
     frames_done: int = 0
     files: list[str] = dataclasses.field(default_factory=list)
+    shutter_lag_ms: list[float] = dataclasses.field(default_factory=list)
+    """Per frame: its exposure start minus the moment it was asked for (the press, for a single
+    shot), from the frame's SensorTimestamp; negative when the frame exposing at the press was
+    taken (zero shutter lag)."""
     error: str | None = None
     phase: Literal["waiting", "exposing", "saving", "idle"] = "idle"
     next_frame_at_ns: int | None = None
@@ -271,6 +275,7 @@ class Job:
             "progress": round(self.progress(now_ns), 4),
             "phase": self.phase,
             "frames_done": self.frames_done,
+            "shutter_lag_ms": [round(v, 1) for v in self.shutter_lag_ms],
             "frames_total": self.frames_total,
             "next_frame_in_s": waiting,
             "files": list(self.files),
@@ -437,6 +442,8 @@ class DriveRunner:
                 )
                 if job.cancel_event.is_set():
                     break
+                if raw.metadata.shutter_lag_ms is not None:
+                    job.shutter_lag_ms.append(raw.metadata.shutter_lag_ms)
                 job.phase = "saving"
                 if request.mode == "dark":
                     self.dark_frame = raw

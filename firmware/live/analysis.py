@@ -69,6 +69,7 @@ class LiveSnapshot:
         raw = self.frame.raw
         body = {
             "sequence": m.sequence,
+            "sensor_sequence": m.sensor_sequence,
             "sensor_timestamp_ns": m.sensor_timestamp_ns,
             "exposure_time_us": m.exposure_time_us,
             "analogue_gain": round(m.analogue_gain, 4),

@@ -122,6 +122,7 @@ class LiveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sequence: int
+    sensor_sequence: int | None = None
     sensor_timestamp_ns: int
     exposure_time_us: int
     analogue_gain: float

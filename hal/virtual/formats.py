@@ -63,7 +63,7 @@ def raw_line_bytes(name: RawName, width: int) -> int:
     if name.packing == "CSI2P":
         return width * name.bits // 8
     if name.packing == "PISP_COMP1":
-        return width
+        return align(width, 8)
     return width * 2
 
 
@@ -80,8 +80,10 @@ def write_raw(buffer: np.ndarray, name: RawName, stride: int, dn: np.ndarray,
             words[...] = dn
     elif name.packing == "CSI2P":
         _pack_csi2(rows, dn, name.bits)
-    else:
-        _pisp_compress(rows[:, :w], dn, sensor_bits)
+    else:  # COMP1 codes blocks of 8 pixels: the line is padded to a multiple of 8
+        w8 = align(w, 8)
+        padded = np.pad(dn, ((0, 0), (0, w8 - w)), mode="edge") if w8 != w else dn
+        _pisp_compress(rows[:, :w8], padded, sensor_bits)
 
 
 def unpacked_view(buffer: np.ndarray, name: RawName, stride: int, size: tuple[int, int]):
