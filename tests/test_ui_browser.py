@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -294,6 +295,13 @@ def test_aids_magnify_errors_and_landscape(phone: Phone) -> None:
     assert state["factor"] == 2
     page.get_by_role("button", name="Magnify").click()
     page.wait_for_function("() => document.querySelector('#magnify-badge').textContent.startsWith('5×')")
+    # The crop reaches the picture a few frames later (picamera2's queue, libcamera's delay).
+    crop = page.request.get(phone.server.base + "/api/magnify").json()["scaler_crop"]
+    deadline = time.monotonic() + 20
+    while page.request.get(phone.server.base + "/api/live").json()["scaler_crop"] != crop:
+        assert time.monotonic() < deadline, "the punch-in never reached the live view"
+        time.sleep(0.05)
+    page.wait_for_timeout(500)  # a few MJPEG frames of the punched-in view
     phone.shot("06-magnify")
 
     # An out-of-range value is refused in the photographer's words.

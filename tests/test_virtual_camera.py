@@ -297,3 +297,13 @@ def test_picamera2s_own_configurations_run_packed_raw_and_lores(platform, packed
         assert 256 < centre.mean() < 4095  # black level 256 at 12 bits, exposed, not clipped
     finally:
         picam2.close()
+
+
+@pytest.mark.parametrize("mode_name", ["1332x990", "2028x1080", "2028x1520", "4056x3040"])
+def test_a_still_from_every_live_mode_is_the_full_12_bit_frame(cam, mode_name):
+    running(cam, cam.sensor.mode(mode_name))
+    still = cam.capture_still()
+    assert still.data.shape == (3040, 4056) and still.bit_depth == 12
+    assert still.black_level == 256 and 256 < still.data.mean() < 4095
+    frame = cam.next_frame()  # the live view is back in its own mode
+    assert cam.describe()["mode"] == mode_name and frame.raw.bit_depth == cam.sensor.mode(mode_name).bit_depth
