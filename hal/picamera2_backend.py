@@ -48,7 +48,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, InvalidStateError
 from typing import Any
 
 import numpy as np
@@ -90,9 +90,11 @@ STARTUP_FRAMES = 7
 REAL_TIME_BACKSTOP_S = 10.0
 #: How long one slice of a frame wait is, in real seconds.
 WAIT_SLICE_S = 0.05
-#: Frames a control takes to reach the sensor (libcamera camera_sensor_properties.cpp: imx477
-#: exposure and gain delay 2, vblank 3), plus the completed request picamera2 keeps queued.
-CONTROL_LATENCY_FRAMES = 4
+#: Frames a control set now may take to show in a frame: it rides on the next request picamera2
+#: queues, behind the ones already queued (buffer_count 4 in the live view), then takes the
+#: sensor's delays (libcamera camera_sensor_properties.cpp: imx477 exposure and gain 2, vblank
+#: 3), plus the frame exposing meanwhile. Measured on the virtual camera: 8 frames.
+CONTROL_LATENCY_FRAMES = 9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,8 +135,9 @@ def _mapped_error(error: BaseException, action: str) -> exc.CameraError:
         return exc.CameraOutOfMemory(text)
     if code == errno.EBUSY or "busy" in low:
         return exc.CameraBusy(text)
-    if code in (errno.ENODEV, errno.ENXIO, errno.EIO, errno.EPIPE) or any(
-        s in low for s in ("no such device", "disconnected", "input/output error")
+    if code in (errno.ENODEV, errno.ENXIO, errno.EIO, errno.EPIPE, errno.EREMOTEIO) or any(
+        s in low for s in ("no such device", "disconnected", "input/output error",
+                           "remote i/o error")
     ):
         return exc.CameraDisconnected(text)
     if "no camera" in low or "camera(s) not found" in low:
@@ -498,8 +501,7 @@ class Picamera2Camera(Camera):
             except CancelledError as error:
                 raise exc.CameraNotRunning(f"{what}: the camera was stopped") from error
             if generation != self._generation:
-                with contextlib.suppress(Exception):
-                    job.cancel()
+                _abandon(job)
                 raise exc.CameraNotRunning(f"{what}: the camera was stopped")
             budget_ns = self._budget_ns(timeout_s) + extra_ns
             late = self._clock.monotonic_ns() - started > budget_ns
@@ -507,6 +509,7 @@ class Picamera2Camera(Camera):
             if late or backstop:
                 with contextlib.suppress(Exception):
                     self._picam2.cancel_all_and_flush()
+                _abandon(job)
                 raise exc.CameraTimeout(f"{what}: no frame within {budget_ns / 1e9:.1f} s")
 
     def _request_job(self, flush: int | None = None) -> Any:
@@ -572,7 +575,8 @@ class Picamera2Camera(Camera):
                 raise exc.CameraNotRunning("configure() and start() the camera before a still")
             press_ns = self._clock.monotonic_ns()
             controls = self._controls
-            if exposure_time_us is not None or analogue_gain is not None:
+            override = exposure_time_us is not None or analogue_gain is not None
+            if override:
                 controls = controls.replace(
                     ae_enable=False,
                     exposure_time_us=int(exposure_time_us or self._metered()[0]),
@@ -586,7 +590,7 @@ class Picamera2Camera(Camera):
             zsl = self.zero_shutter_lag
         try:
             if zsl:
-                raw = self._still_from_live(controls, press_ns, timeout_s, generation)
+                raw = self._still_from_live(controls, override, press_ns, timeout_s, generation)
             else:
                 raw = self._still_by_mode_switch(controls, timeout_s, generation)
         except exc.CameraTimeout:
@@ -616,10 +620,9 @@ class Picamera2Camera(Camera):
         with contextlib.suppress(exc.CameraError), _errors("restoring controls after a still"):
             self._picam2.set_controls(self._libcamera_controls(self._controls, self._mode))
 
-    def _still_from_live(self, controls: Controls, press_ns: int, timeout_s: float,
-                         generation: int) -> RawFrame:
+    def _still_from_live(self, controls: Controls, override: bool, press_ns: int,
+                         timeout_s: float, generation: int) -> RawFrame:
         """Zero shutter lag: a frame of the running full-resolution configuration."""
-        override = controls is not self._controls
         if not override:
             exposure_us = int(self._last_metadata.get("ExposureTime", 0))
             period_us = int(self._last_metadata.get("FrameDuration", 0)) or exposure_us
@@ -678,10 +681,13 @@ class Picamera2Camera(Camera):
                 request.release()
         finally:
             with self._lock, _errors("restarting the live view"):
-                if self._picam2 is not None and self._mode is not None:
+                # Not when stop() or close() came meanwhile: they own the camera now.
+                if generation == self._generation and self._running and self._mode is not None:
                     picam2.stop()
                     picam2.configure(self._preview_config(self._mode))
                     picam2.start()
+                elif self._picam2 is not None:
+                    picam2.stop()  # switch_mode_capture_request_and_stop may have restarted it
         return raw
 
     def _raw_frame(self, request: Any, md: dict[str, Any], metadata: FrameMetadata | None = None,
@@ -782,6 +788,20 @@ class Picamera2Camera(Camera):
             info["mode"] = self._mode.name
             info["zero_shutter_lag"] = self.zero_shutter_lag
         return info
+
+
+def _abandon(job: Any) -> None:
+    """Give up on a picamera2 job. One that finished meanwhile holds a completed request,
+    which goes back to the camera (else its buffers stay taken until the camera closes)."""
+    try:
+        job.cancel()
+        return
+    except InvalidStateError:  # it finished first
+        log.debug("abandoned job had finished; releasing its request")
+    with contextlib.suppress(Exception):
+        result = job.get_result(timeout=0)
+        if hasattr(result, "release"):
+            result.release()
 
 
 def _frame_sequence(request: Any) -> int | None:

@@ -307,3 +307,76 @@ def test_a_still_from_every_live_mode_is_the_full_12_bit_frame(cam, mode_name):
     assert still.black_level == 256 and 256 < still.data.mean() < 4095
     frame = cam.next_frame()  # the live view is back in its own mode
     assert cam.describe()["mode"] == mode_name and frame.raw.bit_depth == cam.sensor.mode(mode_name).bit_depth
+
+
+def test_frame_duration_limits_cut_a_manual_exposure_as_libcamera_does(cam):
+    """libcamera clips a manual exposure to the longest frame allowed, less 22 lines. The
+    backend widens the limits for the user's exposures; a narrow limit set on purpose holds."""
+    running(cam)
+    cam.set_controls(Controls(ae_enable=False, exposure_time_us=500_000,
+                              frame_duration_limits_us=(25_000, 100_000)))
+    for _ in range(10):
+        m = cam.next_frame().metadata
+    line_us = 12740 / 840
+    assert m.frame_duration_us == pytest.approx(100_000, abs=line_us)
+    assert m.exposure_time_us == pytest.approx(100_000 - 22 * line_us, abs=line_us)
+    cam.set_controls(Controls(ae_enable=False, exposure_time_us=500_000))  # limits widened
+    for _ in range(10):
+        m = cam.next_frame(timeout_s=2).metadata
+    assert m.exposure_time_us == pytest.approx(500_000, abs=line_us)
+
+
+def test_picamera2s_own_preview_limits_clip_long_exposures():
+    """Without the backend's wide FrameDurationLimits, picamera2's preview configuration
+    (83 ms at most) would cut a 1 s exposure: what the backend guards against."""
+    from hal import virtual
+
+    virtual.install(make_rig())
+    import picamera2
+
+    picam2 = picamera2.Picamera2(0)
+    try:
+        picam2.configure(picam2.create_preview_configuration(
+            raw={"format": "SBGGR12", "size": (2028, 1520)}))
+        picam2.start()
+        picam2.set_controls({"ExposureTime": 1_000_000, "AnalogueGain": 1.0})
+        for _ in range(10):
+            metadata = picam2.capture_metadata(wait=10)
+        assert metadata["ExposureTime"] <= 83_334 and metadata["FrameDuration"] <= 83_334
+    finally:
+        picam2.close()
+
+
+def test_stop_during_a_mode_switch_still_leaves_the_camera_stopped(cam):
+    running(cam)
+    errors: list[BaseException] = []
+
+    def still() -> None:
+        try:
+            cam.capture_still(exposure_time_us=20_000_000)
+        except BaseException as error:  # noqa: BLE001 - recorded for the assertion
+            errors.append(error)
+
+    taker = threading.Thread(target=still)
+    taker.start()
+    time.sleep(0.3)
+    cam.stop()
+    taker.join(timeout=30)
+    assert not taker.is_alive() and isinstance(errors[0], exc.CameraNotRunning)
+    cam.configure(preview_mode(cam.sensor), PREVIEW)  # picamera2 is stopped: this works
+    cam.start()
+    assert cam.next_frame(timeout_s=5).rgb.shape == (PREVIEW[1], PREVIEW[0], 3)
+
+
+def test_every_cpu_access_to_a_buffer_is_bracketed_by_dma_sync(cam):
+    from hal.virtual import dma
+
+    running(cam)
+    ioctl = dma._ioctl
+    starts, ends = ioctl.starts, ioctl.ends  # the counts are the process's
+    for _ in range(5):
+        cam.next_frame()
+    cam.capture_still()
+    assert ioctl.starts > starts
+    cam.close()  # every request released
+    assert ioctl.starts - starts == ioctl.ends - ends

@@ -47,9 +47,23 @@ def install(rig: VirtualRig | None = None) -> VirtualRig:
     # few names picamera2 imports (see their docstrings). At the end of the path: real ones win.
     if str(EXTRAS_SITE) not in sys.path:
         sys.path.append(str(EXTRAS_SITE))
-    rig = rig_module.install_rig(rig or VirtualRig())
+    import picamera2
+
+    # picamera2 keeps the camera manager it first got (its CameraManager.cms) until its last
+    # camera closes: a camera of another rig still open would be left talking to nobody.
+    manager = picamera2.Picamera2._cm
+    rig = rig or VirtualRig()
+    if manager.cameras and getattr(manager.cms, "rig", rig) is not rig:
+        raise AnotherRigOpen("a camera of another virtual rig is open in this process; close it first")
+    rig_module.install_rig(rig)
     _point_picamera2(rig)
+    if not manager.cameras:
+        manager.reset()  # list the newly installed rig from now on
     return rig
+
+
+class AnotherRigOpen(RuntimeError):
+    """A camera of another virtual rig is still open in this process."""
 
 
 def _point_picamera2(rig: VirtualRig) -> None:
@@ -64,10 +78,3 @@ def _point_picamera2(rig: VirtualRig) -> None:
     platform._platform = chosen
     picamera2.Picamera2.platform = chosen
     dma.point_picamera2_at_memfds(rig)
-    # picamera2 keeps the camera manager it first got (its CameraManager.cms) until its last
-    # camera closes; a newly installed rig must be what it lists from now on.
-    manager = picamera2.Picamera2._cm
-    if not manager.cameras:
-        manager.reset()
-    elif getattr(manager.cms, "rig", rig) is not rig:
-        raise RuntimeError("a camera of another virtual rig is open in this process; close it first")

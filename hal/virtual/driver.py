@@ -33,6 +33,9 @@ GAIN_CODE_MIN, GAIN_CODE_MAX = 0, 978
 BLACK_LEVEL_12BIT = 256
 #: Frames after which a value written to the sensor takes effect: CamHelperImx477::getDelays.
 EXPOSURE_DELAY, GAIN_DELAY, VBLANK_DELAY = 2, 2, 3
+#: FrameDurationLimits when the application sets none: 33.3 ms to 250 s (libcamera
+#: ipa_base.cpp ``defaultMinFrameDuration``, ``defaultMaxFrameDuration``).
+DEFAULT_FRAME_DURATION_LIMITS_US = (33_333, 250_000_000)
 #: Frames the IPA marks as startup frames (FrameMetadata status FrameStartup) after the first
 #: start with AE and AWB on: AGC 6 + 1 and AWB 3 + 1 convergence frames (ipa_base.cpp), which
 #: picamera2 drops (it keeps only status Success). None after later starts (mode switches).
@@ -73,15 +76,50 @@ class ModeSpec:
     def exposure_us(self, lines: int) -> float:
         return lines * self.line_time_ns / 1000
 
-    def frame_lines(self, exposure_lines: int, frame_duration_limits_us: tuple[int, int]) -> int:
-        """Frame length for an exposure within the duration limits (``CamHelper::getBlanking``):
-        at least the exposure plus the offset, at least the minimum duration, and never longer
-        than the maximum duration unless the exposure needs it."""
-        lo, hi = frame_duration_limits_us
-        lines_lo = math.ceil(lo * 1000 / self.line_time_ns)
-        lines_hi = int(hi * 1000 / self.line_time_ns)
-        need = exposure_lines + EXPOSURE_OFFSET_LINES
-        return max(self.frame_length_min, lines_lo, min(max(need, lines_lo), max(lines_hi, need)))
+    def clamp_limits(self, limits_us: tuple[int, int] | None) -> tuple[int, int]:
+        """FrameDurationLimits within what the mode can do; libcamera's default when unset
+        (33.3 ms to 250 s: ipa_base.cpp defaultMinFrameDuration/defaultMaxFrameDuration)."""
+        lo, hi = limits_us or DEFAULT_FRAME_DURATION_LIMITS_US
+        lo = min(max(lo, self.min_frame_duration_us), self.max_frame_duration_us)
+        return lo, min(max(hi, lo), self.max_frame_duration_us)
+
+    def timing(self, exposure_us: float, limits_us: tuple[int, int]) -> tuple[int, int, int]:
+        """``(exposure_lines, frame_lines, line_length_px)`` for an exposure within the frame
+        duration limits, as libcamera's IPA and camera helper set the sensor:
+
+        - the exposure is clipped to the longest frame minus the 22-line offset (AGC
+          ``limitExposureTime`` with the maximum from FrameDurationLimits; ``applyAGC``);
+        - the frame is the exposure plus the offset, no shorter than the minimum duration and
+          no longer than the maximum (``CamHelper::getBlanking``);
+        - beyond the longest frame the register can hold (0xffdc lines × 2^7) the line is
+          lengthened instead (HBLANK), up to 0xfff0 pixels;
+        - a frame longer than 0xffdc lines is written shifted (imx477.c long-exposure mode),
+          so it and its exposure come in steps of 2^shift lines.
+        """
+        lo, hi = limits_us
+        line_px = self.line_length_px
+        ns_per_px = 1e9 / PIXEL_RATE_HZ
+        longest_lines = FRAME_LENGTH_MAX << LONG_EXPOSURE_SHIFT_MAX
+        exposure_px = min(exposure_us * 1000, hi * 1000) / ns_per_px
+        if exposure_px / line_px > longest_lines - EXPOSURE_OFFSET_LINES:
+            line_px = min(LINE_LENGTH_MAX, math.ceil(
+                exposure_px / (longest_lines - EXPOSURE_OFFSET_LINES)))
+        line_ns = line_px * ns_per_px
+        lines_hi = max(int(hi * 1000 / line_ns), self.frame_length_min)
+        exposure_lines = int(exposure_us * 1000 / line_ns)
+        exposure_lines = max(EXPOSURE_MIN_LINES,
+                             min(exposure_lines, lines_hi - EXPOSURE_OFFSET_LINES))
+        frame = max(exposure_lines + EXPOSURE_OFFSET_LINES, math.ceil(lo * 1000 / line_ns),
+                    self.frame_length_min)
+        frame = min(frame, longest_lines)
+        shift = 0
+        while (frame >> shift) > FRAME_LENGTH_MAX:
+            shift += 1
+        if shift:
+            step = 1 << shift
+            frame = -(-frame // step) * step
+            exposure_lines = exposure_lines // step * step
+        return exposure_lines, frame, line_px
 
     @property
     def max_frame_duration_us(self) -> int:

@@ -25,8 +25,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
-import math
 import mmap
+import os
 import threading
 from collections import deque
 from typing import Any
@@ -48,8 +48,9 @@ OUTPUT_ALIGN = {"vc4": 32, "pisp": 64}
 #: The largest output the ISP scales to, and the smallest.
 MAX_OUTPUT = (4096, 4096)
 MIN_OUTPUT = (64, 64)
-#: The ISP cannot downscale a crop by more than this factor; the ScalerCrop grows to fit.
-MAX_DOWNSCALE = 16
+#: The ISP cannot enlarge a crop more than 16 times, nor crop below 32 × 32 pixels.
+MAX_UPSCALE = 16
+ISP_MIN_CROP = 32
 #: Control-loop speeds: the fraction of the way to the new target each frame, after the first
 #: frames (libcamera agc_channel.cpp "speed" 0.2 and "startup_frames" 10; awb.cpp "speed" 0.05;
 #: the IMX477 tuning sets neither).
@@ -70,11 +71,12 @@ def _lib():
 
 @dataclasses.dataclass
 class SensorSettings:
-    """What is written to the sensor for a frame."""
+    """What is written to the sensor for a frame (the line length is HBLANK plus the width)."""
 
     exposure_lines: int
     gain_code: int
     frame_lines: int
+    line_length_px: int = 0
 
 
 class DelayedControls:
@@ -157,9 +159,12 @@ class Pipeline:
         self._ae_total = 10_000.0
         self._awb_ct = rig.light.colour_temperature
         self._sequence = 0
-        self._delayed = DelayedControls(SensorSettings(350, 0, driver.MODES[-1].frame_length_min))
+        full = driver.MODES[-1]
+        self._delayed = DelayedControls(
+            SensorSettings(350, 0, full.frame_length_min, full.line_length_px))
         self._frontend_failed = False
         self._first_start = True
+        self.manager: Any = None
         self._hflip, self._vflip = True, True
         self._order = "BGGR"
         self.frames_delivered = 0
@@ -209,7 +214,9 @@ class Pipeline:
             c.AwbMode: info(0, 7, 0),
             c.ColourGains: info(0.0, 32.0, None),
             c.ColourTemperature: info(100, 100_000, None),
-            c.ScalerCrop: info(lc.Rectangle(0, 0, *MIN_OUTPUT), full, full),
+            c.ScalerCrop: info(lc.Rectangle(m.crop[0], m.crop[1],
+                                            *(v * m.binning for v in self._min_isp_crop())),
+                               full, lc.Rectangle(*self._crop(None, m))),
             c.FrameDurationLimits: info(m.min_frame_duration_us, m.max_frame_duration_us,
                                         m.min_frame_duration_us),
             c.draft.NoiseReductionMode: info(0, 4, 0),
@@ -221,18 +228,18 @@ class Pipeline:
         faults = self.rig.faults
         with self._lock:
             if faults.disconnected:
-                raise OSError(errno.ENODEV, "No such device: camera not found")
+                raise _failed("acquire camera", errno.ENODEV)
             if faults.busy_on_acquire > 0:
                 faults.busy_on_acquire -= 1
-                raise RuntimeError("Failed to acquire camera: Device or resource busy")
+                raise _failed("acquire camera", errno.EBUSY)
             if self._acquired:
-                raise RuntimeError("Failed to acquire camera: Device or resource busy")
+                raise _failed("acquire camera", errno.EBUSY)
             self._acquired = True
 
     def release(self) -> None:
         with self._lock:
-            if self._running:
-                self.stop()
+            if self._running:  # Camera::release refuses a running camera (camera.cpp)
+                raise _failed("release camera", errno.EBUSY)
             self._acquired = False
             self._free_internal()
             self._unmap_all()
@@ -436,7 +443,7 @@ class Pipeline:
             if self._running:
                 return
             if self.rig.faults.disconnected:
-                raise OSError(errno.ENODEV, "Failed to start camera: No such device")
+                raise _failed("start camera", errno.ENODEV)
             # The pipeline's own buffers come from CMA at start (pipeline_base.cpp
             # prepareBuffers): statistics, embedded data, and raw frames when the application
             # takes no raw stream.
@@ -445,7 +452,7 @@ class Pipeline:
             if not any(c.role == lc.StreamRole.Raw for c in self._config):
                 internal += INTERNAL_RAW_BUFFERS * self._mode.size[0] * self._mode.size[1] * 2
             if not self.rig.cma_allocate(internal):
-                raise OSError(errno.ENOMEM, "Failed to start camera: Cannot allocate memory")
+                raise _failed("start camera", errno.ENOMEM)
             self._internal_bytes = internal
             # The virtual sensor renders the scene for this mode before streaming (seconds for
             # 12 MP on a slow machine), so the first frames come at the mode's rate.
@@ -483,7 +490,8 @@ class Pipeline:
             self._manager().complete(request)
 
     def _manager(self) -> Any:
-        return _lib().CameraManager.singleton()
+        """The camera manager that lists this camera (set when it is made)."""
+        return self.manager
 
     # --- the frame loop -----------------------------------------------------------------
 
@@ -495,7 +503,8 @@ class Pipeline:
         while not self._stop.is_set():
             mode = self._mode
             settings = self._delayed.get(self._sequence)
-            duration_ns = round(settings.frame_lines * mode.line_time_ns)
+            line_ns = (settings.line_length_px or mode.line_length_px) * 1e9 / driver.PIXEL_RATE_HZ
+            duration_ns = round(settings.frame_lines * line_ns)
             sof_ns = (sof_ns if first else sof_ns) + duration_ns
             first = False
             readout_ns = round(mode.size[1] * mode.line_time_ns)
@@ -529,7 +538,8 @@ class Pipeline:
         lc = _lib()
         mode = self._mode
         faults = self.rig.faults
-        exposure_us = mode.exposure_us(settings.exposure_lines)
+        line_ns = (settings.line_length_px or mode.line_length_px) * 1e9 / driver.PIXEL_RATE_HZ
+        exposure_us = settings.exposure_lines * line_ns / 1000
         gain = driver.gain_of_code(settings.gain_code)
         lens, light = self.rig.lens, self.rig.light
         e = Exposure(exposure_us, gain, light.lux, light.colour_temperature,
@@ -640,23 +650,44 @@ class Pipeline:
             except BufferError:  # a view still refers to it; it goes with the view
                 pass
 
+    def _output_size(self) -> tuple[int, int]:
+        lc = _lib()
+        outputs = [c for c in (self._config or []) if c.role != lc.StreamRole.Raw]
+        return (outputs[0].size.width, outputs[0].size.height) if outputs else (640, 480)
+
+    def _min_isp_crop(self) -> tuple[int, int]:
+        """The smallest crop the ISP scales from, in the mode's pixels: (output - 1) / input
+        must stay below 16, and never under 32 × 32 (pisp.cpp platformConfigure)."""
+        w, h = self._output_size()
+        return max(ISP_MIN_CROP, (w - 1) // MAX_UPSCALE + 2), max(ISP_MIN_CROP, (h - 1) // MAX_UPSCALE + 2)
+
     def _crop(self, asked: tuple[int, int, int, int] | None, mode: ModeSpec):
-        """The ScalerCrop the ISP applies: inside the mode's field, no smaller than the ISP
-        can scale from, even-aligned (``RPiCameraData::scaleIspCrop``)."""
-        x0, y0, w0, h0 = mode.crop
+        """The ScalerCrop the ISP applies, in sensor array coordinates, as
+        ``CameraData::applyScalerCrop`` makes it (pipeline_base.cpp:1313-1363): the asked
+        rectangle in the mode's pixels, grown to the ISP's smallest crop (enlarged to the
+        asked aspect ratio) around the same centre, and kept inside the mode. With none asked,
+        the mode's field cut to the output's aspect ratio, centred (vc4.cpp, pisp.cpp)."""
+        x0, y0, _, _ = mode.crop
+        b = mode.binning
+        mw, mh = mode.size
         if asked is None:
-            return mode.crop
-        x, y, w, h = asked
-        min_w = max(MIN_OUTPUT[0], math.ceil(w0 / MAX_DOWNSCALE))
-        min_h = max(MIN_OUTPUT[1], math.ceil(h0 / MAX_DOWNSCALE))
-        cx, cy = x + w / 2, y + h / 2  # a crop grown to the smallest keeps its centre
-        w, h = min(max(w, min_w), w0), min(max(h, min_h), h0)
-        x, y = round(cx - w / 2), round(cy - h / 2)
-        x = min(max(x, x0), x0 + w0 - w)
-        y = min(max(y, y0), y0 + h0 - h)
-        # The crop is in full-array pixels; the mode reads binned pixels, so align to them.
-        b = 2 * mode.binning
-        return (x - (x - x0) % b, y - (y - y0) % b, w - w % b, h - h % b)
+            ow, oh = self._output_size()
+            w, h = (mw, round(mw * oh / ow)) if mw * oh <= mh * ow else (round(mh * ow / oh), mh)
+            cx, cy = mw / 2, mh / 2
+        else:
+            x, y, aw, ah = asked
+            ix, iy, w, h = (x - x0) / b, (y - y0) / b, max(aw / b, 1), max(ah / b, 1)
+            cx, cy = ix + w / 2, iy + h / 2
+            min_w, min_h = self._min_isp_crop()
+            if min_w / min_h < w / h:  # Size::expandedToAspectRatio
+                min_h = min_w * h / w
+            else:
+                min_w = min_h * w / h
+            w, h = max(w, min_w), max(h, min_h)
+        w, h = min(round(w), mw), min(round(h), mh)
+        ix = min(max(round(cx - w / 2), 0), mw - w)
+        iy = min(max(round(cy - h / 2), 0), mh - h)
+        return (x0 + ix * b, y0 + iy * b, w * b, h * b)
 
     def _apply_controls(self, controls: dict[Any, Any]) -> None:
         u = self._user
@@ -689,16 +720,10 @@ class Pipeline:
             elif name == "ScalerCrop":
                 u.scaler_crop = (value.x, value.y, value.width, value.height)
             elif name == "FrameDurationLimits":
-                lo, hi = int(value[0]), int(value[1])
-                m = self._mode
-                lo = min(max(lo, m.min_frame_duration_us), m.max_frame_duration_us)
-                hi = min(max(hi, lo), m.max_frame_duration_us)
-                u.frame_duration_limits_us = (lo, hi)
+                u.frame_duration_limits_us = (int(value[0]), int(value[1]))
 
     def _limits(self) -> tuple[int, int]:
-        m = self._mode
-        return self._user.frame_duration_limits_us or (m.min_frame_duration_us,
-                                                       m.max_frame_duration_us)
+        return self._mode.clamp_limits(self._user.frame_duration_limits_us)
 
     def _exposure_and_gain(self) -> tuple[float, float]:
         """The exposure and gain the IPA asks the sensor for now."""
@@ -722,10 +747,8 @@ class Pipeline:
 
     def _settings_for(self, exposure_gain: tuple[float, float], mode: ModeSpec) -> SensorSettings:
         exposure, gain = exposure_gain
-        lines = mode.exposure_lines(exposure)
-        lines = min(lines, mode.exposure_lines(mode.max_exposure_us))
-        frame_lines = mode.frame_lines(lines, self._limits())
-        return SensorSettings(lines, driver.gain_code(gain), frame_lines)
+        lines, frame_lines, line_px = mode.timing(exposure, self._limits())
+        return SensorSettings(lines, driver.gain_code(gain), frame_lines, line_px)
 
     def _run_ipa(self, stats: np.ndarray, total: float, user: UserControls) -> None:
         """AGC and AWB on this frame's statistics; the result is written to the sensor."""
@@ -765,6 +788,13 @@ class Pipeline:
         exposure_ratio = (float(ref["reference_shutter_speed"]) * float(ref["reference_gain"])
                           / max(exposure_us * gain, 1e-6))
         return float(ref["reference_lux"]) * exposure_ratio * (y / max(ref_y, 1e-9))
+
+
+def _failed(action: str, code: int) -> RuntimeError:
+    """The error the Python bindings raise for a failed call: libcamera's ``-errno`` becomes a
+    ``std::system_error``, which pybind11 turns into a RuntimeError carrying its text and no
+    errno attribute (src/py/libcamera/py_main.cpp)."""
+    return RuntimeError(f"Failed to {action}: {os.strerror(code)}")
 
 
 def _stats(raw: np.ndarray, order: str, mode: ModeSpec) -> np.ndarray:

@@ -512,8 +512,6 @@ class Camera:
     def acquire(self) -> None:
         self._pipeline.acquire()
 
-    def release(self) -> None:
-        self._pipeline.release()
 
     def generate_configuration(self, roles: list[StreamRole]) -> CameraConfiguration | None:
         return self._pipeline.generate_configuration(self, list(roles))
@@ -524,6 +522,9 @@ class Camera:
         result = self._pipeline.configure(config)
         if result:
             raise RuntimeError(f"Failed to configure camera: {os.strerror(-result)}")
+
+    def release(self) -> None:
+        self._pipeline.release()
 
     def create_request(self, cookie: int = 0) -> Request:
         return Request(self, cookie)
@@ -562,6 +563,8 @@ class CameraManager:
         self._ready: list[Request] = []
         self._lock = threading.Lock()
         self._cameras = [Camera(self, pipeline) for pipeline in rig.pipelines()]
+        for pipeline in rig.pipelines():
+            pipeline.manager = self  # where its completed requests go
 
     @classmethod
     def singleton(cls) -> CameraManager:
@@ -570,7 +573,9 @@ class CameraManager:
         rig = rig_module.installed()
         with cls._instance_lock:
             if cls._instance is None or cls._instance.rig is not rig:
-                cls._instance = cls(rig)
+                old, cls._instance = cls._instance, cls(rig)
+                if old is not None:  # hal.virtual.install only switches rigs with no camera open
+                    os.close(old.event_fd)
             return cls._instance
 
     @property
