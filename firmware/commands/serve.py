@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from firmware.config import load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # picamera2 logs every configuration it makes at INFO (a dozen lines at each start, from
+    # probing the sensor modes); its warnings and errors still show.
+    logging.getLogger("picamera2").setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config).with_overrides(
             camera={"backend": args.camera},
