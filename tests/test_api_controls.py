@@ -189,7 +189,7 @@ def test_mock_lens_rings(client):
 
 
 class DelegatingCamera(Camera):
-    """A backend that is not the mock (it only forwards to one), like picamera2 would be."""
+    """A backend with no simulated rig (it only forwards to one), like a real camera."""
 
     backend = "delegating"
 

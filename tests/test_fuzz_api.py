@@ -2,7 +2,7 @@
 
 Every operation gets a bounded number of generated requests (``FUZZ_EXAMPLES``, derandomized so
 CI is repeatable): no 5xx, and every response matches its schema. Invalid requests (schemathesis'
-negative mode) must be refused with 4xx, and none of them may reach the camera: the mock records
+negative mode) must be refused with 4xx, and none of them may reach the camera: the virtual camera records
 every control, lens and still request it gets.
 
 Left out: the endless live streams (MJPEG, server-sent events), logout (it would end the test's

@@ -132,14 +132,14 @@ class ControlsState(BaseModel):
 
 
 class LensRings(_Strict):
-    """The mock lens's rings, turned by hand on a real M lens."""
+    """The simulated lens's rings (virtual camera), turned by hand on a real M lens."""
 
     focus_distance_m: float | None = Field(None, ge=0.3, le=1000.0)
     f_number: float | None = Field(None, ge=0.7, le=64.0)
 
 
 class SceneLight(_Strict):
-    """The mock scene's light, for trying the camera in other conditions."""
+    """The simulated scene's light (virtual camera), for trying the camera in other conditions."""
 
     lux: float | None = Field(None, ge=0.01, le=200_000.0)
     colour_temperature: float | None = Field(None, ge=2000.0, le=10_000.0)

@@ -1,7 +1,7 @@
 """A manual lens in front of the virtual sensor: thin-lens geometry, defocus, diffraction, vignetting.
 
 A Leica M lens has no electronics: focus distance and aperture are rings the photographer turns.
-The mock models what those rings do to the image, so that focus aids and exposure meters can be
+The virtual camera models what those rings do to the image, so that focus aids and exposure meters can be
 tested against physics rather than a hand-tuned effect:
 
 - **Projection**: a board point at distance *s* lands on the sensor through a lens focused at

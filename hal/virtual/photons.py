@@ -38,32 +38,12 @@ def electrons_per_unit(lux: float, exposure_time_us: float, f_number: float) -> 
     return imx477.FULL_WELL_E * exposure_lux_s / SATURATION_EXPOSURE_LUX_S
 
 
-class NoiseBank:
-    """Standard normal numbers for live-view frames, drawn once and reused at random offsets.
-
-    Drawing millions of fresh Gaussians per frame would cost more than everything else the
-    mock does; a random window into a bank twice the frame size keeps each frame's noise
-    independent from pixel to pixel with the right distribution. Stills draw fresh noise.
-    """
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-        self._bank = np.empty(0, dtype=np.float32)
-
-    def standard_normal(self, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-        n = int(np.prod(shape))
-        if self._bank.size < 2 * n:
-            self._bank = self._rng.standard_normal(2 * n + 4099, dtype=np.float32)
-        start = int(self._rng.integers(0, self._bank.size - n))
-        return self._bank[start : start + n].reshape(shape).copy()
-
-
 def expose(
     mean_electrons: np.ndarray,
     analogue_gain: float,
     bit_depth: int,
     black_level: int,
-    rng: np.random.Generator | NoiseBank,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Read out pixels whose expected signal is ``mean_electrons``; uint16 DN, same shape.
 

@@ -1,4 +1,4 @@
-"""Crash safety, at length: SIGKILL ``mrig serve --camera mock`` at random points of a capture
+"""Crash safety, at length: SIGKILL ``mrig serve --camera virtual`` at random points of a capture
 loop a few hundred times (``MRIG_CRASH_KILLS``, default 200); after every restart each listed
 photo must download and decode. Reports the kills, the captures confirmed before kills and the
 files decoded. Needs no reference data. ``python -m tests.bench crash``."""

@@ -1,7 +1,7 @@
 """Soak: several live viewers, periodic captures and deletes, for a bounded time; the server's
 memory, open files and threads must stay flat.
 
-``mrig serve --camera mock`` runs in a subprocess (logged in like a phone). ``VIEWERS`` MJPEG
+``mrig serve --camera virtual`` runs in a subprocess (logged in like a phone). ``VIEWERS`` MJPEG
 viewers read the stream (reconnecting when it ends), one client polls ``/api/status`` and
 ``/api/live``, and every ``CAPTURE_EVERY_S`` a capture is taken and the oldest photos beyond the
 newest three are deleted. Every ``SAMPLE_S`` the server's RSS, open file descriptors and threads
