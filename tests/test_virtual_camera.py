@@ -380,3 +380,25 @@ def test_every_cpu_access_to_a_buffer_is_bracketed_by_dma_sync(cam):
     assert ioctl.starts > starts
     cam.close()  # every request released
     assert ioctl.starts - starts == ioctl.ends - ends
+
+
+def test_the_isp_corrects_the_hot_pixels_of_a_dark_long_exposure(cam):
+    """The virtual sensor's hot pixels grow with exposure; the ISP's defective-pixel stage
+    must take them out of the developed picture (what it is for, now exercised for real)."""
+    import dataclasses
+
+    from scipy import ndimage
+
+    from isp.render import develop
+
+    cam.rig.set_light(lux=0.0001)
+    running(cam, cam.sensor.full_resolution_mode)
+    still = cam.capture_still(exposure_time_us=8_000_000, analogue_gain=8.0)
+    window = np.ascontiguousarray(still.data[1000:2024, 1000:2024])  # even corner: still BGGR
+    raw = dataclasses.replace(still, data=window)
+    hot = int((window > raw.black_level + 400).sum())
+    assert hot >= 20  # 0.01 % of the sites, saturated after 8 s at gain 8
+    out = develop(raw, white_balance=(2.0, 1.6), lens_shading=False, sharpening=False).astype(float)
+    luma = out.mean(axis=2)
+    spikes = int((luma - ndimage.median_filter(luma, 5) > 40).sum())
+    assert spikes < hot / 5
