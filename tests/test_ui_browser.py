@@ -35,7 +35,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
 PASSWORD = "a long test password"  # noqa: S105 - set by the test on a throwaway camera
 #: Upper bounds for waits (they end as soon as the condition holds).
-WAIT_MS = 20_000
+#: How long the page may take to show a change. Generous: the server runs the virtual camera's
+#: 12 MP sensor on the same two cores as the browser and the tests.
+WAIT_MS = 45_000
 CAPTURE_WAIT_MS = 240_000
 
 
@@ -98,6 +100,9 @@ def server(tmp_path_factory) -> Iterator[Server]:
     srv = Server(root / "data", config)
     yield srv
     srv.stop()
+    # The server's log beside the screenshots, for a failure seen only on a busy machine.
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "server.log").write_text("\n".join(srv.log) + "\n")
 
 
 @pytest.fixture(scope="module")
