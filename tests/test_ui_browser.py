@@ -330,3 +330,45 @@ def test_aids_magnify_errors_and_landscape(phone: Phone) -> None:
 
     assert phone.outside == []
     assert phone.errors == []
+
+
+def test_drive_modes_from_the_phone(phone: Phone) -> None:
+    """A burst of three gives three photos; an interval shows its countdown and stops when the
+    shutter button is pressed again (the job URLs the page polls are the server's)."""
+    _log_in(phone)
+    page = phone.page
+    base = phone.server.base
+    before = page.request.get(base + "/api/photos").json()["total"]
+
+    page.get_by_role("button", name="Drive mode").click()
+    page.get_by_role("radio", name="Burst").check()
+    frames = page.get_by_label("Frames")
+    frames.fill("3")
+    frames.dispatch_event("change")
+    page.get_by_role("radio", name="JPEG", exact=True).check()
+    page.get_by_role("button", name="Done").click()
+    assert page.locator("#drive-label").inner_text() == "Burst ×3"
+    page.get_by_role("button", name="Capture", exact=True).click()
+    page.locator("#toast").filter(has_text="Saved").wait_for(timeout=CAPTURE_WAIT_MS)
+    assert page.request.get(base + "/api/photos").json()["total"] == before + 3
+    burst = page.request.get(base + "/api/jobs").json()[0]
+    assert (burst["kind"], burst["state"], burst["frames_done"]) == ("burst", "done", 3)
+
+    page.get_by_role("button", name="Drive mode").click()
+    page.get_by_role("radio", name="Interval").check()
+    every = page.get_by_label("Every (s)")
+    every.fill("3600")
+    every.dispatch_event("change")
+    count = page.get_by_label("Frames")
+    count.fill("100")
+    count.dispatch_event("change")
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Capture", exact=True).click()
+    page.locator("#countdown-label").filter(has_text="Next frame 2 of 100").wait_for(
+        timeout=CAPTURE_WAIT_MS)
+    phone.shot("09-interval")
+    page.get_by_role("button", name="Cancel capture").click()
+    page.locator("#toast").filter(has_text="Cancelled after 1 of 100").wait_for()
+    interval = page.request.get(base + "/api/jobs").json()[0]
+    assert (interval["kind"], interval["state"]) == ("interval", "cancelled")
+    assert phone.outside == [] and phone.errors == []

@@ -153,7 +153,7 @@ export class Capture {
         this._showProgress(job);
         await new Promise((r) => setTimeout(r, 250));
         try {
-          job = await get(`/api/capture/jobs/${encodeURIComponent(job.id)}`);
+          job = await get(`/api/jobs/${encodeURIComponent(job.id)}`);
         } catch (e) {
           if (e.status === 0 || e.status === 503) continue;   // keeps running on the camera
           throw e;
@@ -172,7 +172,7 @@ export class Capture {
     const job = this.job;
     if (!job) return;
     try {
-      await api("POST", `/api/capture/jobs/${encodeURIComponent(job.id)}/cancel`);
+      await api("POST", `/api/jobs/${encodeURIComponent(job.id)}/cancel`);
     } catch (e) {
       toast(e.message, "error");
     }
@@ -184,13 +184,16 @@ export class Capture {
     const text = $("#countdown-text");
     const label = $("#countdown-label");
     if (job.phase === "waiting" && job.next_frame_in_s != null) {
-      text.textContent = durationLabel(job.next_frame_in_s).replace(" s", "");
+      text.textContent = countdownText(job.next_frame_in_s);
+      text.dataset.long = String(text.textContent.length > 3);
       label.textContent = job.frames_total > 1 ? `Next frame ${job.frames_done + 1} of ${job.frames_total}` : "Self-timer";
     } else if (job.phase === "saving") {
+      text.dataset.long = "false";
       text.textContent = "…";
       label.textContent = "Saving";
     } else {
       text.textContent = `${Math.round((job.progress ?? 0) * 100)}%`;
+      text.dataset.long = String(text.textContent.length > 3);
       label.textContent = `Exposing ${job.frames_done + 1 > job.frames_total ? job.frames_total : job.frames_done + 1} of ${job.frames_total}`;
     }
     $("#countdown-progress").value = job.progress ?? 0;
@@ -216,6 +219,16 @@ export class Capture {
     toast(files.length ? `Saved ${files.join(", ")}${exposure}` : "Saved", "ok", 2500);
     bus.dispatchEvent(new CustomEvent("captured", { detail: files }));
   }
+}
+
+/** What fits in the countdown circle: "7" seconds, "4:05", "1:00:00". */
+function countdownText(seconds) {
+  const total = Math.max(0, Math.ceil(seconds));
+  if (total < 60) return String(total);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = String(total % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
 }
 
 function flash() {
