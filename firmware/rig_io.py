@@ -11,6 +11,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from gpiozero.exc import PinFactoryFallback
 
@@ -68,7 +69,10 @@ def rig_io(settings: GpioSettings, press: Callable[[], object], *, pin_factory=N
             warnings.simplefilter("ignore", PinFactoryFallback)
             io = RigIO(settings, pin_factory=pin_factory).__enter__()
     except GpioError as e:
-        log.warning("GPIO unavailable, hardware buttons disabled: %s", e)
+        if on_a_raspberry_pi():
+            log.warning("GPIO unavailable, hardware buttons disabled: %s", e)
+        else:  # a laptop running the virtual camera: nothing to wire, nothing wrong
+            log.info("no GPIO on this machine (not a Raspberry Pi): no hardware buttons")
         yield None
         return
     try:
@@ -80,3 +84,11 @@ def rig_io(settings: GpioSettings, press: Callable[[], object], *, pin_factory=N
         yield path
     finally:
         io.close()
+
+
+def on_a_raspberry_pi(model_file: Path = Path("/proc/device-tree/model")) -> bool:
+    """The device tree names the board on a Pi ("Raspberry Pi 4 Model B Rev 1.5")."""
+    try:
+        return "raspberry pi" in model_file.read_text(errors="replace").lower()
+    except OSError:
+        return False

@@ -85,3 +85,14 @@ def test_absent_parts_are_skipped(pins):
 def test_gpio_disabled_opens_nothing(pins):
     with rig_io(GpioSettings(enabled=False), lambda: None) as path:
         assert path is None
+
+
+def test_missing_gpio_is_a_warning_only_on_a_pi(tmp_path):
+    from firmware.rig_io import on_a_raspberry_pi
+
+    model = tmp_path / "model"
+    assert not on_a_raspberry_pi(model)  # no device tree: a laptop
+    model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.5\x00")
+    assert on_a_raspberry_pi(model)
+    model.write_bytes(b"Generic DT based system\x00")
+    assert not on_a_raspberry_pi(model)
