@@ -122,9 +122,11 @@ export class Controls {
         : this.state?.exposure_time_us;
       await this.setShutter(us);
       this.toggleDial("shutter");
-    } else if (actual) {
-      await this.patch({ exposure_time_us: actual.exposure_time_us,
-        analogue_gain: actual.analogue_gain, ae_enable: false });
+    } else if (this.state) {
+      // M holds what the camera was doing; before its first frame, what the dials show.
+      const held = actual ?? this.state;
+      await this.patch({ exposure_time_us: held.exposure_time_us,
+        analogue_gain: held.analogue_gain, ae_enable: false });
     }
   }
 
