@@ -69,10 +69,6 @@ class ModeSpec:
     def max_fps(self) -> float:
         return 1e6 / self.min_frame_duration_us
 
-    def exposure_lines(self, exposure_us: float) -> int:
-        """Exposure in whole lines, as ``CamHelper::exposureLines`` truncates it."""
-        return max(EXPOSURE_MIN_LINES, int(exposure_us * 1000 / self.line_time_ns))
-
     def exposure_us(self, lines: int) -> float:
         return lines * self.line_time_ns / 1000
 

@@ -417,7 +417,7 @@ class Pipeline:
             self._hflip, self._vflip = self._flips(config.orientation)
             self._order = formats.flipped_order("RGGB", self._hflip, self._vflip)
             self._user.scaler_crop = None
-            self._delayed.reset(self._settings_for(self._ae_total_split(), mode))
+            self._delayed.reset(self._settings_for(self._exposure_and_gain(), mode))
             return 0
 
     def _free_internal(self) -> None:
@@ -741,9 +741,6 @@ class Pipeline:
                 exposure = min(max(self._ae_total / gain, self._mode.min_exposure_us),
                                max_shutter)
         return float(exposure), float(gain)
-
-    def _ae_total_split(self) -> tuple[float, float]:
-        return self._exposure_and_gain()
 
     def _settings_for(self, exposure_gain: tuple[float, float], mode: ModeSpec) -> SensorSettings:
         exposure, gain = exposure_gain
