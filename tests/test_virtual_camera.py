@@ -182,26 +182,33 @@ def test_a_long_exposure_runs_on_the_camera_clock_and_back_to_auto(cam, rig):
     assert time.monotonic() - start < 60
 
 
+def _stopped_during(cam, call, within_s: float) -> BaseException | None:
+    """Run ``call`` on another thread, stop the camera 0.3 s in, and return what ``call``
+    raised; fails if it did not end within ``within_s`` of the stop."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as error:  # noqa: BLE001 - returned for the assertion
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)
+    cam.stop()
+    thread.join(timeout=within_s)
+    assert not thread.is_alive()
+    return errors[0] if errors else None
+
+
 def test_stop_interrupts_a_frame_wait(cam, rig):
     running(cam)
     rig.faults.frontend_timeout = True
     with contextlib.suppress(exc.CameraTimeout):
         cam.next_frame(timeout_s=0.5)  # picamera2 may hold a completed request
-    errors: list[BaseException] = []
-
-    def wait() -> None:
-        try:
-            cam.next_frame(timeout_s=600)
-        except BaseException as error:  # noqa: BLE001 - recorded for the assertion
-            errors.append(error)
-
-    waiter = threading.Thread(target=wait)
-    waiter.start()
-    time.sleep(0.3)
-    cam.stop()
-    waiter.join(timeout=5)
-    assert not waiter.is_alive()
-    assert isinstance(errors[0], exc.CameraNotRunning)
+    assert isinstance(_stopped_during(cam, lambda: cam.next_frame(timeout_s=600), 5),
+                      exc.CameraNotRunning)
 
 
 def test_frontend_timeout_is_a_camera_timeout(cam, rig):
@@ -349,20 +356,8 @@ def test_picamera2s_own_preview_limits_clip_long_exposures():
 
 def test_stop_during_a_mode_switch_still_leaves_the_camera_stopped(cam):
     running(cam)
-    errors: list[BaseException] = []
-
-    def still() -> None:
-        try:
-            cam.capture_still(exposure_time_us=20_000_000)
-        except BaseException as error:  # noqa: BLE001 - recorded for the assertion
-            errors.append(error)
-
-    taker = threading.Thread(target=still)
-    taker.start()
-    time.sleep(0.3)
-    cam.stop()
-    taker.join(timeout=30)
-    assert not taker.is_alive() and isinstance(errors[0], exc.CameraNotRunning)
+    error = _stopped_during(cam, lambda: cam.capture_still(exposure_time_us=20_000_000), 30)
+    assert isinstance(error, exc.CameraNotRunning)
     cam.configure(preview_mode(cam.sensor), PREVIEW)  # picamera2 is stopped: this works
     cam.start()
     assert cam.next_frame(timeout_s=5).rgb.shape == (PREVIEW[1], PREVIEW[0], 3)

@@ -78,6 +78,10 @@ class SensorSettings:
     frame_lines: int
     line_length_px: int = 0
 
+    def line_ns(self, mode: ModeSpec) -> float:
+        """One line's time: this line length (stretched for long exposures), else the mode's."""
+        return (self.line_length_px or mode.line_length_px) * 1e9 / driver.PIXEL_RATE_HZ
+
 
 class DelayedControls:
     """``DelayedControls`` (pipeline/rpi/common/delayed_controls.cpp). Each control has its
@@ -499,14 +503,11 @@ class Pipeline:
         clock = self.rig.clock
         self._sequence = 0
         sof_ns = clock.monotonic_ns() + round(driver.START_LATENCY_S * 1e9)
-        first = True
         while not self._stop.is_set():
             mode = self._mode
             settings = self._delayed.get(self._sequence)
-            line_ns = (settings.line_length_px or mode.line_length_px) * 1e9 / driver.PIXEL_RATE_HZ
-            duration_ns = round(settings.frame_lines * line_ns)
-            sof_ns = (sof_ns if first else sof_ns) + duration_ns
-            first = False
+            duration_ns = round(settings.frame_lines * settings.line_ns(mode))
+            sof_ns += duration_ns
             readout_ns = round(mode.size[1] * mode.line_time_ns)
             due_ns = sof_ns + readout_ns + round(self.rig.faults.slow_frames_s * 1e9)
             if not self._wait_until(due_ns):
@@ -538,8 +539,7 @@ class Pipeline:
         lc = _lib()
         mode = self._mode
         faults = self.rig.faults
-        line_ns = (settings.line_length_px or mode.line_length_px) * 1e9 / driver.PIXEL_RATE_HZ
-        exposure_us = settings.exposure_lines * line_ns / 1000
+        exposure_us = settings.exposure_lines * settings.line_ns(mode) / 1000
         gain = driver.gain_of_code(settings.gain_code)
         lens, light = self.rig.lens, self.rig.light
         e = Exposure(exposure_us, gain, light.lux, light.colour_temperature,
