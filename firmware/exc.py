@@ -55,5 +55,12 @@ class DriveBusy(MrigError, RuntimeError):
     """A drive-mode job is already running; cancel it or wait (409)."""
 
 
+class BufferFull(MrigError):
+    """The camera's buffer of shots waiting for the card is full (503, retry in a moment);
+    the shot was not taken, nothing is lost."""
+
+    headers = {"Retry-After": "1"}
+
+
 class DarkFrameUnusable(MrigError, ValueError):
     """No dark frame was shot, or it does not match the exposure, gain or size (422)."""

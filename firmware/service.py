@@ -155,7 +155,11 @@ class CameraService:
         return controls
 
     def capture_still(
-        self, *, exposure_time_us: int | None = None, analogue_gain: float | None = None
+        self,
+        *,
+        exposure_time_us: int | None = None,
+        analogue_gain: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> RawFrame:
         """A full-resolution raw still.
 
@@ -179,7 +183,7 @@ class CameraService:
                     if camera is None:
                         raise CameraUnavailable(self._reason or "camera not open")
                     try:
-                        raw = camera.capture_still(timeout_s=timeout, **override)
+                        raw = camera.capture_still(timeout_s=timeout, cancel=cancel, **override)
                     except hal_exc.CameraError as e:
                         self._fault(e)
                         raise CameraUnavailable(str(e)) from e
@@ -187,6 +191,45 @@ class CameraService:
                 self._still_deadline = 0.0
         self.stills += 1
         return raw
+
+    @property
+    def can_burst(self) -> bool:
+        """Whether bursts and brackets run as consecutive frames of the live view (zero
+        shutter lag on a backend that has it), rather than a still at a time."""
+        camera = self._camera
+        return (self._zero_shutter_lag and camera is not None
+                and getattr(camera, "capture_burst", None) is not None
+                and camera.zero_shutter_lag)
+
+    def capture_burst(
+        self,
+        count: int,
+        on_frame: Callable[[RawFrame], None],
+        *,
+        exposures: list[tuple[int, float]] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> int:
+        """``count`` consecutive full-resolution frames (a burst at the sensor's rate, or a
+        bracket of ``exposures``), each passed to ``on_frame`` as it arrives. Only where
+        :attr:`can_burst`."""
+        self.require_healthy()
+        longest_us = max([self._controls.exposure_time_us, *(us for us, _ in exposures or [])])
+        timeout = longest_us * 1e-6 + self._frame_timeout_s + 5.0
+        with self._still_lock:
+            camera = self._camera
+            if camera is None:
+                raise CameraUnavailable(self._reason or "camera not open")
+            self._still_deadline = time.monotonic() + count * timeout + self._frame_timeout_s
+            try:
+                done = camera.capture_burst(count, on_frame, exposures=exposures, cancel=cancel,
+                                            timeout_s=timeout)
+            except hal_exc.CameraError as e:
+                self._fault(e)
+                raise CameraUnavailable(str(e)) from e
+            finally:
+                self._still_deadline = 0.0
+        self.stills += done
+        return done
 
     def _live_view_mode(self, camera: Camera) -> SensorMode:
         """Full resolution for zero shutter lag or a punch-in (10 fps on the HQ camera), else

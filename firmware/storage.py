@@ -18,12 +18,20 @@ for the system; a card that fills anyway (``ENOSPC``) raises :class:`firmware.ex
 removed, and earlier photos are not touched. A capture is all or nothing: its DNG, JPEG and
 metadata sidecar (``MRIG_…_NNNN.json``: capture time, lens, exposure) are kept together.
 
+A shot whose JPEG is still to be developed has a marker in the spool (``.spool/<stem>.json``,
+written before its DNG); a JPEG-only shot keeps its DNG there too until the JPEG is saved.
+The marker goes when the JPEG is there, so after a crash or a power cut :meth:`PhotoStore.pending`
+lists exactly the shots still to develop, in press order. The gallery lists a shot as soon as
+its DNG is written, marked ``developing`` while its marker is there.
+
 Layout of the photo folder::
 
     MRIG_20261121_104512_0007.dng   raw
     MRIG_20261121_104512_0007.jpg   developed JPEG
     MRIG_20261121_104512_0007.json  sidecar: captured_at, lens, exposure
     .thumbs/MRIG_…_0007.jpg         cached gallery thumbnail
+    .spool/MRIG_…_0008.json         marker: this shot's JPEG is still to be developed
+    .spool/MRIG_…_0008.dng          the raw of a JPEG-only shot until its JPEG is saved
     .tmp-*                          in-flight writes (removed at start, never listed)
 """
 
@@ -50,6 +58,7 @@ PHOTO_EXTENSIONS = ("dng", "jpg")
 SIDECAR_EXTENSION = "json"
 TMP_PREFIX = ".tmp-"
 THUMBS_DIR = ".thumbs"
+SPOOL_DIR = ".spool"
 COUNTER_FILE = ".photo-counter"
 THUMB_MAX_SIDE = 320
 
@@ -188,6 +197,8 @@ class PhotoEntry:
     files: tuple[str, ...]
     lens: dict[str, Any] | None = None
     exposure: dict[str, Any] | None = None
+    developing: bool = False
+    """Its JPEG is still to be developed (it will appear as ``<name>.jpg``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -229,6 +240,8 @@ class PhotoStore:
         self._root = self.folder.resolve()
         self.thumbs = self.folder / THUMBS_DIR
         self.thumbs.mkdir(exist_ok=True)
+        self.spool = self.folder / SPOOL_DIR
+        self.spool.mkdir(exist_ok=True)
         self.state_dir = Path(state_dir) if state_dir is not None else self.folder
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.reserve_bytes = int(reserve_bytes)
@@ -253,21 +266,37 @@ class PhotoStore:
     # -- start-up -------------------------------------------------------------------------
 
     def _recover(self) -> list[str]:
-        """Remove ``.tmp-*`` leftovers and sidecars without photos; return what was removed."""
+        """Remove ``.tmp-*`` leftovers, spool entries whose shot is gone or developed, and
+        sidecars without photos; return what was removed."""
         removed = []
-        for folder in (self.folder, self.thumbs):
+        for folder in (self.folder, self.thumbs, self.spool):
             for entry in os.scandir(folder):
                 if entry.name.startswith(TMP_PREFIX) and not entry.is_dir(follow_symlinks=False):
                     os.unlink(entry.path)
                     removed.append(entry.name)
         names = set(os.listdir(self.folder))
+        spooled = set(os.listdir(self.spool))
+        for name in sorted(spooled):
+            stem, _, ext = name.partition(".")
+            has_dng = f"{stem}.dng" in names or f"{stem}.dng" in spooled
+            marker = f"{stem}.{SIDECAR_EXTENSION}" in spooled
+            developed = f"{stem}.jpg" in names
+            # A marker whose DNG never got written (the press was not acknowledged), a spool
+            # DNG whose marker went (its JPEG was saved), or either once the JPEG is there.
+            if (ext == SIDECAR_EXTENSION and (not has_dng or developed)) or (
+                ext == "dng" and (not marker or developed)
+            ):
+                os.unlink(self.spool / name)
+                removed.append(f"{SPOOL_DIR}/{name}")
+        spooled = set(os.listdir(self.spool))
         for name in sorted(names):
             m = _SIDECAR_RE.fullmatch(name)
-            if m and not any(f"{name[:-5]}.{ext}" in names for ext in PHOTO_EXTENSIONS):
+            if m and not any(f"{name[:-5]}.{ext}" in names | spooled for ext in PHOTO_EXTENSIONS):
                 os.unlink(self.folder / name)
                 removed.append(name)
         if removed:
             fsync_dir(self.folder)
+            fsync_dir(self.spool)
         return removed
 
     def _load_counter(self) -> int:
@@ -322,6 +351,92 @@ class PhotoStore:
             ):
                 return stem
 
+    def new_stem(self, when: dt.datetime) -> str:
+        """A fresh capture name for a shot taken at ``when`` (never used before)."""
+        with self._lock:
+            return self._next_stem(when)
+
+    def save_shot(
+        self,
+        stem: str,
+        dng: bytes | bytearray | memoryview,
+        info: Mapping[str, Any],
+        *,
+        keep_dng: bool,
+        develop: bool,
+    ) -> list[str]:
+        """Save a shot's DNG before its JPEG exists: in the folder (``keep_dng``) or, for a
+        JPEG-only shot, in the spool; with ``develop`` a spool marker is written first, so the
+        JPEG is made even after a crash. Returns the photo names the shot will have. All or
+        nothing, like :meth:`save`."""
+        if not keep_dng and not develop:
+            raise ValueError("a shot keeps its DNG, its JPEG, or both")
+        with self._lock:
+            files = 1 + int(develop)
+            self.check_space(len(dng) + (files + 2) * _PER_FILE_SLACK)
+            marker = self.spool / f"{stem}.{SIDECAR_EXTENSION}"
+            sidecar = {"captured_at": info.get("captured_at") or self._now().isoformat(
+                timespec="seconds"), **info, "name": stem}
+            written: list[Path] = []
+            try:
+                if develop:
+                    atomic_write(marker, json.dumps({"keep_dng": keep_dng}).encode(),
+                                 overwrite=False)
+                    written.append(marker)
+                path = self.folder / f"{stem}.{SIDECAR_EXTENSION}"
+                atomic_write(path, json.dumps(sidecar, sort_keys=True, default=str).encode(),
+                             overwrite=False)
+                written.append(path)
+                path = (self.folder if keep_dng else self.spool) / f"{stem}.dng"
+                atomic_write(path, dng, overwrite=False)
+                written.append(path)
+            except BaseException:
+                self._unlink_all(written)
+                raise
+        return [f"{stem}.{ext}" for ext, wanted in (("dng", keep_dng), ("jpg", develop)) if wanted]
+
+    def _unlink_all(self, paths: list[Path]) -> None:
+        for p in paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
+        with contextlib.suppress(OSError):
+            fsync_dir(self.folder)
+            fsync_dir(self.spool)
+
+    def pending(self) -> list[str]:
+        """Stems whose JPEG is still to be developed, in press order."""
+        stems = [n[: -len(SIDECAR_EXTENSION) - 1] for n in os.listdir(self.spool)
+                 if _SIDECAR_RE.fullmatch(n)]
+        return sorted(stems, key=lambda s: (_counter_of(s), s))
+
+    def pending_dng(self, stem: str) -> Path | None:
+        """The DNG a pending shot develops from, or ``None`` if the shot is no longer pending
+        (deleted meanwhile)."""
+        validate_name(stem)
+        if not (self.spool / f"{stem}.{SIDECAR_EXTENSION}").is_file():
+            return None
+        for folder in (self.spool, self.folder):
+            path = folder / f"{stem}.dng"
+            if path.is_file() and not path.is_symlink():
+                return path
+        return None
+
+    def save_developed(self, stem: str, jpeg: bytes | bytearray | memoryview) -> str | None:
+        """Save a pending shot's JPEG and end its pending state (its marker goes, and a
+        JPEG-only shot's spool DNG). ``None`` when the shot was deleted meanwhile."""
+        with self._lock:
+            marker = self.spool / f"{stem}.{SIDECAR_EXTENSION}"
+            if not marker.is_file():
+                return None
+            self.check_space(len(jpeg) + _PER_FILE_SLACK)
+            path = self.folder / f"{stem}.jpg"
+            atomic_write(path, jpeg, overwrite=False)
+            os.unlink(marker)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.spool / f"{stem}.dng")
+            fsync_dir(self.spool)
+            return path.name
+
     def save(
         self, parts: Mapping[str, bytes | bytearray | memoryview], info: Mapping[str, Any] | None = None
     ) -> list[str]:
@@ -365,13 +480,21 @@ class PhotoStore:
 
     # -- listing --------------------------------------------------------------------------
 
-    def _scan(self) -> dict[str, dict[str, os.stat_result]]:
+    def _scan(self, *, with_pending: bool = False) -> dict[str, dict[str, os.stat_result]]:
+        """Photo files by stem; ``with_pending`` adds JPEG-only shots still in the spool
+        (their spool DNG under the key ``"spool"``)."""
         groups: dict[str, dict[str, os.stat_result]] = {}
         for entry in os.scandir(self.folder):
             m = PHOTO_FILE_RE.fullmatch(entry.name)
             if m and entry.is_file(follow_symlinks=False):
                 stem, ext = entry.name.rsplit(".", 1)
                 groups.setdefault(stem, {})[ext] = entry.stat(follow_symlinks=False)
+        if with_pending:
+            for entry in os.scandir(self.spool):
+                m = PHOTO_FILE_RE.fullmatch(entry.name)
+                if m and entry.name.endswith(".dng") and entry.is_file(follow_symlinks=False):
+                    groups.setdefault(entry.name[:-4], {})["spool"] = entry.stat(
+                        follow_symlinks=False)
         return groups
 
     def list(self, offset: int = 0, limit: int = 50) -> PhotoPage:
@@ -381,12 +504,14 @@ class PhotoStore:
         """
         if offset < 0 or limit < 1:
             raise ValueError("offset must be >= 0 and limit >= 1")
-        groups = self._scan()
+        groups = self._scan(with_pending=True)
+        pending = set(self.pending())
         stems = sorted(groups, key=lambda s: (_counter_of(s), s), reverse=True)
-        items = tuple(self._entry(s, groups[s]) for s in stems[offset : offset + limit])
+        items = tuple(self._entry(s, groups[s], s in pending) for s in stems[offset : offset + limit])
         return PhotoPage(items=items, total=len(stems), offset=offset, limit=limit)
 
-    def _entry(self, stem: str, files: dict[str, os.stat_result]) -> PhotoEntry:
+    def _entry(self, stem: str, files: dict[str, os.stat_result],
+               developing: bool = False) -> PhotoEntry:
         info = self._sidecar(stem)
         newest = max(st.st_mtime for st in files.values())
         time = info.get("captured_at") or dt.datetime.fromtimestamp(newest).isoformat(
@@ -396,11 +521,12 @@ class PhotoStore:
         return PhotoEntry(
             name=stem,
             time=str(time),
-            size=sum(st.st_size for st in files.values()),
+            size=sum(st.st_size for ext, st in files.items() if ext in PHOTO_EXTENSIONS),
             formats=formats,
             files=tuple(f"{stem}.{ext}" for ext in formats),
             lens=info.get("lens"),
             exposure=info.get("exposure"),
+            developing=developing,
         )
 
     def _sidecar(self, stem: str) -> dict[str, Any]:
@@ -421,9 +547,12 @@ class PhotoStore:
             for ext in PHOTO_EXTENSIONS
             if (st := self._lstat_regular(f"{stem}.{ext}")) is not None
         }
+        if (st := self._lstat_regular(f"{SPOOL_DIR}/{stem}.dng")) is not None:
+            files["spool"] = st
         if not files:
             raise PhotoNotFound(f"no photo named {name}")
-        return self._entry(stem, files)
+        developing = (self.spool / f"{stem}.{SIDECAR_EXTENSION}").is_file()
+        return self._entry(stem, files, developing)
 
     # -- access ---------------------------------------------------------------------------
 
@@ -455,22 +584,22 @@ class PhotoStore:
 
     def delete(self, name: str) -> list[str]:
         """Delete one photo file, or with a stem every file of that capture. Returns the names
-        deleted. The sidecar and thumbnail go when the capture's last photo goes. Symlinks
-        pointing outside the folder are refused (404) and left alone."""
+        deleted. The sidecar and thumbnail go when the capture's last photo goes; deleting a
+        shot (or its JPEG) while it develops cancels the JPEG to come. Symlinks pointing
+        outside the folder are refused (404) and left alone."""
         validate_name(name)
         stem = name.split(".")[0]
         targets = [name] if "." in name else [f"{stem}.{e}" for e in PHOTO_EXTENSIONS]
         with self._lock:
+            dropped = ("." not in name or name.endswith(".jpg")) and self._drop_pending(stem)
             present = []
             for filename in targets:
                 try:
                     self.resolve(filename)
                 except PhotoNotFound:
-                    if "." in name:
-                        raise
                     continue
                 present.append(filename)
-            if not present:
+            if not present and not dropped:
                 raise PhotoNotFound(f"no photo named {name}")
             for filename in present:
                 os.unlink(self.folder / filename)
@@ -479,7 +608,20 @@ class PhotoStore:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(leftover)
             fsync_dir(self.folder)
+            if dropped and f"{stem}.jpg" not in present:
+                present.append(f"{stem}.jpg")  # the JPEG that will not come
             return present
+
+    def _drop_pending(self, stem: str) -> bool:
+        """Forget a shot's JPEG to come (its spool marker and spool DNG); True if it had one."""
+        dropped = False
+        for path in (self.spool / f"{stem}.{SIDECAR_EXTENSION}", self.spool / f"{stem}.dng"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                dropped = True
+        if dropped:
+            fsync_dir(self.spool)
+        return dropped
 
     # -- thumbnails -----------------------------------------------------------------------
 
@@ -496,6 +638,10 @@ class PhotoStore:
             with contextlib.suppress(PhotoNotFound):
                 source = self.resolve(filename)
                 break
+        if source is None and "." not in name:  # a JPEG-only shot still developing
+            spooled = self.spool / f"{stem}.dng"
+            if self._lstat_regular(f"{SPOOL_DIR}/{stem}.dng") is not None:
+                source = spooled
         if source is None:
             raise PhotoNotFound(f"no photo named {name}")
         cached = self.thumbs / f"{source.stem}.jpg"

@@ -151,6 +151,9 @@ class FrameMetadata:
     shutter_lag_ms: float | None = None
     """For a still: its exposure start minus the shutter press, from its SensorTimestamp
     (negative when the frame already exposing at the press was used)."""
+    exposure_start_unix_ns: int | None = None
+    """For a still: when its exposure began on the wall clock (its SensorTimestamp, minus the
+    exposure time, carried over from the camera's clock), for the files' capture time."""
 
     @property
     def iso(self) -> int:
@@ -174,6 +177,10 @@ class RawFrame:
     white_level: int
     bit_depth: int
     metadata: FrameMetadata
+    picture: np.ndarray | None = None
+    """The camera ISP's own rendering of the same frame (uint8 RGB at the live view's size),
+    when the backend has it: the DNG's preview and the gallery's first thumbnail, before
+    mrig's ISP has developed the JPEG."""
 
     def __post_init__(self) -> None:
         if self.data.dtype != np.uint16 or self.data.ndim != 2:

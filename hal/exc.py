@@ -53,5 +53,10 @@ class CameraNotRunning(CameraError):
     summary = "camera not running"
 
 
+class StillCancelled(HalError):
+    """The photographer cancelled a still while it was being exposed: the frame is discarded
+    and the live view runs again (not a fault)."""
+
+
 class GpioError(HalError):
     """A GPIO device could not be set up (pin in use, no pin factory)."""

@@ -97,6 +97,10 @@ WAIT_SLICE_S = 0.05
 CONTROL_LATENCY_FRAMES = 9
 
 
+class _Restarted(exc.HalError):
+    """A wait's job was cancelled by a deliberate restart (see ``_abort_exposure``)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RawFormat:
     """A libcamera raw pixel format name taken apart: ``"SBGGR12"`` is BGGR, 12 bit, unpacked."""
@@ -228,6 +232,9 @@ class Picamera2Camera(Camera):
         self._still_done = threading.Condition(self._lock)
         self._still_active = False
         self._generation = 0
+        #: Deliberate restarts (a cancelled exposure): a live-view wait cancelled by one asks
+        #: for a new frame instead of reporting a fault.
+        self._restarts = 0
         self._last_duration_us = 0
         self._last_metadata: dict[str, Any] = {}
         self._in_flight: deque[tuple[int, int]] = deque(maxlen=8)
@@ -488,18 +495,27 @@ class Picamera2Camera(Camera):
         return round((timeout_s + longest * 1e-6) * 1e9)
 
     def _wait(self, job: Any, timeout_s: float, generation: int, what: str,
-              extra_ns: int = 0) -> Any:
-        """The job's result, waiting in short slices; interrupted by stop/close. The budget is
-        taken again at every slice, so a longer exposure set meanwhile extends it."""
+              extra_ns: int = 0, cancel: threading.Event | None = None) -> Any:
+        """The job's result, waiting in short slices; interrupted by stop/close, and by
+        ``cancel`` (:class:`~hal.exc.StillCancelled`). The budget is taken again at every
+        slice, so a longer exposure set meanwhile extends it."""
         started = self._clock.monotonic_ns()
         real_started = time.monotonic()
+        restarts = self._restarts
         while True:
             try:
                 return job.get_result(timeout=WAIT_SLICE_S)
             except TimeoutError:
                 pass
             except CancelledError as error:
+                if restarts != self._restarts and generation == self._generation:
+                    raise _Restarted from error
                 raise exc.CameraNotRunning(f"{what}: the camera was stopped") from error
+            if cancel is not None and cancel.is_set():
+                # The job stays queued: cancel_all_and_flush, which the caller runs next,
+                # cancels and removes it with the others (a job cancelled here would stay
+                # in picamera2's list, and that flush would stop at it).
+                raise exc.StillCancelled(f"{what}: cancelled")
             if generation != self._generation:
                 _abandon(job)
                 raise exc.CameraNotRunning(f"{what}: the camera was stopped")
@@ -526,8 +542,14 @@ class Picamera2Camera(Camera):
                 raise exc.CameraNotRunning("start() the camera before asking for frames")
             generation = self._generation
             job = self._request_job()
-        with _errors("waiting for a preview frame"):
-            request = self._wait(job, timeout_s, generation, "live view")
+        while True:
+            try:
+                with _errors("waiting for a preview frame"):
+                    request = self._wait(job, timeout_s, generation, "live view")
+                break
+            except _Restarted:  # a cancelled exposure restarted the camera: the next frame
+                with self._lock:
+                    job = self._request_job()
         t1 = time.thread_time_ns()
         try:
             with _errors("reading a preview frame"):
@@ -561,12 +583,15 @@ class Picamera2Camera(Camera):
         *,
         exposure_time_us: int | None = None,
         analogue_gain: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> RawFrame:
         """A full-resolution raw still; the exposure override (if any) is for this still only.
 
         With zero shutter lag the still is the live frame being exposed at the press (or the
         next one); ``last_shutter_lag_ms`` says when its exposure began relative to the press
-        (negative: before it)."""
+        (negative: before it). Setting ``cancel`` while the still is exposed stops the camera,
+        discards the frame and starts the live view again (:class:`~hal.exc.StillCancelled`):
+        a 10-minute exposure ends at once, not when the sensor is done."""
         with self._lock:
             while self._still_active:
                 self._still_done.wait()
@@ -590,9 +615,14 @@ class Picamera2Camera(Camera):
             zsl = self.zero_shutter_lag
         try:
             if zsl:
-                raw = self._still_from_live(controls, override, press_ns, timeout_s, generation)
+                raw = self._still_from_live(controls, override, press_ns, timeout_s, generation,
+                                            cancel)
             else:
-                raw = self._still_by_mode_switch(controls, timeout_s, generation)
+                raw = self._still_by_mode_switch(controls, timeout_s, generation, cancel)
+        except exc.StillCancelled:
+            if zsl:
+                self._abort_exposure(generation)
+            raise
         except exc.CameraTimeout:
             with contextlib.suppress(Exception):
                 self._picam2.cancel_all_and_flush()
@@ -602,11 +632,159 @@ class Picamera2Camera(Camera):
                 self._still_active = False
                 self._still_done.notify_all()
                 self._restore_controls()
+        return self._with_lag(raw, press_ns)
+
+    def _with_lag(self, raw: RawFrame, asked_ns: int) -> RawFrame:
+        """The still with its shutter lag and wall-clock start (see FrameMetadata)."""
         start_ns = raw.metadata.sensor_timestamp_ns - raw.metadata.exposure_time_us * 1000
-        self.last_shutter_lag_ms = (start_ns - press_ns) / 1e6
-        return dataclasses.replace(
-            raw, metadata=dataclasses.replace(raw.metadata, shutter_lag_ms=self.last_shutter_lag_ms)
-        )
+        self.last_shutter_lag_ms = (start_ns - asked_ns) / 1e6
+        unix_ns = time.time_ns() - (self._clock.monotonic_ns() - start_ns)
+        return dataclasses.replace(raw, metadata=dataclasses.replace(
+            raw.metadata, shutter_lag_ms=self.last_shutter_lag_ms, exposure_start_unix_ns=unix_ns))
+
+    def _abort_exposure(self, generation: int) -> None:
+        """Stop the camera in the middle of an exposure and start it again with the user's
+        controls: libcamera's stop() cancels the requests in flight (their buffers come back
+        with FrameMetadata status FrameCancelled, which picamera2 drops), so the frame being
+        exposed is discarded. The live view's wait, cancelled by this, asks for a new frame."""
+        with self._lock:
+            if generation != self._generation or not self._running or self._picam2 is None:
+                return
+            picam2 = self._picam2
+            self._restarts += 1
+            self._in_flight.clear()
+            with _errors("stopping a cancelled exposure"):
+                picam2.cancel_all_and_flush()
+                picam2.stop()
+                picam2.set_controls(self._libcamera_controls(self._controls, self._mode))
+                picam2.start()
+            self._last_duration_us = 0
+
+    def capture_burst(
+        self,
+        count: int,
+        on_frame: Any,
+        *,
+        exposures: list[tuple[int, float]] | None = None,
+        cancel: threading.Event | None = None,
+        timeout_s: float = 5.0,
+    ) -> int:
+        """Consecutive full-resolution frames of the running zero-shutter-lag live view, each
+        handed to ``on_frame(raw)`` as it is copied out (the first is the frame nearest the
+        call, as for a still). With ``exposures`` (a bracket: exposure time and gain per
+        frame) each setting goes on the next request as soon as the previous one is queued,
+        so the bracket takes about ``count`` frames plus libcamera's control delay instead of
+        the delay for every frame; frames are matched to settings by their metadata, in the
+        order given. Returns the frames delivered (fewer if ``cancel`` was set)."""
+        with self._lock:
+            while self._still_active:
+                self._still_done.wait()
+            if not self._running or self._mode is None or not self.zero_shutter_lag:
+                raise exc.CameraNotRunning("a burst needs the full-resolution live view running")
+            press_ns = self._clock.monotonic_ns()
+            self._still_active = True
+            generation = self._generation
+        try:
+            if exposures is None:
+                return self._burst(count, on_frame, press_ns, timeout_s, generation, cancel)
+            return self._bracket(exposures, on_frame, press_ns, timeout_s, generation, cancel)
+        except exc.StillCancelled:
+            self._abort_exposure(generation)
+            return 0
+        finally:
+            with self._lock:
+                self._still_active = False
+                self._still_done.notify_all()
+                self._restore_controls()
+
+    def _nearest_flush(self) -> int:
+        """The ``flush`` timestamp that picks the frame whose exposure is nearest now."""
+        exposure_us = int(self._last_metadata.get("ExposureTime", 0))
+        period_us = int(self._last_metadata.get("FrameDuration", 0)) or exposure_us
+        # The frame whose exposure is nearest the press: the first whose exposure began
+        # no earlier than half a frame period (plus half an exposure) before it. That is
+        # the frame exposing at the press, or the one that ended just before it (picamera2
+        # keeps the newest completed frame), or the next. picamera2's wait_for_timestamp_
+        # compares SensorTimestamp - ExposureTime with this.
+        return self._clock.monotonic_ns() - (period_us + exposure_us) * 500
+
+    def _burst(self, count: int, on_frame: Any, press_ns: int, timeout_s: float,
+               generation: int, cancel: threading.Event | None) -> int:
+        # All the jobs at once, ahead of the live view's next one: picamera2 hands each job
+        # the next completed request in turn (capture_request_ pops completed_requests), so
+        # they get consecutive frames while the live view waits for the burst to end.
+        with self._lock, _errors("starting a burst"):
+            jobs = [self._request_job(flush=self._nearest_flush())]
+            jobs += [self._request_job() for _ in range(count - 1)]
+        delivered = 0
+        try:
+            for i, job in enumerate(jobs):
+                with _errors("capturing a burst"):
+                    request = self._wait(job, timeout_s, generation, "burst", cancel=cancel)
+                try:
+                    raw = self._still(request)
+                finally:
+                    request.release()
+                jobs[i] = None
+                on_frame(self._with_lag(raw, press_ns))
+                delivered += 1
+        except exc.StillCancelled:
+            raise  # the abort flushes the jobs left
+        except BaseException:
+            for job in jobs:
+                if job is not None:
+                    _abandon(job)
+            raise
+        return delivered
+
+    def _matches(self, md: dict[str, Any], want_us: int, want_gain: float) -> bool:
+        line_us = 1e6 / self._mode.max_fps / max(1, self._mode.size[1])
+        return (abs(md.get("ExposureTime", 0) - want_us) <= max(2 * line_us, 0.01 * want_us)
+                and abs(md.get("AnalogueGain", 0) - want_gain) <= 0.02 * want_gain)
+
+    def _set_exposure(self, exposure_us: int, gain: float) -> None:
+        controls = self._controls.replace(ae_enable=False, exposure_time_us=int(exposure_us),
+                                          analogue_gain=float(gain))
+        with self._lock, _errors("setting a bracketed exposure"):
+            self._picam2.set_controls(self._libcamera_controls(controls, self._mode))
+        self._in_flight.append((self._frames_seen, int(exposure_us)))
+
+    def _bracket(self, exposures: list[tuple[int, float]], on_frame: Any, press_ns: int,
+                 timeout_s: float, generation: int, cancel: threading.Event | None) -> int:
+        count = len(exposures)
+        got: list[RawFrame | None] = [None] * count
+        emitted = 0
+        self._set_exposure(*exposures[0])
+        flush = self._clock.monotonic_ns()
+        next_set, frames, last_found = 1, 0, 0
+        limit = count + CONTROL_LATENCY_FRAMES * (count + 1) + 6
+        while emitted < count:
+            if frames > limit:
+                raise exc.CameraError("the bracket's exposures did not reach the sensor")
+            job = self._request_job(flush=flush if frames == 0 else None)
+            with _errors("capturing a bracket"):
+                request = self._wait(job, timeout_s, generation, "bracket", cancel=cancel)
+            try:
+                md = request.get_metadata()
+                i = next((k for k in range(emitted, count)
+                          if got[k] is None and self._matches(md, *exposures[k])), None)
+                if i is not None:
+                    got[i], last_found = self._still(request, md), frames
+            finally:
+                request.release()
+            frames += 1
+            if next_set < count:  # one setting per frame: each rides on its own request
+                self._set_exposure(*exposures[next_set])
+                next_set += 1
+            elif frames - last_found > CONTROL_LATENCY_FRAMES:  # a setting was merged away
+                missing = next(k for k in range(count) if got[k] is None)
+                self._set_exposure(*exposures[missing])
+                last_found = frames
+            while emitted < count and got[emitted] is not None:
+                on_frame(self._with_lag(got[emitted], press_ns))
+                got[emitted] = None
+                emitted += 1
+        return emitted
 
     def _metered(self) -> tuple[int, float]:
         md = self._last_metadata
@@ -621,22 +799,15 @@ class Picamera2Camera(Camera):
             self._picam2.set_controls(self._libcamera_controls(self._controls, self._mode))
 
     def _still_from_live(self, controls: Controls, override: bool, press_ns: int,
-                         timeout_s: float, generation: int) -> RawFrame:
+                         timeout_s: float, generation: int,
+                         cancel: threading.Event | None) -> RawFrame:
         """Zero shutter lag: a frame of the running full-resolution configuration."""
         if not override:
-            exposure_us = int(self._last_metadata.get("ExposureTime", 0))
-            period_us = int(self._last_metadata.get("FrameDuration", 0)) or exposure_us
-            # The frame whose exposure is nearest the press: the first whose exposure began
-            # no earlier than half a frame period (plus half an exposure) before it. That is
-            # the frame exposing at the press, or the one that ended just before it (picamera2
-            # keeps the newest completed frame), or the next. picamera2's wait_for_timestamp_
-            # compares SensorTimestamp - ExposureTime with this.
-            flush = press_ns - (period_us + exposure_us) * 500
-            job = self._request_job(flush=flush)
+            job = self._request_job(flush=self._nearest_flush())
             with _errors("capturing a still"):
-                request = self._wait(job, timeout_s, generation, "still")
+                request = self._wait(job, timeout_s, generation, "still", cancel=cancel)
             try:
-                return self._raw_frame(request, request.get_metadata())
+                return self._still(request)
             finally:
                 request.release()
         with self._lock, _errors("setting the still's exposure"):
@@ -647,19 +818,17 @@ class Picamera2Camera(Camera):
         for _ in range(CONTROL_LATENCY_FRAMES + 6):
             job = self._request_job(flush=set_ns)
             with _errors("capturing a still"):
-                request = self._wait(job, timeout_s, generation, "still")
+                request = self._wait(job, timeout_s, generation, "still", cancel=cancel)
             try:
                 md = request.get_metadata()
-                line_us = 1e6 / self._mode.max_fps / max(1, self._mode.size[1])
-                if (abs(md.get("ExposureTime", 0) - want_us) <= max(2 * line_us, 0.01 * want_us)
-                        and abs(md.get("AnalogueGain", 0) - want_gain) <= 0.02 * want_gain):
-                    return self._raw_frame(request, md)
+                if self._matches(md, want_us, want_gain):
+                    return self._still(request, md)
             finally:
                 request.release()
         raise exc.CameraError("the still's exposure did not reach the sensor")
 
     def _still_by_mode_switch(self, controls: Controls, timeout_s: float,
-                              generation: int) -> RawFrame:
+                              generation: int, cancel: threading.Event | None) -> RawFrame:
         picam2 = self._camera()
         full = self._sensor.full_resolution_mode
         entry = self._sensor_mode_entry(full)
@@ -674,11 +843,16 @@ class Picamera2Camera(Camera):
         try:
             with _errors("capturing a still"):
                 # The mode switch (stop, configure, start) comes before the frame.
-                request = self._wait(job, timeout_s, generation, "still", extra_ns=round(2e9))
+                request = self._wait(job, timeout_s, generation, "still", extra_ns=round(2e9),
+                                     cancel=cancel)
             try:
-                raw = self._raw_frame(request, request.get_metadata())
+                raw = self._still(request)
             finally:
                 request.release()
+        except exc.StillCancelled:
+            with _errors("cancelling a still"):  # the still mode's frame is still exposing
+                picam2.cancel_all_and_flush()
+            raise
         finally:
             with self._lock, _errors("restarting the live view"):
                 # Not when stop() or close() came meanwhile: they own the camera now.
@@ -689,6 +863,16 @@ class Picamera2Camera(Camera):
                 elif self._picam2 is not None:
                     picam2.stop()  # switch_mode_capture_request_and_stop may have restarted it
         return raw
+
+    def _still(self, request: Any, md: dict[str, Any] | None = None) -> RawFrame:
+        """A still from ``request``: the whole raw, and the ISP's picture of the same frame."""
+        from picamera2.request import MappedArray
+
+        md = md if md is not None else request.get_metadata()
+        raw = self._raw_frame(request, md, self._metadata(md, _frame_sequence(request)))
+        with MappedArray(request, "main", write=False) as mapped:
+            picture = mapped.array.copy()
+        return dataclasses.replace(raw, picture=picture)
 
     def _raw_frame(self, request: Any, md: dict[str, Any], metadata: FrameMetadata | None = None,
                    *, analysis: bool = False) -> RawFrame:

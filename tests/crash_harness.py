@@ -1,5 +1,6 @@
 """Kill a real ``mrig serve`` with SIGKILL in the middle of captures, restart it, and check that
-every photo it lists decodes. Shared by ``tests/test_crash_safety.py`` (a few kills, in CI) and
+every photo it lists decodes and every shot it acknowledged is there: its DNG at once, its JPEG
+once the restarted server has developed what was spooled. Shared by ``tests/test_crash_safety.py`` (a few kills, in CI) and
 ``tests/bench/bench_crash_safety.py`` (a few hundred)."""
 
 from __future__ import annotations
@@ -117,8 +118,21 @@ def decode(name: str, data: bytes) -> tuple[int, int]:
         return w, h
 
 
-def verify(client: httpx.Client) -> int:
-    """Download and decode every file the gallery lists; returns how many."""
+def wait_developed(client: httpx.Client, timeout_s: float = 300.0) -> None:
+    """Until the server's buffer is written and every spooled JPEG developed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        queue = client.get("/api/capture/queue").json()
+        if queue["buffered"] == 0 and queue["developing"] == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the queue did not drain: {queue}")
+        time.sleep(0.1)
+
+
+def verify(client: httpx.Client, acknowledged: set[str] = frozenset()) -> int:
+    """Download and decode every file the gallery lists, and check that every acknowledged
+    file is among them; returns how many."""
     files = []
     offset = 0
     while True:
@@ -128,6 +142,8 @@ def verify(client: httpx.Client) -> int:
         offset += len(page["items"])
         if offset >= page["total"] or not page["items"]:
             break
+    missing = sorted(acknowledged - set(files))
+    assert not missing, f"acknowledged but missing after the restart: {missing}"
     for name in files:
         r = client.get(f"/api/photos/{name}")
         assert r.status_code == 200, (name, r.status_code)
@@ -144,6 +160,8 @@ class CrashReport:
     """Captures the API confirmed before a kill (the warm-up ones included)."""
     files_checked: int = 0
     leftover_temp_files_after_restart: int = 0
+    acknowledged_files: int = 0
+    """Files the API named in its answers (the JPEGs to come among them), all checked."""
 
 
 def crash_loop(data_dir: Path, kills: int, seed: int, *,
@@ -152,27 +170,35 @@ def crash_loop(data_dir: Path, kills: int, seed: int, *,
     """Start, capture in a loop, SIGKILL at a random moment; ``kills`` times. After each restart,
     every listed photo must decode. Then one clean stop.
 
-    The first start takes one capture of each format to completion and times it; kills then
-    fall uniformly over 1.2 times the slowest capture, so they land in every phase of one
-    (the still, the DNG and JPEG encodes, the writes, fsyncs and renames). With ``keep``, the
-    gallery is pruned to the newest ``keep`` captures after each check (long runs)."""
+    The first start takes one capture of each format to completion (its JPEG developed) and
+    times it; kills then fall uniformly over 1.2 times the slowest, so they land in every phase
+    of one (the still, the buffer, the DNG encode and write, the spool, the develop, the JPEG's
+    write, fsyncs and renames). After each restart the spooled JPEGs are developed first, then
+    every acknowledged file must be listed and decode. With ``keep``, the gallery is pruned to
+    the newest ``keep`` captures after each check (long runs)."""
     rng = random.Random(seed)
     data_dir.mkdir(parents=True, exist_ok=True)
     set_password(data_dir)
     log = log or data_dir.parent / "serve.log"
     report = CrashReport()
+    acknowledged: set[str] = set()
     for k in range(kills + 1):
         server = Server(data_dir, log)
         try:
             client = server.client()
+            wait_developed(client)
+            photos = data_dir / "photos"
             report.leftover_temp_files_after_restart += sum(
-                1 for p in (data_dir / "photos").glob(".tmp-*")) if (data_dir / "photos").is_dir() else 0
-            checked = verify(client)
+                1 for p in (*photos.glob(".tmp-*"), *photos.glob(".spool/*"))
+            ) if photos.is_dir() else 0
+            checked = verify(client, acknowledged)
+            report.acknowledged_files = len(acknowledged)
             report.files_checked = checked if keep is None else report.files_checked + checked
             if keep is not None:
                 items = client.get("/api/photos", params={"limit": 500}).json()["items"]
                 for item in items[keep:]:
                     client.delete(f"/api/photos/{item['name']}").raise_for_status()
+                    acknowledged -= {f"{item['name']}.dng", f"{item['name']}.jpg"}
             if k == kills:
                 break
             if k == 0:
@@ -181,6 +207,8 @@ def crash_loop(data_dir: Path, kills: int, seed: int, *,
                     t0 = time.monotonic()
                     r = client.post("/api/capture", json={"format": fmt})
                     r.raise_for_status()
+                    acknowledged.update(r.json()["files"])
+                    wait_developed(client)
                     slowest = max(slowest, time.monotonic() - t0)
                 report.completed_before_kill += len(formats)
                 window_s = (0.0, 1.2 * slowest)
@@ -197,6 +225,7 @@ def crash_loop(data_dir: Path, kills: int, seed: int, *,
             report.kills += 1
             report.kill_times_s.append(round(delay, 3))
             report.completed_before_kill += len(done)
+            acknowledged.update(done)
             if progress:
                 progress(k + 1, report)
         finally:

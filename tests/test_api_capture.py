@@ -21,7 +21,6 @@ from fastapi.testclient import TestClient
 
 from firmware.api import errors
 from firmware.api.routes import capture, lenses, photos
-from firmware.capture.dng import quick_preview
 from firmware.capture.service import CaptureService
 from firmware.lenses import LensRegistry
 from firmware.service import CameraService
@@ -32,11 +31,6 @@ from hal.select import make_camera
 from tests.conftest import virtual_rig
 
 SUMMICRON_50 = "preset-leica-summicron-m-50-f-2"
-
-
-def fast_develop(raw, tuning):
-    """Stands in for isp.develop (seconds at 12 MP): a 640-pixel sRGB image of the raw."""
-    return quick_preview(raw, tuning, max_side=640)
 
 
 def _app(capture_service: CaptureService) -> FastAPI:
@@ -53,6 +47,8 @@ def _app(capture_service: CaptureService) -> FastAPI:
 class TinyCamera:
     """Just what the Capturer uses of CameraService, with a 64×48 raw frame."""
 
+    can_burst = False  # frame by frame, as without zero shutter lag
+
     def __init__(self):
         self.controls = Controls()
         self.broadcast = types.SimpleNamespace(latest=None)
@@ -61,7 +57,7 @@ class TinyCamera:
     def set_controls(self, controls):
         self.controls = controls
 
-    def capture_still(self, *, exposure_time_us=None, analogue_gain=None):
+    def capture_still(self, *, exposure_time_us=None, analogue_gain=None, cancel=None):
         c = self.controls
         if exposure_time_us is not None or analogue_gain is not None:  # for this still only
             c = c.replace(ae_enable=False, exposure_time_us=exposure_time_us,
@@ -77,7 +73,7 @@ def tiny(tmp_path):
     camera = TinyCamera()
     store = PhotoStore(tmp_path / "photos", state_dir=tmp_path, reserve_bytes=0)
     service = CaptureService(camera, store, LensRegistry(tmp_path / "lenses.json"),
-                             clock=SimulatedClock(), develop=fast_develop)
+                             clock=SimulatedClock())
     with service, TestClient(_app(service)) as client:
         yield client, service, camera
 
@@ -89,7 +85,7 @@ def mock(tmp_path):
     with CameraService(make_camera("virtual", rig=rig), (320, 240)) as camera_service:
         store = PhotoStore(tmp_path / "photos", state_dir=tmp_path, reserve_bytes=0)
         service = CaptureService(camera_service, store, LensRegistry(tmp_path / "lenses.json"),
-                                 clock=clock, develop=fast_develop)
+                                 clock=clock)
         with service, TestClient(_app(service)) as client:
             deadline = time.monotonic() + 30
             while not camera_service.healthy and time.monotonic() < deadline:
@@ -125,6 +121,7 @@ def test_capture_both_formats_carry_lens_and_exposure(mock, tmp_path):
     assert dng_name.endswith(".dng") and jpg_name.endswith(".jpg")
     assert dng_name[:-4] == jpg_name[:-4]
 
+    assert job["frames_saved"] == 1 and service.pipeline.wait_idle(120)  # the JPEG develops
     dng = tmp_path / "dl.dng"
     dng.write_bytes(client.get(f"/api/photos/{dng_name}").content)
     jpg = tmp_path / "dl.jpg"
@@ -138,7 +135,7 @@ def test_capture_both_formats_carry_lens_and_exposure(mock, tmp_path):
         assert rp.black_level_per_channel == [256] * 4 and rp.white_level == 4095
         rgb = rp.postprocess(use_camera_wb=True, half_size=True)
         assert rgb.shape == (1520, 2028, 3) and 10 < rgb.mean() < 245
-    assert simplejpeg.decode_jpeg(jpg.read_bytes()).shape == (480, 640, 3)
+    assert simplejpeg.decode_jpeg(jpg.read_bytes()).shape == (3040, 4056, 3)
 
     entry = client.get("/api/photos").json()["items"][0]
     assert entry["formats"] == ["dng", "jpg"] and entry["lens"]["f_number"] == 4
@@ -308,6 +305,7 @@ def test_delete_and_paging(tiny):
     client, service, _ = tiny
     names = [client.post("/api/capture", json={"format": "jpeg"}).json()["files"][0]
              for _ in range(3)]
+    assert service.pipeline.wait_idle(60)
     assert client.get("/api/photos", params={"offset": 1, "limit": 1}).json()["items"][0][
         "files"] == [names[1]]
     assert client.get("/api/photos", params={"limit": 0}).status_code == 422

@@ -1,6 +1,7 @@
 """Drive modes with a simulated clock and a fake shooter: no test waits on wall time."""
 
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -77,14 +78,20 @@ class FakeShooter:
         meta = FrameMetadata(len(self.captures), self.clock.now, us, gain, (2.0, 1.6), 5000, us)
         return RawFrame(data, "BGGR", 256, 4095, 12, meta)
 
-    def save(self, raw, file_format):
+    can_burst = False
+
+    def keep(self, raw, file_format, *, wait_for_room, cancel):
+        """A shot already on the card (the pipeline has its own tests); ``fail_save`` is
+        raised as the pipeline raises a refusal (buffer full, card full)."""
         if self.fail_save:
             raise self.fail_save
         self.saved.append((raw, file_format))
         n = len(self.saved)
-        return {"jpeg": [f"P{n}.jpg"], "dng": [f"P{n}.dng"], "both": [f"P{n}.dng", f"P{n}.jpg"]}[
-            file_format
-        ]
+        files = {"jpeg": [f"P{n}.jpg"], "dng": [f"P{n}.dng"],
+                 "both": [f"P{n}.dng", f"P{n}.jpg"]}[file_format]
+        saved = threading.Event()
+        saved.set()
+        return types.SimpleNamespace(files=files, error=None, saved=saved)
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_stray_temporary_files_and_orphan_sidecars_removed_at_start(tmp_path):
         "MRIG_19700101_000000_0004.json",
     ]
     assert sorted(os.listdir(folder)) == [
-        ".thumbs", "MRIG_19700101_000000_0005.jpg", "MRIG_19700101_000000_0005.json"
+        ".spool", ".thumbs", "MRIG_19700101_000000_0005.jpg", "MRIG_19700101_000000_0005.json"
     ]
     # A temporary file appearing later (a write in flight) is never listed.
     (folder / ".tmp-MRIG_19700101_000000_0009.jpg-1").write_bytes(b"in flight")
@@ -312,7 +312,7 @@ def test_delete_file_then_capture_cleans_sidecar_and_thumbnail(tmp_path):
     assert store.entry(stem).formats == ("jpg",)
     assert (store.folder / f"{stem}.json").exists()
     assert store.delete(stem) == [jpg]
-    assert sorted(os.listdir(store.folder)) == [".thumbs"]
+    assert sorted(os.listdir(store.folder)) == [".spool", ".thumbs"]
     assert os.listdir(store.thumbs) == []
     with pytest.raises(PhotoNotFound):
         store.delete(stem)

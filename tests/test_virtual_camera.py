@@ -17,7 +17,7 @@ import pytest
 
 from hal import exc
 from hal.camera import Controls, SensorInfo, SensorMode, preview_mode
-from hal.clock import SimulatedClock
+from hal.clock import RealClock, SimulatedClock
 from hal.picamera2_backend import ANALYSIS_RAW_WIDTH, Picamera2Camera, detect
 from hal.select import make_camera
 from hal.virtual import ExtraCamera, VirtualRig, driver
@@ -397,3 +397,64 @@ def test_the_isp_corrects_the_hot_pixels_of_a_dark_long_exposure(cam):
     luma = out.mean(axis=2)
     spikes = int((luma - ndimage.median_filter(luma, 5) > 40).sum())
     assert spikes < hot / 5
+
+
+def test_a_still_carries_the_isps_picture_of_the_same_frame(cam):
+    running(cam, cam.sensor.full_resolution_mode)
+    still = cam.capture_still()
+    assert still.picture is not None and still.picture.shape == (PREVIEW[1], PREVIEW[0], 3)
+    assert still.picture.dtype == np.uint8 and still.picture.std() > 5  # a picture, not black
+
+
+def test_a_burst_takes_consecutive_frames_at_the_sensors_rate(cam):
+    running(cam, cam.sensor.full_resolution_mode)
+    frames = []
+    assert cam.capture_burst(6, frames.append) == 6
+    sequences = [f.metadata.sensor_sequence for f in frames]
+    assert sequences == list(range(sequences[0], sequences[0] + 6))  # none skipped
+    stamps = np.array([f.metadata.sensor_timestamp_ns for f in frames])
+    period_ns = frames[0].metadata.frame_duration_us * 1000
+    assert np.diff(stamps) == pytest.approx(period_ns, rel=0.01)
+    assert abs(frames[0].metadata.shutter_lag_ms) <= period_ns / 1e6  # the first is the press's
+    assert cam.next_frame().rgb.shape == (PREVIEW[1], PREVIEW[0], 3)  # live view goes on
+
+
+def test_a_bracket_sets_one_exposure_per_frame_and_matches_them(cam):
+    running(cam, cam.sensor.full_resolution_mode)
+    user = cam.controls
+    wanted = [(8000, 2.0), (4000, 2.0), (16000, 2.0), (2000, 2.0), (32000, 2.0)]
+    frames = []
+    assert cam.capture_burst(len(wanted), frames.append, exposures=wanted) == 5
+    for frame, (us, gain) in zip(frames, wanted, strict=True):
+        assert frame.metadata.exposure_time_us == pytest.approx(us, abs=30)
+        assert frame.metadata.analogue_gain == pytest.approx(gain, rel=0.01)
+    # Pipelined: about the control delay plus one frame each, not the delay for every frame.
+    span = frames[-1].metadata.sensor_sequence - frames[0].metadata.sensor_sequence
+    assert span <= len(wanted) + 2
+    assert cam.controls == user
+
+
+@pytest.fixture
+def real_time_cam():
+    """A camera on the machine's clock: a 300 s exposure would take 300 s."""
+    camera = make_camera("virtual", rig=VirtualRig(seed=5, clock=RealClock()))
+    camera.open()
+    yield camera
+    camera.close()
+
+
+@pytest.mark.parametrize("zero_shutter_lag", [True, False])
+def test_cancel_ends_a_long_exposure_at_once_and_the_live_view_comes_back(
+        real_time_cam, zero_shutter_lag):
+    cam = real_time_cam
+    live_mode = cam.sensor.full_resolution_mode if zero_shutter_lag else preview_mode(cam.sensor)
+    running(cam, live_mode)
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    start = time.monotonic()
+    with pytest.raises(exc.StillCancelled):
+        cam.capture_still(exposure_time_us=300_000_000, analogue_gain=1.0, cancel=cancel)
+    assert time.monotonic() - start < 10  # not the 300 s exposure
+    frame = cam.next_frame(timeout_s=10)
+    assert frame.metadata.exposure_time_us < 1_000_000 and cam.controls.ae_enable
+    assert cam.describe()["mode"] == live_mode.name

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from firmware.auth import exc as auth_exc
 from firmware.exc import (
     ApertureOutOfRange,
+    BufferFull,
     CameraUnavailable,
     DarkFrameUnusable,
     DriveBusy,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int, str], ...] = (
     (auth_exc.PasswordAlreadySet, 409, "already set up"),
     (auth_exc.SetupBusy, 409, "busy"),
     (auth_exc.TooManyAttempts, 429, "slow down"),
+    (BufferFull, 503, "buffer full"),
     (CameraUnavailable, 503, "camera recovering"),
     (CameraError, 503, "camera recovering"),
     (StorageFull, 507, "storage full"),

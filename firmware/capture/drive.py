@@ -6,19 +6,27 @@ plan on its own thread, so an intervalometer keeps going when the phone disconne
 reports progress through :class:`Job`. Time comes from an injected clock
 (:class:`hal.clock.Clock`), so tests run hours of intervals in no wall time.
 
-The camera side is the :class:`Shooter` protocol, which the camera service implements:
+The camera side is the :class:`Shooter` protocol, which the capture service implements:
 
 - ``capture_raw(exposure_time_us, analogue_gain, cancel)`` takes one full-resolution raw
   still. ``None`` for both means "as metered" (auto exposure); otherwise both are fixed for
-  that frame (manual exposure). ``cancel`` is set when the user cancels: a backend that can
-  abort an exposure in progress should, one that cannot returns when the frame ends, and the
-  runner then discards the frame.
-- ``save(raw, file_format)`` develops and stores it (``"jpeg"``, ``"dng"`` or ``"both"``) and
-  returns the file names.
+  that frame (manual exposure). Setting ``cancel`` aborts an exposure in progress
+  (:class:`hal.exc.StillCancelled`): the frame is discarded.
+- ``capture_burst(count, exposures, cancel, on_frame)`` takes consecutive frames of the live
+  view (a burst at the sensor's rate, or a bracket of ``exposures``) where ``can_burst``.
+- ``keep(raw, file_format, wait_for_room, cancel)`` puts a frame in the shot pipeline's buffer
+  (:mod:`firmware.capture.pipeline`) and returns its :class:`~firmware.capture.pipeline.Shot`,
+  saved on the card soon after; a single press that finds the buffer full is refused, a
+  drive mode waits for room.
 - ``metered_exposure()`` returns the current auto-exposure ``(exposure_time_us, gain)``,
   the centre of an exposure bracket.
 
-Capturing and saving are separate so the runner can subtract a dark frame in between.
+Capturing and keeping are separate so the runner can subtract a dark frame in between. A job
+is done when its frames are on the card as DNGs (their JPEGs develop afterwards).
+
+Single shots do not hold the runner: presses in quick succession each take their frame and
+wait only for their own DNG; a drive mode (anything with more than one frame, or a timer)
+runs one at a time, and a press during it is refused with :class:`DriveBusy`.
 
 Dark-frame subtraction: the user shoots a ``"dark"`` job with the lens cap on at the same
 exposure time and gain as the long exposure; the runner keeps that raw in memory (it is not
@@ -41,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from firmware.exc import DarkFrameUnusable, DriveBusy, JobNotFound
 from hal import imx477
 from hal.camera import RawFrame
+from hal.exc import StillCancelled
 
 FileFormat = Literal["jpeg", "dng", "both"]
 JobState = Literal["pending", "running", "done", "cancelled", "failed"]
@@ -62,11 +71,19 @@ class Clock(Protocol):
 class Shooter(Protocol):
     """What the drive modes need from the camera service (see the module docstring)."""
 
+    can_burst: bool
+
     def capture_raw(
         self, exposure_time_us: int | None, analogue_gain: float | None, cancel: threading.Event
     ) -> RawFrame: ...
 
-    def save(self, raw: RawFrame, file_format: FileFormat) -> list[str]: ...
+    def capture_burst(
+        self, count: int, exposures: list[tuple[int, float]] | None, cancel: threading.Event,
+        on_frame: Callable[[RawFrame], None],
+    ) -> int: ...
+
+    def keep(self, raw: RawFrame, file_format: FileFormat, *, wait_for_room: bool,
+             cancel: threading.Event) -> Any: ...
 
     def metered_exposure(self) -> tuple[int, float]: ...
 
@@ -239,7 +256,9 @@ class Job:
     frames_total: int
     state: JobState = "pending"
     frames_done: int = 0
-    files: list[str] = dataclasses.field(default_factory=list)
+    """Frames taken (in the buffer or on the card)."""
+    shots: list[Any] = dataclasses.field(default_factory=list, repr=False)
+    """The :class:`~firmware.capture.pipeline.Shot` of each frame kept, in order."""
     shutter_lag_ms: list[float] = dataclasses.field(default_factory=list)
     """Per frame: its exposure start minus the moment it was asked for (the press, for a single
     shot), from the frame's SensorTimestamp; negative when the frame exposing at the press was
@@ -255,6 +274,15 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.state in ("done", "cancelled", "failed")
+
+    @property
+    def saved_shots(self) -> list[Any]:
+        return [s for s in self.shots if s.saved.is_set() and s.error is None]
+
+    @property
+    def files(self) -> list[str]:
+        """The photo names of the frames on the card (a JPEG among them may still develop)."""
+        return [name for shot in self.saved_shots for name in shot.files]
 
     def progress(self, now_ns: int) -> float:
         if self.state == "done":
@@ -275,6 +303,7 @@ class Job:
             "progress": round(self.progress(now_ns), 4),
             "phase": self.phase,
             "frames_done": self.frames_done,
+            "frames_saved": len(self.saved_shots),
             "shutter_lag_ms": [round(v, 1) for v in self.shutter_lag_ms],
             "frames_total": self.frames_total,
             "next_frame_in_s": waiting,
@@ -311,7 +340,7 @@ class DriveRunner:
         self._on_change = on_change
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
-        self._active: Job | None = None
+        self._active: Job | None = None  # the drive mode running (single presses are not)
         self._thread: threading.Thread | None = None
         self.dark_frame: RawFrame | None = None
 
@@ -333,9 +362,10 @@ class DriveRunner:
             check_dark(self.dark_frame, first.exposure_time_us or 0, first.analogue_gain or 1.0)
         with self._lock:
             if self._active is not None and not self._active.finished:
-                raise DriveBusy(f"job {self._active.id} ({self._active.kind}) is still running")
+                raise DriveBusy(_busy_message(self._active))
             job = Job(id=secrets.token_hex(6), kind=request.mode, frames_total=len(plan_frames))
-            self._active = job
+            if not _is_press(request):
+                self._active = job
             self._jobs[job.id] = job
             while len(self._jobs) > self._history:
                 oldest = next(iter(self._jobs))
@@ -423,42 +453,99 @@ class DriveRunner:
     def _execute(self, job: Job, frames: list[PlannedFrame], request: Any) -> None:
         job.state = "running"
         self._changed(job)
-        start = self._clock.monotonic_ns()
-        previous: int | None = None
         try:
-            for frame in frames:
-                due = start + round(frame.at_s * 1e9)
-                if previous is not None and frame.spacing_s:
-                    due = max(due, previous + round(frame.spacing_s * 1e9))
-                if not self._wait_until(job, due):
-                    break
-                previous = self._clock.monotonic_ns()
-                expected_us = frame.exposure_time_us or self._shooter.metered_exposure()[0]
-                job.phase, job.frame_started_ns = "exposing", previous
-                job.frame_expected_ns = expected_us * 1000
-                self._changed(job)
-                raw = self._shooter.capture_raw(
-                    frame.exposure_time_us, frame.analogue_gain, job.cancel_event
-                )
-                if job.cancel_event.is_set():
-                    break
-                if raw.metadata.shutter_lag_ms is not None:
-                    job.shutter_lag_ms.append(raw.metadata.shutter_lag_ms)
-                job.phase = "saving"
-                if request.mode == "dark":
-                    self.dark_frame = raw
-                else:
-                    if request.mode == "long" and request.subtract_dark:
-                        dark = check_dark(
-                            self.dark_frame, raw.metadata.exposure_time_us, raw.metadata.analogue_gain
-                        )
-                        raw = subtract_dark(raw, dark)
-                    job.files.extend(self._shooter.save(raw, request.format))
-                job.frames_done += 1
-                self._changed(job)
+            burst = request.mode in ("burst", "bracket") and self._shooter.can_burst
+            if burst:
+                self._burst(job, frames, request)
+            else:
+                self._frame_by_frame(job, frames, request)
+            self._wait_saved(job)
             job.state = "cancelled" if job.cancel_event.is_set() else "done"
         except Exception as e:  # noqa: BLE001 - any failure ends the job and is reported
             job.state, job.error, job.exception = "failed", str(e) or type(e).__name__, e
         finally:
             job.phase = "idle"
             self._changed(job)
+
+    def _frame_by_frame(self, job: Job, frames: list[PlannedFrame], request: Any) -> None:
+        start = self._clock.monotonic_ns()
+        previous: int | None = None
+        for frame in frames:
+            due = start + round(frame.at_s * 1e9)
+            if previous is not None and frame.spacing_s:
+                due = max(due, previous + round(frame.spacing_s * 1e9))
+            if not self._wait_until(job, due):
+                return
+            previous = self._clock.monotonic_ns()
+            expected_us = frame.exposure_time_us or self._shooter.metered_exposure()[0]
+            job.phase, job.frame_started_ns = "exposing", previous
+            job.frame_expected_ns = expected_us * 1000
+            self._changed(job)
+            try:
+                raw = self._shooter.capture_raw(
+                    frame.exposure_time_us, frame.analogue_gain, job.cancel_event
+                )
+            except StillCancelled:
+                return
+            if job.cancel_event.is_set():
+                return  # a backend that could not abort: the frame is discarded
+            self._keep(job, raw, request)
+
+    def _burst(self, job: Job, frames: list[PlannedFrame], request: Any) -> None:
+        """Consecutive frames of the live view, into the buffer as they come."""
+        start = self._clock.monotonic_ns()
+        if not self._wait_until(job, start + round(frames[0].at_s * 1e9)):
+            return
+        exposures = None
+        if request.mode == "bracket":
+            exposures = [(f.exposure_time_us or 0, f.analogue_gain or 1.0) for f in frames]
+        job.phase, job.frame_started_ns = "exposing", self._clock.monotonic_ns()
+        job.frame_expected_ns = sum(
+            f.exposure_time_us or self._shooter.metered_exposure()[0] for f in frames) * 1000
+        self._changed(job)
+        self._shooter.capture_burst(len(frames), exposures, job.cancel_event,
+                                    lambda raw: self._keep(job, raw, request))
+
+    def _keep(self, job: Job, raw: RawFrame, request: Any) -> None:
+        """A frame taken: into the buffer (a dark frame: kept for later, not saved)."""
+        if raw.metadata.shutter_lag_ms is not None:
+            job.shutter_lag_ms.append(raw.metadata.shutter_lag_ms)
+        job.phase = "saving"
+        if request.mode == "dark":
+            self.dark_frame = raw
+        else:
+            if request.mode == "long" and request.subtract_dark:
+                dark = check_dark(
+                    self.dark_frame, raw.metadata.exposure_time_us, raw.metadata.analogue_gain
+                )
+                raw = subtract_dark(raw, dark)
+            job.shots.append(self._shooter.keep(
+                raw, request.format, wait_for_room=not _is_press(request),
+                cancel=job.cancel_event))
+        job.frames_done += 1
+        self._changed(job)
+
+    def _wait_saved(self, job: Job) -> None:
+        """Until every frame taken is on the card; the first one that could not be written
+        (a full card) fails the job, the ones before it stay."""
+        job.phase = "saving"
+        self._changed(job)
+        for shot in job.shots:
+            shot.saved.wait()
+            self._changed(job)
+        for shot in job.shots:
+            if shot.error is not None:
+                raise shot.error
+
+
+def _is_press(request: Any) -> bool:
+    """A single shot without self-timer: the shutter pressed, not a drive mode."""
+    return request.mode == "single" and request.self_timer_s == 0
+
+
+def _busy_message(job: Job) -> str:
+    what = {"single": "the self-timer", "burst": "a burst", "bracket": "a bracket",
+            "interval": "the interval timer", "long": "a long exposure",
+            "dark": "a dark frame"}.get(job.kind, job.kind)
+    return (f"{what} is running ({job.frames_done} of {job.frames_total} taken): wait for it "
+            f"or cancel it first (job {job.id})")

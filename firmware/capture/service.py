@@ -1,32 +1,27 @@
-"""The capture side of the app: photo storage, lens registry and drive modes around the camera.
+"""The capture side of the app: photo storage, lens registry, shot pipeline and drive modes.
 
 :class:`Capturer` is the :class:`~firmware.capture.drive.Shooter` the drive modes use: it takes
-a raw still through the :class:`~firmware.service.CameraService` (with exposure overrides for
-bracketing and long exposures), develops the JPEG with :func:`isp.develop`, writes the DNG,
-adds EXIF with the mounted lens, and saves everything atomically in the
-:class:`~firmware.storage.PhotoStore`.
+raw stills and bursts through the :class:`~firmware.service.CameraService` (with exposure
+overrides for bracketing and long exposures) and hands each frame, with the mounted lens, to
+the :class:`~firmware.capture.pipeline.ShotPipeline`, which writes its DNG and develops its
+JPEG in the background.
 
-:class:`CaptureService` holds the store, the lenses, the capturer and the
+:class:`CaptureService` holds the store, the lenses, the pipeline and the
 :class:`~firmware.capture.drive.DriveRunner` for the app's lifetime (a context manager: closing
-it cancels a running job). The shutter button calls :meth:`CaptureService.press_shutter`,
-which is the same single capture as the phone's Capture button.
+it cancels a running job and drains the pipeline). The shutter button calls
+:meth:`CaptureService.press_shutter`, which is the same single capture as the phone's button.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-import simplejpeg
-
-from firmware.capture.dng import encode_dng
 from firmware.capture.drive import DriveRunner, FileFormat, SingleRequest
-from firmware.capture.exif import exif_app1, insert_app1
-from firmware.capture.shot import ShotInfo
+from firmware.capture.pipeline import Shot, ShotPipeline
 from firmware.lenses import LensRegistry
 from firmware.storage import PhotoStore
 from hal.camera import RawFrame
@@ -34,44 +29,23 @@ from hal.clock import Clock, RealClock
 from isp.tuning import Tuning, default_tuning
 
 log = logging.getLogger(__name__)
-Developer = Callable[[RawFrame, Tuning], np.ndarray]
-JPEG_QUALITY = 92
-
-
-def isp_develop(raw: RawFrame, tuning: Tuning) -> np.ndarray:
-    """The JPEG's image: :func:`isp.develop` with the frame's white balance."""
-    from isp.render import develop
-
-    return develop(raw, tuning=tuning)
+#: How long a graceful stop waits for JPEGs still developing (the rest develop at next start);
+#: the systemd unit's TimeoutStopSec leaves room for it.
+DRAIN_S = 60.0
 
 
 class Capturer:
-    """Takes, develops and saves stills for the drive modes (implements ``Shooter``).
+    """Takes stills and bursts for the drive modes and keeps them (implements ``Shooter``).
 
     ``camera`` is the :class:`~firmware.service.CameraService` (anything with ``controls``,
-    ``set_controls``, ``capture_still`` and ``broadcast.latest``). ``develop`` turns a raw
-    frame into the JPEG's uint8 RGB; tests may pass a cheaper one.
+    ``capture_still``, ``broadcast.latest``, and for bursts ``can_burst`` and
+    ``capture_burst``).
     """
 
-    def __init__(
-        self,
-        camera: Any,
-        store: PhotoStore,
-        lenses: LensRegistry,
-        tuning: Tuning,
-        *,
-        develop: Developer = isp_develop,
-        now: Callable[[], dt.datetime] = dt.datetime.now,
-        jpeg_quality: int = JPEG_QUALITY,
-    ) -> None:
+    def __init__(self, camera: Any, pipeline: ShotPipeline, lenses: LensRegistry) -> None:
         self.camera = camera
-        self.store = store
+        self.pipeline = pipeline
         self.lenses = lenses
-        self.tuning = tuning
-        self.develop = develop
-        self._now = now
-        self.jpeg_quality = jpeg_quality
-        self._lock = threading.Lock()
 
     def metered_exposure(self) -> tuple[int, float]:
         """Exposure time and gain of the latest live-view frame (what auto exposure chose), or
@@ -88,38 +62,38 @@ class Capturer:
     ) -> RawFrame:
         """One full-resolution still; an override turns auto exposure off for this frame only
         (the camera applies it to the still and never to the user's controls, so a control
-        changed meanwhile survives). ``cancel`` is not acted on here: a cancelled frame is
-        discarded by the runner."""
+        changed meanwhile survives). Setting ``cancel`` aborts the exposure."""
         if exposure_time_us is None and analogue_gain is None:
-            return self.camera.capture_still()
+            return self.camera.capture_still(cancel=cancel)
         metered_us, metered_gain = self.metered_exposure()
         return self.camera.capture_still(
             exposure_time_us=int(exposure_time_us or metered_us),
             analogue_gain=float(analogue_gain or metered_gain),
+            cancel=cancel,
         )
 
-    def encode(self, raw: RawFrame, file_format: FileFormat) -> tuple[dict[str, bytes], ShotInfo]:
-        """The files for a still: ``{"dng": …, "jpg": …}`` as asked, and the shot's info."""
-        shot = ShotInfo(raw.metadata, self._now(), self.lenses.lens_tags())
-        parts: dict[str, bytes] = {}
-        rgb = None
-        if file_format in ("jpeg", "both"):
-            rgb = self.develop(raw, self.tuning)
-            jpeg = simplejpeg.encode_jpeg(
-                np.ascontiguousarray(rgb), quality=self.jpeg_quality, colorspace="RGB"
-            )
-            parts["jpg"] = insert_app1(jpeg, exif_app1(shot, rgb))
-        if file_format in ("dng", "both"):
-            parts["dng"] = encode_dng(raw, shot, self.tuning, preview_rgb=rgb)
-        return parts, shot
+    @property
+    def can_burst(self) -> bool:
+        return bool(getattr(self.camera, "can_burst", False))
 
-    def save(self, raw: RawFrame, file_format: FileFormat) -> list[str]:
-        parts, shot = self.encode(raw, file_format)
-        return self.store.save(parts, shot.as_dict())
+    def capture_burst(
+        self, count: int, exposures: list[tuple[int, float]] | None, cancel: threading.Event,
+        on_frame: Callable[[RawFrame], None],
+    ) -> int:
+        return self.camera.capture_burst(count, on_frame, exposures=exposures, cancel=cancel)
+
+    def keep(self, raw: RawFrame, file_format: FileFormat, *, wait_for_room: bool,
+             cancel: threading.Event) -> Shot:
+        return self.pipeline.submit(raw, file_format, self.lenses.lens_tags(),
+                                    wait_for_room=wait_for_room, cancel=cancel)
 
 
 class CaptureService:
-    """Store, lenses, capturer and drive runner for the app's lifetime."""
+    """Store, lenses, pipeline and drive runner for the app's lifetime.
+
+    ``developer`` makes JPEGs from DNGs (default: a
+    :class:`~firmware.capture.developer.DevelopProcess`, started on the first JPEG).
+    """
 
     def __init__(
         self,
@@ -129,11 +103,22 @@ class CaptureService:
         *,
         tuning: Tuning | None = None,
         clock: Clock | None = None,
-        develop: Developer = isp_develop,
+        developer: Any = None,
+        buffer_frames: int | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        from firmware.capture.develop import DevelopOptions
+        from firmware.capture.developer import DevelopProcess
+
         self.store = store
         self.lenses = lenses
-        self.capturer = Capturer(camera, store, lenses, tuning or default_tuning(), develop=develop)
+        tuning = tuning or default_tuning()
+        if developer is None:
+            path = getattr(tuning, "path", None)
+            developer = DevelopProcess(DevelopOptions(tuning=Path(path) if path else None))
+        self.pipeline = ShotPipeline(store, tuning, developer, buffer_frames=buffer_frames,
+                                     on_change=on_change)
+        self.capturer = Capturer(camera, self.pipeline, lenses)
         self.drive = DriveRunner(self.capturer, clock=clock or RealClock())
 
     @classmethod
@@ -154,8 +139,11 @@ class CaptureService:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self, drain_s: float = DRAIN_S) -> None:
+        """Cancel a running drive mode, write every buffered raw, develop what fits in
+        ``drain_s``; the rest stays spooled and develops at the next start."""
         self.drive.close()
+        self.pipeline.close(drain_s)
 
     def press_shutter(self) -> list[str]:
         """The hardware shutter button: one still, both formats, like the phone's button."""

@@ -57,38 +57,20 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
-    """Develop one DNG to ``dst``; raises :class:`isp.exc.IspError` on bad input."""
-    from isp.dng import read_dng
-    from isp.jpeg import build_exif
-    from isp.render import develop_jpeg
-    from isp.tuning import default_tuning, load_tuning
+    """Develop one DNG to ``dst`` (the camera's own develop: :mod:`firmware.capture.develop`);
+    raises :class:`isp.exc.IspError` on bad input."""
+    from firmware.capture.develop import DevelopOptions, jpeg_from_dng
 
-    tuning = load_tuning(args.tuning) if args.tuning else default_tuning()
-    dng = read_dng(src)
-    wb = _white_balance(args.white_balance)
-    if wb == "frame" and dng.as_shot_neutral is None:
-        wb = "auto"
-    meta = dng.raw.metadata
-    exif = build_exif(
-        make=dng.make or None,
-        model=dng.model or None,
-        exposure_time_s=meta.exposure_time_us / 1e6 if meta.exposure_time_us else None,
-        iso=meta.iso if meta.exposure_time_us else None,
-    )
-    # Developed and JPEG-encoded band by band, the encoding overlapping the development.
-    jpeg = develop_jpeg(
-        dng.raw,
+    options = DevelopOptions(
         quality=args.quality,
-        exif=exif,
-        white_balance=wb,
-        tuning=tuning,
+        white_balance=_white_balance(args.white_balance),
         tone=args.tone,
+        tuning=args.tuning,
         lens_shading=not args.no_lens_shading,
         sharpening=not args.no_sharpen,
         exposure_ev=args.exposure,
-        processes=True,  # a command-line run has no other threads: fork is safe and faster
     )
-    _write_atomic(dst, jpeg)
+    _write_atomic(dst, jpeg_from_dng(src, options))
 
 
 def _progress(done: int, total: int, name: str) -> None:

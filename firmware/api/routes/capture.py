@@ -1,9 +1,13 @@
 """Capture and drive modes: ``POST /api/capture``, the jobs it starts, and the dark frame.
 
-A single shot without self-timer answers when the files are saved (``files``); every other
-drive mode answers 202 at once with its job, which runs on in the background (an interval
-timer keeps going when the phone disconnects) and is followed at ``/api/jobs/{id}``
-(``DELETE`` or ``POST /api/jobs/{id}/cancel`` stops it).
+A single shot without self-timer answers as soon as its DNG is safe on the card (``files``
+names the JPEG too, which develops in the background: ``GET /api/capture/queue`` counts the
+shots still developing, and the gallery marks them). Every other drive mode answers 202 at
+once with its job, which runs on in the background (an interval timer keeps going when the
+phone disconnects) and is followed at ``/api/jobs/{id}`` (``DELETE`` or
+``POST /api/jobs/{id}/cancel`` stops it, a long exposure in the middle of the exposure).
+A press the camera cannot take now is refused, never dropped: 409 during a drive mode, 503
+"buffer full" while the card catches up, 507 when the card is full.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ def _job(capture: CaptureService, job: Job) -> dict:
 
 
 @router.post("/capture", responses={202: {"description": "Drive mode started"},
+                                     409: {"description": "A drive mode is running"},
+                                     503: {"description": "Buffer full, or camera recovering"},
                                      507: {"description": "Storage full"}})
 def post_capture(body: DriveRequest, capture: CaptureDep) -> JSONResponse:
     """Take a photo (``{"format": "jpeg" | "dng" | "both"}``) or start a drive mode
@@ -32,6 +38,12 @@ def post_capture(body: DriveRequest, capture: CaptureDep) -> JSONResponse:
         return JSONResponse(_job(capture, job))
     job = capture.drive.submit(body)
     return JSONResponse(_job(capture, job), status_code=202)
+
+
+@router.get("/capture/queue")
+def get_queue(capture: CaptureDep) -> dict:
+    """Shots in the buffer (not yet on the card), its size, and JPEGs still developing."""
+    return capture.pipeline.status()
 
 
 @router.get("/jobs")

@@ -1,0 +1,147 @@
+"""The camera's develop process: JPEGs from DNGs, off the server's threads and GIL.
+
+The server has threads (the camera loop, the web server's pool), and a process with threads
+must not fork (a lock another thread holds stays locked in the child), so the banded develop
+of ``mrig develop``, which forks a worker per CPU for each frame (:mod:`isp.forked`), cannot
+run inside it. It runs here instead: a separate, single-threaded Python process started with
+``subprocess`` (fork + exec, safe from a threaded parent), which develops one DNG at a time
+with exactly ``mrig develop``'s code (:func:`firmware.capture.develop.jpeg_from_dng`) and its
+forked band workers. The JPEG comes back over a pipe and the server saves it.
+
+The process ignores SIGINT and SIGTERM (a Ctrl-C or systemd's stop reaches the whole process
+group): it ends when the server closes its pipe, after the JPEG in hand, so a graceful stop
+can drain the queue. Protocol: the server writes one JSON line per DNG
+(``{"dng": path}``); the process answers a JSON line (``{"ok": true, "size": n}`` followed by
+``n`` bytes of JPEG, or ``{"ok": false, "error": "..."}``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from firmware.capture.develop import DevelopOptions, jpeg_from_dng
+
+log = logging.getLogger(__name__)
+
+
+class DevelopFailed(Exception):
+    """A DNG could not be developed (the message says why), or the process died."""
+
+
+class DevelopProcess:
+    """The develop process seen from the server: :meth:`develop` one DNG at a time.
+
+    The process starts on first use (a server that never shoots a JPEG never starts it) or on
+    :meth:`start`, and again if it died.
+    """
+
+    def __init__(self, options: DevelopOptions | None = None) -> None:
+        self.options = options or DevelopOptions()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self._ensure()
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+        options = {"quality": self.options.quality,
+                   "tuning": str(self.options.tuning) if self.options.tuning else None}
+        # No shell; the arguments are this interpreter, our module and our own settings.
+        self._proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "firmware.capture.developer", json.dumps(options)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+        )
+        log.info("develop process started (pid %d)", self._proc.pid)
+        return self._proc
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def develop(self, dng: Path) -> bytes:
+        """The JPEG of ``dng``; :class:`DevelopFailed` if it cannot be developed."""
+        with self._lock:
+            proc = self._ensure()
+            if proc.stdin is None or proc.stdout is None:  # pragma: no cover - PIPE gives both
+                raise DevelopFailed("the develop process has no pipes")
+            try:
+                proc.stdin.write(json.dumps({"dng": str(dng)}).encode() + b"\n")
+                proc.stdin.flush()
+                header = proc.stdout.readline()
+                if not header:
+                    raise DevelopFailed(f"the develop process ended (exit {proc.wait()})")
+                reply = json.loads(header)
+                if not reply.get("ok"):
+                    raise DevelopFailed(str(reply.get("error", "develop failed")))
+                size = int(reply["size"])
+                jpeg = proc.stdout.read(size)
+                if len(jpeg) != size:
+                    raise DevelopFailed(f"the develop process ended (exit {proc.wait()})")
+                return jpeg
+            except (BrokenPipeError, ValueError) as e:
+                self._kill()
+                raise DevelopFailed(f"the develop process failed: {e}") from e
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """End the process: its pipe closes, it exits after the JPEG in hand."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(timeout_s)
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def main(argv: list[str]) -> int:
+    """The process: develop each DNG named on stdin, answer on stdout, until stdin ends."""
+    from isp.exc import IspError
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    settings = json.loads(argv[0]) if argv else {}
+    options = DevelopOptions(
+        quality=int(settings.get("quality", 92)),
+        tuning=Path(settings["tuning"]) if settings.get("tuning") else None,
+    )
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        try:
+            jpeg = jpeg_from_dng(Path(json.loads(line)["dng"]), options)
+        except (IspError, OSError, ValueError, KeyError) as e:
+            out.write(json.dumps({"ok": False, "error": str(e) or type(e).__name__}).encode() + b"\n")
+        else:
+            out.write(json.dumps({"ok": True, "size": len(jpeg)}).encode() + b"\n")
+            out.write(jpeg)
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
