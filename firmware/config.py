@@ -49,6 +49,10 @@ class StorageSettings(_Section):
     data_dir: Path = Path("data")
     reserve_mib: int = Field(64, ge=0, le=65536)
     """Free space kept on the card for the system; captures stop before eating into it."""
+    buffer_frames: int = Field(0, ge=0, le=64)
+    """Raw frames the shot buffer holds in memory on their way to the card; a press that finds
+    it full is refused ("buffer full"). 0: from the Pi's memory (7 on a 1 GB Pi, 63 on 4 GB;
+    see firmware/capture/pipeline.py)."""
 
 
 class GpioSettings(_Section):

@@ -598,7 +598,7 @@ class Picamera2Camera(Camera):
             self._camera()
             if not self._running or self._mode is None:
                 raise exc.CameraNotRunning("configure() and start() the camera before a still")
-            press_ns = self._clock.monotonic_ns()
+            press_ns, unix_press_ns = self._clock.monotonic_ns(), time.time_ns()
             controls = self._controls
             override = exposure_time_us is not None or analogue_gain is not None
             if override:
@@ -632,13 +632,16 @@ class Picamera2Camera(Camera):
                 self._still_active = False
                 self._still_done.notify_all()
                 self._restore_controls()
-        return self._with_lag(raw, press_ns)
+        return self._with_lag(raw, press_ns, unix_press_ns)
 
-    def _with_lag(self, raw: RawFrame, asked_ns: int) -> RawFrame:
-        """The still with its shutter lag and wall-clock start (see FrameMetadata)."""
+    def _with_lag(self, raw: RawFrame, asked_ns: int, unix_asked_ns: int) -> RawFrame:
+        """The still with its shutter lag and wall-clock start (see FrameMetadata). The wall
+        clock is read once, at the press (``unix_asked_ns``), and the frame's time carried
+        over from its SensorTimestamp: the frames of a burst are exactly their frame times
+        apart, whatever the wall clock does meanwhile (NTP steps, or the simulated clock)."""
         start_ns = raw.metadata.sensor_timestamp_ns - raw.metadata.exposure_time_us * 1000
         self.last_shutter_lag_ms = (start_ns - asked_ns) / 1e6
-        unix_ns = time.time_ns() - (self._clock.monotonic_ns() - start_ns)
+        unix_ns = unix_asked_ns + (start_ns - asked_ns)
         return dataclasses.replace(raw, metadata=dataclasses.replace(
             raw.metadata, shutter_lag_ms=self.last_shutter_lag_ms, exposure_start_unix_ns=unix_ns))
 
@@ -681,13 +684,15 @@ class Picamera2Camera(Camera):
                 self._still_done.wait()
             if not self._running or self._mode is None or not self.zero_shutter_lag:
                 raise exc.CameraNotRunning("a burst needs the full-resolution live view running")
-            press_ns = self._clock.monotonic_ns()
+            press_ns, unix_press_ns = self._clock.monotonic_ns(), time.time_ns()
             self._still_active = True
             generation = self._generation
         try:
             if exposures is None:
-                return self._burst(count, on_frame, press_ns, timeout_s, generation, cancel)
-            return self._bracket(exposures, on_frame, press_ns, timeout_s, generation, cancel)
+                return self._burst(count, on_frame, (press_ns, unix_press_ns), timeout_s,
+                                   generation, cancel)
+            return self._bracket(exposures, on_frame, (press_ns, unix_press_ns), timeout_s,
+                                 generation, cancel)
         except exc.StillCancelled:
             self._abort_exposure(generation)
             return 0
@@ -708,8 +713,9 @@ class Picamera2Camera(Camera):
         # compares SensorTimestamp - ExposureTime with this.
         return self._clock.monotonic_ns() - (period_us + exposure_us) * 500
 
-    def _burst(self, count: int, on_frame: Any, press_ns: int, timeout_s: float,
+    def _burst(self, count: int, on_frame: Any, press: tuple[int, int], timeout_s: float,
                generation: int, cancel: threading.Event | None) -> int:
+        press_ns, unix_press_ns = press
         # All the jobs at once, ahead of the live view's next one: picamera2 hands each job
         # the next completed request in turn (capture_request_ pops completed_requests), so
         # they get consecutive frames while the live view waits for the burst to end.
@@ -726,7 +732,7 @@ class Picamera2Camera(Camera):
                 finally:
                     request.release()
                 jobs[i] = None
-                on_frame(self._with_lag(raw, press_ns))
+                on_frame(self._with_lag(raw, press_ns, unix_press_ns))
                 delivered += 1
         except exc.StillCancelled:
             raise  # the abort flushes the jobs left
@@ -749,8 +755,10 @@ class Picamera2Camera(Camera):
             self._picam2.set_controls(self._libcamera_controls(controls, self._mode))
         self._in_flight.append((self._frames_seen, int(exposure_us)))
 
-    def _bracket(self, exposures: list[tuple[int, float]], on_frame: Any, press_ns: int,
-                 timeout_s: float, generation: int, cancel: threading.Event | None) -> int:
+    def _bracket(self, exposures: list[tuple[int, float]], on_frame: Any,
+                 press: tuple[int, int], timeout_s: float, generation: int,
+                 cancel: threading.Event | None) -> int:
+        press_ns, unix_press_ns = press
         count = len(exposures)
         got: list[RawFrame | None] = [None] * count
         emitted = 0
@@ -781,7 +789,7 @@ class Picamera2Camera(Camera):
                 self._set_exposure(*exposures[missing])
                 last_found = frames
             while emitted < count and got[emitted] is not None:
-                on_frame(self._with_lag(got[emitted], press_ns))
+                on_frame(self._with_lag(got[emitted], press_ns, unix_press_ns))
                 got[emitted] = None
                 emitted += 1
         return emitted

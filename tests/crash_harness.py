@@ -39,7 +39,7 @@ def set_password(data_dir: Path) -> None:
 class Server:
     """``mrig serve --camera virtual`` in a subprocess; ``kill()`` is SIGKILL, no clean-up at all."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, config: Path | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -48,7 +48,8 @@ class Server:
         self._log = open(log, "ab")  # closed in kill() or stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "firmware.cli", "serve", "--camera", "virtual", "--host",
-             "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir)],
+             "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir),
+             *(["--config", str(config)] if config else [])],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
 

@@ -3,7 +3,9 @@ against ``mrig serve --camera virtual`` on 127.0.0.1 with a fresh data folder.
 
 The first test goes through first-time setup with the setup code from the server's log, like a
 new owner would, then shoots: changes the shutter speed and sees the readout and the picture
-respond, captures, finds the photo in the Gallery, downloads its JPEG and DNG, and deletes it.
+respond, captures, reviews the photo with a tap of its thumbnail (developing, then the JPEG,
+zoomed to 100 %), finds it in the gallery, downloads its JPEG and DNG, and deletes it. Then
+every drive mode, end to end.
 Every request must stay on 127.0.0.1 and no page error may occur. Screenshots go to
 ``test-artifacts/ui/``.
 """
@@ -226,19 +228,36 @@ def test_shoot_from_the_phone(phone: Phone) -> None:
     )
     controls = page.request.get(phone.server.base + "/api/controls").json()
     assert controls["ae_enable"] is True and controls["exposure_priority"] == "shutter"
-    assert page.locator("#chip-iso").inner_text() == "Auto"
+    page.wait_for_function("() => document.querySelector('#chip-iso').textContent === 'Auto'")
 
     # Back to program mode for the photo; then capture.
     page.get_by_role("radio", name="Program").click()
     page.wait_for_function("() => document.querySelector('#chip-shutter').textContent === 'Auto'")
     capture.click()
     toast = page.locator("#toast")
-    # A 12 MP DNG plus a JPEG developed on the CPU: allow for a slow, shared machine.
+    # Answered once the 12 MP DNG is on the card; the JPEG develops afterwards.
     toast.filter(has_text="Saved").wait_for(timeout=CAPTURE_WAIT_MS)
     saved = re.search(r"MRIG_\w+", toast.inner_text()).group(0)
 
-    # Gallery: the photo is there; full view; download both files; delete it.
+    # Review: a tap of the thumbnail shows the last shot full screen, developing at first
+    # (the camera ISP's picture from the DNG), then the JPEG.
     page.get_by_role("button", name="Gallery").click()
+    page.locator("#viewer-title").filter(has_text=saved).wait_for()
+    page.wait_for_function("() => document.querySelector('#viewer-img').dataset.full === 'true'",
+                           timeout=CAPTURE_WAIT_MS)
+    assert page.locator("#viewer-badge").is_hidden()
+    page.evaluate("() => document.querySelector('#viewer-img').decode()")
+    phone.shot("04-viewer")
+    # 100 %: one image pixel per device pixel, panned by scrolling.
+    page.get_by_role("button", name="Zoom to 100 %").click()
+    shown = page.evaluate("""() => { const i = document.querySelector('#viewer-img');
+        return [i.getBoundingClientRect().width * devicePixelRatio, i.naturalWidth]; }""")
+    assert shown[1] == 4056 and abs(shown[0] - shown[1]) < 2
+    phone.shot("04b-viewer-100")
+    page.get_by_role("button", name="Zoom to 100 %").click()
+
+    # The gallery: the photo is there.
+    page.get_by_role("button", name="All photos").click()
     thumb = page.get_by_role("button", name=f"Photo {saved}")
     thumb.wait_for()
     page.wait_for_function("() => [...document.querySelectorAll('#thumbs img')].every(i => i.complete && i.naturalWidth > 0)")
@@ -246,8 +265,6 @@ def test_shoot_from_the_phone(phone: Phone) -> None:
     phone.shot("03-gallery")
     thumb.click()
     page.wait_for_function("() => document.querySelector('#viewer-img').dataset.full === 'true'")
-    page.evaluate("() => document.querySelector('#viewer-img').decode()")
-    phone.shot("04-viewer")
     for label, magic in (("Download JPEG", (b"\xff\xd8\xff",)), ("Download DNG", (b"II*\x00", b"MM\x00*"))):
         with page.expect_download() as info:
             page.get_by_role("link", name=label).click()
@@ -321,7 +338,16 @@ def test_aids_magnify_errors_and_landscape(phone: Phone) -> None:
     page.get_by_role("button", name="Capture", exact=True).click()
     page.locator("#toast").filter(has_text="out of range").wait_for()
     assert "653" in page.locator("#toast").inner_text()
+    # The sheet opens again with the message next to the field.
+    error = page.locator("#drive-options .field-error")
+    error.wait_for()
+    assert "653" in error.inner_text() and field.get_attribute("aria-invalid") == "true"
     phone.shot("07-error")
+    field.fill("30")
+    field.dispatch_event("change")
+    assert error.count() == 0
+    page.get_by_role("radio", name="Single").check()
+    page.get_by_role("button", name="Done").click()
 
     # Landscape: the controls move to the side and everything stays reachable.
     page.set_viewport_size({"width": 915, "height": 412})
@@ -366,11 +392,113 @@ def test_drive_modes_from_the_phone(phone: Phone) -> None:
     count.dispatch_event("change")
     page.get_by_role("button", name="Done").click()
     page.get_by_role("button", name="Capture", exact=True).click()
-    page.locator("#countdown-label").filter(has_text="Next frame 2 of 100").wait_for(
+    page.locator("#countdown-label").filter(has_text="1 of 100 · next in 59 min").wait_for(
         timeout=CAPTURE_WAIT_MS)
     phone.shot("09-interval")
     page.get_by_role("button", name="Cancel capture").click()
     page.locator("#toast").filter(has_text="Cancelled after 1 of 100").wait_for()
     interval = page.request.get(base + "/api/jobs").json()[0]
     assert (interval["kind"], interval["state"]) == ("interval", "cancelled")
+    assert page.request.get(base + "/api/photos").json()["total"] == before + 4
+    _drive(page, "Single")
     assert phone.outside == [] and phone.errors == []
+
+
+def _drive(page, mode: str, fields: dict[str, str] | None = None, file_format: str | None = None) -> None:
+    """Pick a drive mode in the sheet, fill its fields, close it."""
+    page.get_by_role("button", name="Drive mode").click()
+    page.get_by_role("radio", name=mode).check()
+    for label, value in (fields or {}).items():
+        field = page.locator("#drive-options").get_by_label(label)
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+            field.dispatch_event("change")
+    if file_format:
+        page.get_by_role("radio", name=file_format, exact=True).check()
+    page.get_by_role("button", name="Done").click()
+
+
+def _total(page, base: str) -> int:
+    return page.request.get(base + "/api/photos").json()["total"]
+
+
+def test_self_timer_and_five_quick_taps(phone: Phone) -> None:
+    """The self-timer takes nothing before its delay and one photo after; five taps within two
+    seconds are five photos, or refusals the page says in words, never silence."""
+    _log_in(phone)
+    page = phone.page
+    base = phone.server.base
+    before = _total(page, base)
+    _drive(page, "Self-timer", {"Delay": "10"}, "DNG")
+    page.get_by_role("button", name="Capture", exact=True).click()
+    page.locator("#countdown-label").filter(has_text="Self-timer").wait_for()
+    phone.shot("10-self-timer")
+    ring = page.locator("#countdown-text").inner_text()
+    assert 1 <= int(ring) <= 10
+    assert _total(page, base) == before  # nothing before the delay
+    page.locator("#toast").filter(has_text="Saved").wait_for(timeout=CAPTURE_WAIT_MS)
+    assert _total(page, base) == before + 1
+
+    _drive(page, "Single", file_format="DNG + JPEG")
+    answers: list[int] = []
+    page.on("response", lambda r: r.url.endswith("/api/capture") and answers.append(r.status))
+    capture = page.get_by_role("button", name="Capture", exact=True)
+    start = time.monotonic()
+    for _ in range(5):
+        capture.click()
+        page.wait_for_timeout(350)
+    assert time.monotonic() - start < 2.5
+    deadline = time.monotonic() + CAPTURE_WAIT_MS / 1000
+    while len(answers) < 5:
+        assert time.monotonic() < deadline, answers
+        page.wait_for_timeout(100)
+    assert set(answers) <= {200, 503}, answers
+    assert _total(page, base) == before + 1 + answers.count(200)
+    # Developing: the page counts the JPEGs still to come, and the count goes to zero.
+    page.locator("#developing").filter(has_text="Developing").wait_for(timeout=CAPTURE_WAIT_MS)
+    phone.shot("11-developing")
+    page.locator("#developing").wait_for(state="hidden", timeout=CAPTURE_WAIT_MS)
+    assert all(not item["developing"] for item in
+               page.request.get(base + "/api/photos").json()["items"])
+    assert phone.outside == [] and phone.errors == []
+
+
+def test_bracketing_and_a_cancelled_long_exposure(phone: Phone) -> None:
+    _log_in(phone)
+    page = phone.page
+    base = phone.server.base
+    before = _total(page, base)
+    _drive(page, "Bracketing", {"Frames": "3", "Step": "1"}, "DNG")
+    page.get_by_role("button", name="Capture", exact=True).click()
+    page.locator("#toast").filter(has_text="Saved 3 photos").wait_for(timeout=CAPTURE_WAIT_MS)
+    items = page.request.get(base + "/api/photos", params={"limit": 3}).json()["items"]
+    assert _total(page, base) == before + 3
+    newest_first = [item["exposure"]["exposure_time_us"] for item in items]
+    metered, under, over = newest_first[::-1]
+    assert under / metered == pytest.approx(0.5, rel=0.02)
+    assert over / metered == pytest.approx(2.0, rel=0.02)
+
+    # A 30 s exposure shows the time left; the shutter button cancels it mid-exposure.
+    _drive(page, "Long exposure", {"Exposure (s, up to 653)": "30"})
+    page.get_by_role("button", name="Capture", exact=True).click()
+    page.locator("#countdown-label").filter(has_text="Exposing").wait_for(timeout=CAPTURE_WAIT_MS)
+    page.wait_for_function("() => Number(document.querySelector('#countdown-text').textContent) <= 28")
+    phone.shot("12-long-exposure")
+    page.get_by_role("button", name="Cancel capture").click()
+    page.locator("#toast").filter(has_text="Cancelled after 0 of 1").wait_for()
+    assert _total(page, base) == before + 3  # the frame was discarded
+    job = page.request.get(base + "/api/jobs").json()[0]
+    assert (job["kind"], job["state"]) == ("long", "cancelled")
+    # The live view is back at once, not after the 30 s, and the status is running.
+    status = page.request.get(base + "/api/status").json()
+    assert status["state"] == "running" and status["recoveries"] == 0
+    frames = status["frames"]
+    deadline = time.monotonic() + 15
+    while page.request.get(base + "/api/status").json()["frames"] < frames + 5:
+        assert time.monotonic() < deadline, "the live view did not come back"
+        time.sleep(0.1)
+    _drive(page, "Single", file_format="DNG + JPEG")
+    assert phone.outside == [] and phone.errors == []
+

@@ -82,25 +82,53 @@ def _nested_metadata(annotation: object) -> list:
     return found
 
 
-def _body_model(request: Request) -> type[BaseModel] | None:
+def _body_models(request: Request) -> dict[str | None, type[BaseModel]]:
+    """The route's body model (key ``None``), or for a tagged union (the drive modes) each
+    member model by its tag, as pydantic puts it in an error's ``loc``."""
     route = request.scope.get("route")
     field = getattr(route, "body_field", None)
     body = getattr(getattr(field, "field_info", None), "annotation", None)
-    return body if isinstance(body, type) and issubclass(body, BaseModel) else None
+    if isinstance(body, type) and issubclass(body, BaseModel):
+        return {None: body}
+    return dict(_tagged_models(body))
+
+
+def _tagged_models(annotation: object) -> list[tuple[str, type[BaseModel]]]:
+    found: list[tuple[str, type[BaseModel]]] = []
+    for arg in typing.get_args(annotation):
+        model = typing.get_args(arg)[0] if typing.get_origin(arg) is typing.Annotated else arg
+        tags = [m.tag for m in getattr(arg, "__metadata__", ()) if hasattr(m, "tag")]
+        if tags and isinstance(model, type) and issubclass(model, BaseModel):
+            found.append((tags[0], model))
+        else:
+            found += _tagged_models(arg)
+    return found
+
+
+def _field_bounds(models: dict[str | None, type[BaseModel]], loc: tuple) -> tuple | None:
+    """``(field, (min, max))`` for an error at ``loc`` in the body, if the field has a range."""
+    if len(loc) < 2 or loc[0] != "body":
+        return None
+    if None in models:
+        model, field = models[None], str(loc[1])
+    elif len(loc) >= 3 and loc[1] in models:
+        model, field = models[loc[1]], str(loc[2])
+    else:
+        return None
+    bounds = field_range(model, field)
+    return (field, bounds) if bounds else None
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """FastAPI's 422, with every out-of-range message stating the whole allowed range."""
-    model = _body_model(request)
+    models = _body_models(request)
     details = []
     for item in error.errors():
         item = dict(item)
-        loc = item.get("loc", ())
-        in_body = model is not None and len(loc) >= 2 and loc[0] == "body"
-        bounds = field_range(model, str(loc[1])) if in_body else None
-        if bounds and item.get("type", "").startswith(("greater", "less")):
-            lo, hi = bounds
-            item["msg"] = f"{loc[1]} must be between {lo} and {hi}; got {item.get('input')}"
+        found = _field_bounds(models, tuple(item.get("loc", ())))
+        if found and item.get("type", "").startswith(("greater", "less")):
+            field, (lo, hi) = found
+            item["msg"] = f"{field} must be between {lo} and {hi}; got {item.get('input')}"
             item["allowed"] = {"min": lo, "max": hi}
         details.append(item)
     return await request_validation_exception_handler(request, RequestValidationError(details))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -46,6 +47,8 @@ class DevelopProcess:
         self.options = options or DevelopOptions()
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        #: CPU seconds the last develop took in the process and its band workers.
+        self.last_cpu_s = 0.0
 
     def start(self) -> None:
         with self._lock:
@@ -88,6 +91,7 @@ class DevelopProcess:
                 if not reply.get("ok"):
                     raise DevelopFailed(str(reply.get("error", "develop failed")))
                 size = int(reply["size"])
+                self.last_cpu_s = float(reply.get("cpu_s", 0.0))
                 jpeg = proc.stdout.read(size)
                 if len(jpeg) != size:
                     raise DevelopFailed(f"the develop process ended (exit {proc.wait()})")
@@ -119,6 +123,13 @@ class DevelopProcess:
             proc.stdout.close()
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished band workers."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main(argv: list[str]) -> int:
     """The process: develop each DNG named on stdin, answer on stdout, until stdin ends."""
     from isp.exc import IspError
@@ -132,12 +143,14 @@ def main(argv: list[str]) -> int:
     )
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
+        cpu_before = _cpu_s()
         try:
             jpeg = jpeg_from_dng(Path(json.loads(line)["dng"]), options)
         except (IspError, OSError, ValueError, KeyError) as e:
             out.write(json.dumps({"ok": False, "error": str(e) or type(e).__name__}).encode() + b"\n")
         else:
-            out.write(json.dumps({"ok": True, "size": len(jpeg)}).encode() + b"\n")
+            cpu_s = round(_cpu_s() - cpu_before, 4)
+            out.write(json.dumps({"ok": True, "size": len(jpeg), "cpu_s": cpu_s}).encode() + b"\n")
             out.write(jpeg)
         out.flush()
     return 0

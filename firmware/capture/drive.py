@@ -293,9 +293,11 @@ class Job:
         return min((self.frames_done + part) / self.frames_total, 1.0)
 
     def as_dict(self, now_ns: int) -> dict[str, Any]:
-        waiting = None
+        waiting = left = None
         if self.phase == "waiting" and self.next_frame_at_ns is not None:
             waiting = max(0.0, (self.next_frame_at_ns - now_ns) / 1e9)
+        if self.phase == "exposing" and self.frame_started_ns is not None:
+            left = max(0.0, (self.frame_started_ns + self.frame_expected_ns - now_ns) / 1e9)
         return {
             "id": self.id,
             "kind": self.kind,
@@ -307,6 +309,7 @@ class Job:
             "shutter_lag_ms": [round(v, 1) for v in self.shutter_lag_ms],
             "frames_total": self.frames_total,
             "next_frame_in_s": waiting,
+            "exposure_left_s": None if left is None else round(left, 1),
             "files": list(self.files),
             "error": self.error,
         }

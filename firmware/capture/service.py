@@ -126,6 +126,7 @@ class CaptureService:
         """Photos in ``<data_dir>/photos``, lenses in ``<data_dir>/lenses.json``, the tuning
         chosen by ``camera.tuning``."""
         kwargs.setdefault("tuning", default_tuning(settings.camera.tuning))
+        kwargs.setdefault("buffer_frames", settings.storage.buffer_frames or None)
         return cls(
             camera,
             PhotoStore.from_settings(settings),

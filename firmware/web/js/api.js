@@ -43,7 +43,7 @@ function fieldWords(loc) {
 function unitWords(field, v) {
   if (field === "exposure_time_us") return `${v / 1e6} s`;
   if (field === "analogue_gain") return `ISO ${Math.round(v * 100)}`;
-  if (field.endsWith("_s")) return `${v} s`;
+  if (field.endsWith("_s")) return v > 0 && v < 0.5 ? `1/${Math.round(1 / v)} s` : `${v} s`;
   if (field.endsWith("_mm")) return `${v} mm`;
   if (field.includes("f_number")) return `f/${v}`;
   return String(v);
@@ -61,6 +61,13 @@ function rangeWords(item) {
   return null;
 }
 
+/** One 422 item in words: "Number of frames out of range: allowed 2 to 100." */
+export function fieldMessage(item) {
+  const range = rangeWords(item);
+  const what = fieldWords(item.loc);
+  return range ? `${what} out of range: ${range}.` : `${what}: ${item.msg}.`;
+}
+
 /** A sentence for an error answer, from its status and ``detail``. */
 export function describeError(status, detail) {
   const text = typeof detail === "string" ? detail : "";
@@ -69,20 +76,20 @@ export function describeError(status, detail) {
     case 401: return "Please log in to the camera.";
     case 403: return "The camera refused this request; log in again.";
     case 404: return text && !/^not found$/i.test(text) ? text : "Not available on this camera.";
-    case 409: return text || "The camera is busy with another shot.";
+    case 409: {
+      const words = text.replace(/^busy:\s*/, "");
+      return words ? words[0].toUpperCase() + words.slice(1) : "The camera is busy with another shot.";
+    }
     case 413: return "That is too large for the camera.";
     case 422: {
-      if (Array.isArray(detail) && detail.length) {
-        return detail.map((item) => {
-          const range = rangeWords(item);
-          const what = fieldWords(item.loc);
-          return range ? `${what} out of range: ${range}.` : `${what}: ${item.msg}.`;
-        }).join(" ");
-      }
+      if (Array.isArray(detail) && detail.length) return detail.map(fieldMessage).join(" ");
       return text || "That value is out of range.";
     }
     case 429: return "Too many tries — wait a minute, then try again.";
-    case 503: return `Camera reconnecting…${text ? ` (${text.replace(/^camera recovering:\s*/, "")})` : ""}`;
+    case 503:
+      // The buffer of shots waiting for the card is full: a moment, not a fault.
+      if (/^buffer full/.test(text)) return `Buffer full — ${text.replace(/^buffer full:\s*/, "")}.`;
+      return `Camera reconnecting…${text ? ` (${text.replace(/^camera recovering:\s*/, "")})` : ""}`;
     case 507: return `Card full — delete some photos to make room.${text ? ` ${text}` : ""}`;
     default: return text || `The camera answered ${status}.`;
   }

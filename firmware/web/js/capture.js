@@ -1,8 +1,11 @@
 // The shutter button, drive modes and the progress of long work (with cancel).
-// POST /api/capture takes {mode, format, self_timer_s, ...}; single shots answer with the
-// finished job (its "files"), longer drive modes with a job (202) polled until it ends.
+// POST /api/capture takes {mode, format, self_timer_s, ...}. A single press answers as soon as
+// its DNG is on the card (the JPEG develops afterwards), so presses are never locked out: each
+// tap is a photo or a refusal said in words (buffer full, card full, a drive mode running).
+// Longer drive modes answer with a job (202), followed until it ends; the shutter button
+// cancels it meanwhile.
 
-import { api, ApiError, bus, get } from "./api.js";
+import { api, ApiError, bus, fieldMessage, get } from "./api.js";
 import { durationLabel, shutterLabel } from "./exposure.js";
 import { $, closeOnBackdrop, el, openSheet, prefs, toast } from "./ui.js";
 
@@ -25,6 +28,8 @@ export class Capture {
     this.controls = controls;
     this.settings = { ...DEFAULTS, ...prefs.get("drive", {}) };
     this.job = null;
+    this.starting = false;
+    this.pressing = 0;
     this.button = $("#capture");
     this.button.addEventListener("click", () => (this.job ? this.cancel() : this.shoot()));
     $("#drive-btn").addEventListener("click", () => this.openSheet());
@@ -51,9 +56,10 @@ export class Capture {
 
   _options() {
     const s = this.settings;
-    const number = (key, label, attrs) => el("label", {}, label, el("input", {
-      type: "number", inputmode: "decimal", value: String(s[key]), ...attrs,
-      onchange: (e) => { s[key] = Number(e.target.value); this._save(); },
+    // data-field: the API's name for the value, where its 422 points.
+    const number = (key, label, attrs, field = key) => el("label", {}, label, el("input", {
+      type: "number", inputmode: "decimal", value: String(s[key]), "data-field": field, ...attrs,
+      onchange: (e) => { s[key] = Number(e.target.value); this._clearFieldErrors(); this._save(); },
     }));
     const select = (key, label, options) => el("label", {}, label, el("select", {
       onchange: (e) => { s[key] = Number(e.target.value); this._save(); },
@@ -114,26 +120,63 @@ export class Capture {
   }
 
   async shoot(body = this.request()) {
-    if (this.busy) return;
-    this.busy = true;
-    this.button.dataset.busy = "true";
-    flash();
-    // A full-resolution still is developed on the Pi (several seconds); say so if it takes long.
-    const busy = setTimeout(() => this._showBusy(), 800);
-    const exposureS = body.exposure_time_s ?? (this.controls.state?.exposure_time_us ?? 0) / 1e6;
+    if (body.mode === "single" && !body.self_timer_s) return this.press(body);
+    if (this.job || this.starting) return;   // while a job runs the button cancels it
+    this.starting = true;
+    this._clearFieldErrors();
     try {
-      const answer = await api("POST", "/api/capture", body, { timeoutMs: 180_000 + exposureS * 1000 });
-      clearTimeout(busy);
+      const answer = await api("POST", "/api/capture", body, { timeoutMs: 30_000 });
       if (answer.state === "done") this._done(answer.files);
       else await this.follow(answer);
     } catch (e) {
-      toast(e instanceof ApiError && e.unavailable ? "This camera cannot capture yet." : e.message, "error", 6000);
+      this._refused(e);
     } finally {
-      clearTimeout(busy);
-      this.busy = false;
-      this.button.dataset.busy = "false";
+      this.starting = false;
       this._hideProgress();
     }
+  }
+
+  /** One photo now. Taps are never dropped: each is answered when its raw is on the card. */
+  async press(body) {
+    flash();
+    this.pressing += 1;
+    this.button.dataset.saving = "true";
+    const exposureS = (this.controls.state?.exposure_time_us ?? 0) / 1e6;
+    try {
+      const answer = await api("POST", "/api/capture", body, { timeoutMs: 60_000 + exposureS * 1000 });
+      this._done(answer.files);
+    } catch (e) {
+      this._refused(e);
+    } finally {
+      this.pressing -= 1;
+      this.button.dataset.saving = String(this.pressing > 0);
+    }
+  }
+
+  /** A refusal in words; a value out of range is also shown next to its field in the sheet. */
+  _refused(e) {
+    if (e instanceof ApiError && e.status === 422 && Array.isArray(e.detail) && this._fieldErrors(e.detail)) {
+      openSheet($("#drive-sheet"));
+    }
+    toast(e instanceof ApiError && e.unavailable ? "This camera cannot capture yet." : e.message, "error", 6000);
+  }
+
+  _fieldErrors(detail) {
+    let shown = false;
+    for (const item of detail) {
+      const field = String((item.loc || []).at(-1) ?? "");
+      const input = $("#drive-options").querySelector(`[data-field="${CSS.escape(field)}"]`);
+      if (!input) continue;
+      input.setAttribute("aria-invalid", "true");
+      input.after(el("small", { class: "field-error", role: "alert" }, fieldMessage(item)));
+      shown = true;
+    }
+    return shown;
+  }
+
+  _clearFieldErrors() {
+    for (const node of document.querySelectorAll("#drive-options .field-error")) node.remove();
+    for (const node of document.querySelectorAll('#drive-options [aria-invalid="true"]')) node.removeAttribute("aria-invalid");
   }
 
   shootDark() {
@@ -147,6 +190,7 @@ export class Capture {
   /** Poll a job until it ends, showing countdown and progress. */
   async follow(job) {
     this.job = job;
+    this.button.dataset.busy = "true";
     this.button.setAttribute("aria-label", "Cancel capture");
     try {
       while (this.job && !["done", "cancelled", "failed"].includes(job.state)) {
@@ -164,6 +208,7 @@ export class Capture {
       else this._done(job.files || []);
     } finally {
       this.job = null;
+      this.button.dataset.busy = "false";
       this.button.setAttribute("aria-label", "Capture");
     }
   }
@@ -178,34 +223,31 @@ export class Capture {
     }
   }
 
+  /** "3 of 10 · next in 7 s", a self-timer's countdown, a long exposure's time left. */
   _showProgress(job) {
-    const box = $("#countdown");
-    box.hidden = false;
-    const text = $("#countdown-text");
-    const label = $("#countdown-label");
-    if (job.phase === "waiting" && job.next_frame_in_s != null) {
-      text.textContent = countdownText(job.next_frame_in_s);
-      text.dataset.long = String(text.textContent.length > 3);
-      label.textContent = job.frames_total > 1 ? `Next frame ${job.frames_done + 1} of ${job.frames_total}` : "Self-timer";
-    } else if (job.phase === "saving") {
-      text.dataset.long = "false";
-      text.textContent = "…";
-      label.textContent = "Saving";
-    } else {
-      text.textContent = `${Math.round((job.progress ?? 0) * 100)}%`;
-      text.dataset.long = String(text.textContent.length > 3);
-      label.textContent = `Exposing ${job.frames_done + 1 > job.frames_total ? job.frames_total : job.frames_done + 1} of ${job.frames_total}`;
-    }
-    $("#countdown-progress").value = job.progress ?? 0;
-  }
-
-  _showBusy() {
-    if (this.job) return;
     $("#countdown").hidden = false;
-    $("#countdown-text").textContent = "…";
-    $("#countdown-label").textContent = "Saving the photo";
-    $("#countdown-progress").removeAttribute("value");   // indeterminate
-    $("#countdown-cancel").hidden = true;
+    const text = $("#countdown-text");
+    const many = job.frames_total > 1;
+    const taken = `${job.frames_done} of ${job.frames_total}`;
+    let ring;
+    let label;
+    if (job.phase === "waiting" && job.next_frame_in_s != null) {
+      ring = countdownText(job.next_frame_in_s);
+      label = many ? `${taken} · next in ${durationWords(job.next_frame_in_s)}` : "Self-timer";
+    } else if (job.phase === "saving") {
+      ring = many ? `${job.frames_saved}/${job.frames_total}` : "…";
+      label = `Saving ${job.frames_saved} of ${job.frames_total} to the card`;
+    } else if (job.exposure_left_s != null && job.exposure_left_s >= 2) {
+      ring = countdownText(job.exposure_left_s);
+      label = many ? `Exposing ${Math.min(job.frames_done + 1, job.frames_total)} of ${job.frames_total}` : "Exposing";
+    } else {
+      ring = many ? `${job.frames_done}/${job.frames_total}` : `${Math.round((job.progress ?? 0) * 100)}%`;
+      label = many ? `${taken} taken` : "Exposing";
+    }
+    text.textContent = ring;
+    text.dataset.long = String(ring.length > 3);
+    $("#countdown-label").textContent = label;
+    $("#countdown-progress").value = job.progress ?? 0;
   }
 
   _hideProgress() {
@@ -216,9 +258,20 @@ export class Capture {
   _done(files) {
     const s = this.controls.state;
     const exposure = s?.actual ? ` · ${shutterLabel(s.actual.exposure_time_us)} ISO ${s.actual.iso}` : "";
-    toast(files.length ? `Saved ${files.join(", ")}${exposure}` : "Saved", "ok", 2500);
+    const names = [...new Set(files.map((f) => f.replace(/\.\w+$/, "")))];
+    const what = names.length > 1 ? `${names.length} photos` : names[0] ?? "";
+    toast(files.length ? `Saved ${what}${exposure}` : "Saved", "ok", 2500);
     bus.dispatchEvent(new CustomEvent("captured", { detail: files }));
   }
+}
+
+/** "7 s", "4 min 5 s", "1 h 2 min". */
+function durationWords(seconds) {
+  const total = Math.max(0, Math.ceil(seconds));
+  if (total < 60) return `${total} s`;
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  return h ? `${h} h ${m} min` : `${m} min ${total % 60} s`;
 }
 
 /** What fits in the countdown circle: "7" seconds, "4:05", "1:00:00". */

@@ -1,5 +1,7 @@
-// The gallery: thumbnails newest first, a full view, DNG/JPEG downloads, delete with
-// confirmation, and the space left on the card (also "shots left" in the status bar).
+// The gallery: the last shot's review on a tap of its thumbnail (full screen, 100 % zoom,
+// swipe to the ones before), thumbnails newest first, DNG/JPEG downloads, delete with
+// confirmation, the space left on the card (also "shots left" in the status bar), and how
+// many JPEGs the camera is still developing.
 
 import { api, ApiError, bus, get } from "./api.js";
 import { bytesLabel, shutterLabel } from "./exposure.js";
@@ -14,10 +16,97 @@ export class Gallery {
     this.total = 0;
     this.available = true;
     this.space = null;
-    $("#gallery-btn").addEventListener("click", () => this.open());
+    this.index = 0;
+    this.developing = 0;
+    this._watching = false;
+    $("#gallery-btn").addEventListener("click", () => this.review());
     $("#gallery-more").addEventListener("click", () => this.load(this.items.length));
+    $("#viewer-all").addEventListener("click", () => { $("#viewer").close(); this.open(); });
+    $("#viewer-prev").addEventListener("click", () => this.step(1));
+    $("#viewer-next").addEventListener("click", () => this.step(-1));
+    $("#viewer-zoom").addEventListener("click", () => this.zoom());
+    $("#viewer-img").addEventListener("dblclick", (e) => this.zoom(e));
+    $("#viewer").addEventListener("keydown", (e) => {
+      if (e.key === "ArrowLeft") this.step(1);
+      else if (e.key === "ArrowRight") this.step(-1);
+    });
+    this._swipe($("#viewer-image"));
     closeOnBackdrop($("#viewer"));
-    bus.addEventListener("captured", () => this.refresh());
+    bus.addEventListener("captured", () => { this.refresh(); this.watchDeveloping(); });
+    this.watchDeveloping();
+  }
+
+  /** The last shot full screen (the gallery's grid when there is none yet). */
+  async review() {
+    await this.load(0);
+    if (this.items.length) this.view(this.items[0]);
+    else this.open();
+  }
+
+  /** Older (+1) or newer (−1) photo in the viewer; loads the next page when needed. */
+  async step(delta) {
+    const next = this.index + delta;
+    if (next >= this.items.length && this.items.length < this.total) await this.load(this.items.length);
+    if (next >= 0 && next < this.items.length) this.view(this.items[next]);
+  }
+
+  _swipe(area) {
+    let start = null;
+    area.addEventListener("pointerdown", (e) => {
+      if (area.dataset.zoom !== "true" && e.isPrimary) start = { x: e.clientX, y: e.clientY };
+    });
+    area.addEventListener("pointerup", (e) => {
+      if (!start) return;
+      const dx = e.clientX - start.x;
+      const dy = e.clientY - start.y;
+      start = null;
+      if (Math.abs(dx) > 50 && Math.abs(dx) > 1.5 * Math.abs(dy)) this.step(dx > 0 ? 1 : -1);
+    });
+    area.addEventListener("pointercancel", () => { start = null; });
+  }
+
+  /** Fit ↔ 100 % (one image pixel per screen pixel), centred where tapped. */
+  zoom(event) {
+    const area = $("#viewer-image");
+    const img = $("#viewer-img");
+    const on = area.dataset.zoom !== "true";
+    const rect = img.getBoundingClientRect();
+    const fx = event ? (event.clientX - rect.left) / rect.width : 0.5;
+    const fy = event ? (event.clientY - rect.top) / rect.height : 0.5;
+    area.dataset.zoom = String(on);
+    $("#viewer-zoom").setAttribute("aria-pressed", String(on));
+    img.style.width = on ? `${img.naturalWidth / (window.devicePixelRatio || 1)}px` : "";
+    if (on) {
+      area.scrollLeft = fx * img.clientWidth - area.clientWidth / 2;
+      area.scrollTop = fy * img.clientHeight - area.clientHeight / 2;
+    }
+  }
+
+  /** Poll the camera's develop queue while JPEGs are developing; show how many. */
+  async watchDeveloping() {
+    if (this._watching) return;
+    this._watching = true;
+    try {
+      for (;;) {
+        let queue;
+        try {
+          queue = await get("/api/capture/queue");
+        } catch {
+          break;
+        }
+        const n = (queue.developing ?? 0) + (queue.buffered ?? 0);
+        const badge = $("#developing");
+        badge.hidden = n === 0;
+        badge.textContent = queue.buffered ? `Saving ${queue.buffered} · developing ${queue.developing}`
+          : `Developing ${queue.developing}`;
+        if (n < this.developing) await this.refresh();
+        this.developing = n;
+        if (n === 0) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    } finally {
+      this._watching = false;
+    }
   }
 
   thumbUrl(item) { return `/api/photos/${enc(item.name)}/thumbnail`; }
@@ -76,12 +165,18 @@ export class Gallery {
       el("button", { type: "button", class: "thumb", "aria-label": `Photo ${item.name}`,
         onclick: () => this.view(item) },
       el("img", { src: this.thumbUrl(item), alt: "", loading: "lazy", decoding: "async" }),
-      el("span", { class: "fmt" }, (item.formats || []).map((f) => f.toUpperCase()).join("+"))))));
+      el("span", { class: "fmt" }, [...(item.formats || []).map((f) => f.toUpperCase()),
+        ...(item.developing ? ["JPEG…"] : [])].join("+"))))));
     $("#gallery-more").hidden = this.items.length >= this.total;
   }
 
   view(item) {
+    this.index = Math.max(0, this.items.findIndex((i) => i.name === item.name));
+    $("#viewer-prev").disabled = this.index >= this.total - 1;
+    $("#viewer-next").disabled = this.index === 0;
+    if ($("#viewer-image").dataset.zoom === "true") this.zoom();
     $("#viewer-title").textContent = item.name;
+    $("#viewer-badge").hidden = !item.developing;
     const jpeg = (item.files || []).find((f) => /\.jpe?g$/i.test(f));
     const img = $("#viewer-img");
     // The thumbnail at once, then the full JPEG once decoded (12 MP takes a moment on a phone).
@@ -116,6 +211,28 @@ export class Gallery {
     actions.push(el("button", { type: "button", class: "btn btn-danger", onclick: () => this.remove(item) }, "Delete"));
     $("#viewer-actions").replaceChildren(...actions);
     openSheet($("#viewer"));
+    if (item.developing) this._whenDeveloped(item);
+  }
+
+  /** A developing photo in the viewer: the full JPEG as soon as it is there. */
+  async _whenDeveloped(item) {
+    while ($("#viewer").open && $("#viewer-title").textContent === item.name) {
+      await new Promise((r) => setTimeout(r, 1000));
+      let fresh;
+      try {
+        const page = await get(`/api/photos?offset=0&limit=${Math.min(500, this.index + 5)}`);
+        fresh = page.items?.find((i) => i.name === item.name);
+      } catch {
+        return;
+      }
+      if (!fresh) return;   // deleted meanwhile
+      if (!fresh.developing) {
+        const at = this.items.findIndex((i) => i.name === item.name);
+        if (at >= 0) this.items[at] = fresh;
+        if ($("#viewer-title").textContent === item.name) this.view(fresh);
+        return;
+      }
+    }
   }
 
   async remove(item) {
