@@ -60,6 +60,7 @@ TMP_PREFIX = ".tmp-"
 THUMBS_DIR = ".thumbs"
 SPOOL_DIR = ".spool"
 COUNTER_FILE = ".photo-counter"
+COUNTER_BLOCK = 16
 THUMB_MAX_SIDE = 320
 
 _STEM = r"MRIG_(\d{8})_(\d{6})_(\d{4,9})"
@@ -90,15 +91,21 @@ def _full_error(path: Path, e: OSError) -> StorageFull:
 
 
 def atomic_write(
-    path: Path, data: bytes | bytearray | memoryview, *, overwrite: bool = True, mode: int = 0o644
+    path: Path,
+    data: bytes | bytearray | memoryview,
+    *,
+    overwrite: bool = True,
+    mode: int = 0o644,
+    sync_folder: bool = True,
 ) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of ``data``.
 
     The data goes to a hidden ``.tmp-`` file in the same folder, is fsync-ed, and then
     replaces ``path`` (``overwrite=True``, for state files) or is linked to it only if the name
     is free (``overwrite=False``, for photos: :class:`FileExistsError` otherwise). The folder is
-    fsync-ed afterwards. A full card raises :class:`StorageFull`; the temporary file is gone
-    whatever happens.
+    fsync-ed afterwards (unless ``sync_folder`` is false: a caller writing several files into
+    one folder fsyncs it once after the last). A full card raises :class:`StorageFull`; the
+    temporary file is gone whatever happens.
     """
     folder = path.parent
     tmp = _create_temp(folder, path.name, mode)
@@ -123,7 +130,8 @@ def atomic_write(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    fsync_dir(folder)
+    if sync_folder:
+        fsync_dir(folder)
 
 
 def _create_temp(folder: Path, name: str, mode: int = 0o644) -> Path:
@@ -250,6 +258,7 @@ class PhotoStore:
         self._lock = threading.RLock()
         self.removed_at_start = self._recover()
         self._counter = self._load_counter()
+        self._counter_stored = self._counter  # names below this one are free to use
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> PhotoStore:
@@ -299,6 +308,14 @@ class PhotoStore:
             fsync_dir(self.spool)
         return removed
 
+    def close(self) -> None:
+        """Store the exact counter (a clean stop leaves no gap in the names; after a crash the
+        rest of the block taken is skipped)."""
+        with self._lock:
+            if self._counter_stored != self._counter:
+                atomic_write(self.state_dir / COUNTER_FILE, f"{self._counter}\n".encode())
+                self._counter_stored = self._counter
+
     def _load_counter(self) -> int:
         stored = 0
         with contextlib.suppress(OSError, ValueError):
@@ -343,7 +360,12 @@ class PhotoStore:
         while True:
             n = self._counter
             self._counter += 1
-            atomic_write(self.state_dir / COUNTER_FILE, f"{self._counter}\n".encode())
+            if self._counter > self._counter_stored:
+                # Counters are taken COUNTER_BLOCK at a time: the file (two fsyncs) is written
+                # once per block, not per shot. A crash skips the rest of a block; no name is
+                # ever used twice.
+                self._counter_stored = self._counter - 1 + COUNTER_BLOCK
+                atomic_write(self.state_dir / COUNTER_FILE, f"{self._counter_stored}\n".encode())
             stem = f"MRIG_{when:%Y%m%d_%H%M%S}_{n:04d}"
             if not any(
                 os.path.lexists(self.folder / f"{stem}.{ext}")
@@ -379,17 +401,23 @@ class PhotoStore:
                 timespec="seconds"), **info, "name": stem}
             written: list[Path] = []
             try:
+                # Each file is fsync-ed as it is written, the folders once at the end: until
+                # then a crash may keep any of them, and recovery drops a marker without its
+                # DNG; the press is answered only after the folders are synced.
                 if develop:
                     atomic_write(marker, json.dumps({"keep_dng": keep_dng}).encode(),
-                                 overwrite=False)
+                                 overwrite=False, sync_folder=False)
                     written.append(marker)
                 path = self.folder / f"{stem}.{SIDECAR_EXTENSION}"
                 atomic_write(path, json.dumps(sidecar, sort_keys=True, default=str).encode(),
-                             overwrite=False)
+                             overwrite=False, sync_folder=False)
                 written.append(path)
                 path = (self.folder if keep_dng else self.spool) / f"{stem}.dng"
-                atomic_write(path, dng, overwrite=False)
+                atomic_write(path, dng, overwrite=False, sync_folder=False)
                 written.append(path)
+                fsync_dir(self.folder)
+                if develop or not keep_dng:
+                    fsync_dir(self.spool)
             except BaseException:
                 self._unlink_all(written)
                 raise

@@ -15,6 +15,7 @@ import simplejpeg
 from firmware.config import Settings
 from firmware.exc import InvalidPhotoName, PhotoNotFound, StorageFull
 from firmware.storage import (
+    COUNTER_BLOCK,
     COUNTER_FILE,
     MIB,
     PHOTO_FILE_RE,
@@ -48,10 +49,14 @@ def test_names_unique_with_a_clock_stuck_in_1970(tmp_path):
     assert len(set(names)) == 5
     assert names[0] == "MRIG_19700101_000000_0000.jpg"
     assert all(PHOTO_FILE_RE.fullmatch(n) for n in names)
-    # A reboot (new store, same folder) continues the counter instead of reusing names.
-    again = _store(tmp_path).save({"jpg": b"y"})[0]
-    assert again == "MRIG_19700101_000000_0005.jpg"
-    assert (tmp_path / COUNTER_FILE).read_text().strip() == "6"
+    # A reboot (new store, same folder) continues the counter instead of reusing names: after
+    # a clean stop at the next number, after a crash past the block of names taken.
+    store.close()
+    again = _store(tmp_path)
+    assert again.save({"jpg": b"y"})[0] == "MRIG_19700101_000000_0005.jpg"
+    assert (tmp_path / COUNTER_FILE).read_text().strip() == str(5 + COUNTER_BLOCK)
+    after_crash = _store(tmp_path).save({"jpg": b"z"})[0]  # `again` was never closed
+    assert after_crash == f"MRIG_19700101_000000_{5 + COUNTER_BLOCK:04d}.jpg"
 
 
 def test_counter_restarts_above_existing_photos_when_its_file_is_lost(tmp_path):

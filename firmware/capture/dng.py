@@ -135,7 +135,7 @@ def _raw_ifd(raw: RawFrame) -> Ifd:
 
 def encode_dng(
     raw: RawFrame, shot: ShotInfo, tuning: Tuning, preview_rgb: np.ndarray | None = None
-) -> bytes:
+) -> bytearray:
     """The DNG file for ``raw`` as bytes.
 
     ``preview_rgb`` (uint8 ``(h, w, 3)`` sRGB, e.g. the developed JPEG's image) becomes the

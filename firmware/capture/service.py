@@ -145,6 +145,7 @@ class CaptureService:
         ``drain_s``; the rest stays spooled and develops at the next start."""
         self.drive.close()
         self.pipeline.close(drain_s)
+        self.store.close()
 
     def press_shutter(self) -> list[str]:
         """The hardware shutter button: one still, both formats, like the phone's button."""

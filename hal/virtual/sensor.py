@@ -264,10 +264,23 @@ class VirtualSensor:
         e_per_unit = physics.electrons_per_unit(e.lux, e.exposure_us, lens.f_number)
         black = BLACK_LEVEL_12BIT >> (12 - bit_depth)
         dn = physics.expose(base * np.float32(e_per_unit), e.analogue_gain, bit_depth, black,
-                            self._rng)
+                            _BankedNormal(self))
         white = (1 << bit_depth) - 1
         return ipa.render_preview(dn, black, white, colour_gains, self.tuning.ccm(ccm_ct),
                                   self._lut)
+
+
+class _BankedNormal:
+    """The sensor's noise bank in the shape of ``numpy.random.Generator.standard_normal``: the
+    ISP picture's noise without drawing 2.4 million normals a frame (24 ms of CPU, a quarter
+    of a full-resolution frame's rendering)."""
+
+    def __init__(self, sensor: VirtualSensor) -> None:
+        self._sensor = sensor
+
+    def standard_normal(self, shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+        return self._sensor._standard_normal(int(np.prod(shape))).reshape(shape).astype(
+            dtype, copy=False)
 
 
 def _unit_electrons(mode: ModeSpec, lens: Lens, colour_temperature: float,

@@ -17,7 +17,6 @@ Times are this machine's (2 cores, shared); the ratios are what carries over.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -88,35 +87,55 @@ def _burst(client) -> tuple[list[float], int]:
     return [b - a for a, b in zip(lags, lags[1:], strict=False)], frame_us
 
 
-def _rss_of_tree(pid: int) -> int:
-    """RSS of a process and all its descendants, bytes."""
-    total = 0
-    todo = [pid]
+def _pss_of_tree(pid: int) -> tuple[int, int]:
+    """Proportional set size (a page shared by n processes counts 1/n in each, so forked band
+    workers sharing the raw are not counted twice) of a process, and of its descendants."""
+    def pss(p: int) -> int:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def children(p: int) -> list[int]:
+        """Children of every thread of ``p`` (the develop process is started by a thread)."""
+        found = []
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    found += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+        return found
+
+    below, todo = 0, children(pid)
     while todo:
         p = todo.pop()
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-        except OSError:
-            continue
-    return total
+        below += pss(p)
+        todo += children(p)
+    return pss(pid), below
 
 
-def _queue_memory(root: Path) -> tuple[int, int]:
+def _queue_memory(root: Path) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(server, develop processes) PSS at rest and at their peaks while ten taps drain."""
     frames = buffer_frames_for(PI_1GB_MEMTOTAL)
     server = _server(root / "memory", buffer_frames=frames)
     try:
         client = server.client()
-        idle = _rss_of_tree(server.proc.pid)
-        peak = idle
+        client.post("/api/capture", json={"format": "both"}).raise_for_status()
+        wait_developed(client)  # the develop process is up, as in a server that has shot
+        time.sleep(1.0)
+        idle = _pss_of_tree(server.proc.pid)
+        peak = list(idle)
         stop = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
             while not stop.is_set():
-                peak = max(peak, _rss_of_tree(server.proc.pid))
+                now = _pss_of_tree(server.proc.pid)
+                peak[0], peak[1] = max(peak[0], now[0]), max(peak[1], now[1])
                 time.sleep(0.02)
 
         sampler = threading.Thread(target=sample)
@@ -126,7 +145,7 @@ def _queue_memory(root: Path) -> tuple[int, int]:
         stop.set()
         sampler.join()
         print(f"  ten taps with a {frames}-raw buffer: answers {sorted(codes)}")
-        return idle, peak
+        return idle, (peak[0], peak[1])
     finally:
         server.stop()
 
@@ -193,13 +212,16 @@ def main() -> None:
               f"{statistics.median(srv_wall):.2f} s / {statistics.median(srv_cpu):.2f} s: "
               f"{statistics.median(srv_wall) / statistics.median(cli_wall):.3f}× wall, "
               f"{statistics.median(srv_cpu) / statistics.median(cli_cpu):.3f}× CPU (goal ≤ 1.05×)")
-        idle, peak = _queue_memory(root)
+        (idle_server, idle_dev), (peak_server, peak_dev) = _queue_memory(root)
         frames = buffer_frames_for(PI_1GB_MEMTOTAL)
-        print(f"  memory while ten shots drain (a {frames}-raw buffer, as on a 1 GB Pi): server "
-              f"and develop processes {idle / MIB:.0f} MiB idle, peak {peak / MIB:.0f} MiB "
-              f"({peak / PI_1GB_MEMTOTAL:.0%} of a 1 GB Pi's {PI_1GB_MEMTOTAL / MIB:.0f} MiB "
-              f"MemTotal; budget: {RESERVED_BYTES // MIB} MiB for the system and mrig's "
-              f"processes plus the buffer's {frames * FRAME_BYTES / MIB:.0f} MiB)")
+        print(f"  memory (PSS) while ten shots drain, a {frames}-raw buffer as on a 1 GB Pi: "
+              f"server {idle_server / MIB:.0f} MiB at rest, {peak_server / MIB:.0f} MiB peak "
+              f"(+{(peak_server - idle_server) / MIB:.0f}; the buffer is {frames * FRAME_BYTES / MIB:.0f} "
+              f"MiB); develop process and band workers {idle_dev / MIB:.0f} MiB at rest, "
+              f"{peak_dev / MIB:.0f} MiB peak. The server's rest includes the virtual camera "
+              f"(its sensor renders and buffers), which on a Pi is libcamera's CMA instead. "
+              f"A 1 GB Pi: MemTotal {PI_1GB_MEMTOTAL / MIB:.0f} MiB, "
+              f"{RESERVED_BYTES // MIB} MiB kept for the system and mrig's processes.")
 
 
 if __name__ == "__main__":
