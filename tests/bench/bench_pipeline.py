@@ -17,6 +17,7 @@ Times are this machine's (2 cores, shared); the ratios are what carries over.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
