@@ -51,6 +51,9 @@ class DevelopProcess:
         self.last_cpu_s = 0.0
 
     def start(self) -> None:
+        """Start the process if it is not running (without waiting for a develop in hand)."""
+        if self.pid is not None:
+            return
         with self._lock:
             self._ensure()
 

@@ -206,6 +206,9 @@ class ShotPipeline:
                     return
                 shot = self._buffer.popleft()
                 self._writing += 1
+            if shot.file_format != "dng" and hasattr(self.developer, "start"):
+                # The develop process imports numpy and the ISP while this DNG is written.
+                self.developer.start()
             try:
                 self._write(shot)
             finally:
