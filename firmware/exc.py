@@ -62,5 +62,13 @@ class BufferFull(MrigError):
     headers = {"Retry-After": "1"}
 
 
+class CardTimeout(MrigError, TimeoutError):
+    """The card did not take a photo in time (a failing card or USB stick) (503)."""
+
+
+class ShuttingDown(MrigError):
+    """The camera is stopping: no new photos (503)."""
+
+
 class DarkFrameUnusable(MrigError, ValueError):
     """No dark frame was shot, or it does not match the exposure, gain or size (422)."""

@@ -198,8 +198,8 @@ class CameraService:
         shutter lag on a backend that has it), rather than a still at a time."""
         camera = self._camera
         return (self._zero_shutter_lag and camera is not None
-                and getattr(camera, "capture_burst", None) is not None
-                and camera.zero_shutter_lag)
+                and type(camera).capture_burst is not Camera.capture_burst
+                and bool(getattr(camera, "zero_shutter_lag", False)))
 
     def capture_burst(
         self,

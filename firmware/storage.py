@@ -386,16 +386,18 @@ class PhotoStore:
         *,
         keep_dng: bool,
         develop: bool,
+        jpeg_bytes: int = 0,
     ) -> list[str]:
         """Save a shot's DNG before its JPEG exists: in the folder (``keep_dng``) or, for a
         JPEG-only shot, in the spool; with ``develop`` a spool marker is written first, so the
-        JPEG is made even after a crash. Returns the photo names the shot will have. All or
-        nothing, like :meth:`save`."""
+        JPEG is made even after a crash. ``jpeg_bytes`` is room the JPEG to come will need:
+        a card without it refuses the shot now rather than its JPEG later. Returns the photo
+        names the shot will have. All or nothing, like :meth:`save`."""
         if not keep_dng and not develop:
             raise ValueError("a shot keeps its DNG, its JPEG, or both")
         with self._lock:
             files = 1 + int(develop)
-            self.check_space(len(dng) + (files + 2) * _PER_FILE_SLACK)
+            self.check_space(len(dng) + develop * jpeg_bytes + (files + 2) * _PER_FILE_SLACK)
             marker = self.spool / f"{stem}.{SIDECAR_EXTENSION}"
             sidecar = {"captured_at": info.get("captured_at") or self._now().isoformat(
                 timespec="seconds"), **info, "name": stem}
@@ -405,8 +407,7 @@ class PhotoStore:
                 # then a crash may keep any of them, and recovery drops a marker without its
                 # DNG; the press is answered only after the folders are synced.
                 if develop:
-                    atomic_write(marker, json.dumps({"keep_dng": keep_dng}).encode(),
-                                 overwrite=False, sync_folder=False)
+                    atomic_write(marker, b"{}", overwrite=False, sync_folder=False)
                     written.append(marker)
                 path = self.folder / f"{stem}.{SIDECAR_EXTENSION}"
                 atomic_write(path, json.dumps(sidecar, sort_keys=True, default=str).encode(),
@@ -415,9 +416,10 @@ class PhotoStore:
                 path = (self.folder if keep_dng else self.spool) / f"{stem}.dng"
                 atomic_write(path, dng, overwrite=False, sync_folder=False)
                 written.append(path)
-                fsync_dir(self.folder)
+                # The spool first: a marker must never be lost while its DNG stays.
                 if develop or not keep_dng:
                     fsync_dir(self.spool)
+                fsync_dir(self.folder)
             except BaseException:
                 self._unlink_all(written)
                 raise
@@ -619,6 +621,8 @@ class PhotoStore:
         stem = name.split(".")[0]
         targets = [name] if "." in name else [f"{stem}.{e}" for e in PHOTO_EXTENSIONS]
         with self._lock:
+            if name.endswith(".dng") and self._spool_pending_dng(stem):
+                return [name]
             dropped = ("." not in name or name.endswith(".jpg")) and self._drop_pending(stem)
             present = []
             for filename in targets:
@@ -639,6 +643,17 @@ class PhotoStore:
             if dropped and f"{stem}.jpg" not in present:
                 present.append(f"{stem}.jpg")  # the JPEG that will not come
             return present
+
+    def _spool_pending_dng(self, stem: str) -> bool:
+        """Deleting the DNG of a shot whose JPEG is still to come: the DNG moves to the spool
+        (out of the gallery) until the JPEG is made from it, then goes. True if it did."""
+        marker = self.spool / f"{stem}.{SIDECAR_EXTENSION}"
+        if not marker.is_file() or self._lstat_regular(f"{stem}.dng") is None:
+            return False
+        os.rename(self.folder / f"{stem}.dng", self.spool / f"{stem}.dng")
+        fsync_dir(self.spool)
+        fsync_dir(self.folder)
+        return True
 
     def _drop_pending(self, stem: str) -> bool:
         """Forget a shot's JPEG to come (its spool marker and spool DNG); True if it had one."""

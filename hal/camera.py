@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -242,7 +243,12 @@ class Camera(abc.ABC):
     - :meth:`capture_still`: a full-resolution raw still; switches the sensor to the
       full-resolution mode and back, so the live view resumes afterwards. When the live view
       already runs in the full-resolution mode, no switch is needed: the still is the frame
-      being exposed (zero shutter lag).
+      being exposed (zero shutter lag). Setting its ``cancel`` event aborts the exposure
+      (:class:`hal.exc.StillCancelled`).
+
+    A backend may implement :meth:`capture_burst`: consecutive frames of a full-resolution
+    live view, for bursts at the sensor's rate and brackets (the base raises
+    :class:`NotImplementedError`; callers then take stills one at a time).
 
     A backend may override :meth:`describe` to add facts for ``/api/camera``.
 
@@ -294,9 +300,23 @@ class Camera(abc.ABC):
         *,
         exposure_time_us: int | None = None,
         analogue_gain: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> RawFrame:
         """A full-resolution raw still; ``exposure_time_us``/``analogue_gain`` fix the
         exposure for this still only (auto exposure off), never the user's controls."""
+
+    def capture_burst(
+        self,
+        count: int,
+        on_frame: Callable[[RawFrame], None],
+        *,
+        exposures: list[tuple[int, float]] | None = None,
+        cancel: threading.Event | None = None,
+        timeout_s: float = 5.0,
+    ) -> int:
+        """``count`` consecutive frames to ``on_frame`` (``exposures``: one exposure time and
+        gain each, a bracket); returns how many were delivered before ``cancel``."""
+        raise NotImplementedError(f"{self.backend or 'this camera'} takes no bursts")
 
     def describe(self) -> dict[str, object]:
         return {"backend": self.backend}

@@ -95,6 +95,8 @@ WAIT_SLICE_S = 0.05
 #: sensor's delays (libcamera camera_sensor_properties.cpp: imx477 exposure and gain 2, vblank
 #: 3), plus the frame exposing meanwhile. Measured on the virtual camera: 8 frames.
 CONTROL_LATENCY_FRAMES = 9
+#: Jobs a burst keeps queued ahead of the frame it is reading (see ``_burst``).
+BURST_JOBS_AHEAD = 2
 
 
 class _Restarted(exc.HalError):
@@ -231,6 +233,9 @@ class Picamera2Camera(Camera):
         self._lock = threading.RLock()
         self._still_done = threading.Condition(self._lock)
         self._still_active = False
+        #: A burst or bracket takes every frame: the live view waits for it (its jobs would
+        #: take frames in between, and its wait would time out behind a long burst).
+        self._burst_active = False
         self._generation = 0
         #: Deliberate restarts (a cancelled exposure): a live-view wait cancelled by one asks
         #: for a new frame instead of reporting a fault.
@@ -413,6 +418,7 @@ class Picamera2Camera(Camera):
     def _stop_locked(self) -> None:
         self._running = False
         self._generation += 1
+        self._still_done.notify_all()
         if self._picam2 is None:
             return
         with contextlib.suppress(Exception):
@@ -495,13 +501,15 @@ class Picamera2Camera(Camera):
         return round((timeout_s + longest * 1e-6) * 1e9)
 
     def _wait(self, job: Any, timeout_s: float, generation: int, what: str,
-              extra_ns: int = 0, cancel: threading.Event | None = None) -> Any:
+              extra_ns: int = 0, cancel: threading.Event | None = None,
+              restarts: int | None = None) -> Any:
         """The job's result, waiting in short slices; interrupted by stop/close, and by
         ``cancel`` (:class:`~hal.exc.StillCancelled`). The budget is taken again at every
-        slice, so a longer exposure set meanwhile extends it."""
+        slice, so a longer exposure set meanwhile extends it. ``restarts`` is the restart
+        count when the job was made (read under the lock with it)."""
         started = self._clock.monotonic_ns()
         real_started = time.monotonic()
-        restarts = self._restarts
+        restarts = self._restarts if restarts is None else restarts
         while True:
             try:
                 return job.get_result(timeout=WAIT_SLICE_S)
@@ -538,18 +546,23 @@ class Picamera2Camera(Camera):
     def next_frame(self, timeout_s: float = 2.0) -> PreviewFrame:
         t0 = time.thread_time_ns()
         with self._lock:
-            if not self._running:
-                raise exc.CameraNotRunning("start() the camera before asking for frames")
+            while True:
+                if not self._running:
+                    raise exc.CameraNotRunning("start() the camera before asking for frames")
+                if not self._burst_active:
+                    break
+                self._still_done.wait()
             generation = self._generation
-            job = self._request_job()
+            job, restarts = self._request_job(), self._restarts
         while True:
             try:
                 with _errors("waiting for a preview frame"):
-                    request = self._wait(job, timeout_s, generation, "live view")
+                    request = self._wait(job, timeout_s, generation, "live view",
+                                         restarts=restarts)
                 break
             except _Restarted:  # a cancelled exposure restarted the camera: the next frame
                 with self._lock:
-                    job = self._request_job()
+                    job, restarts = self._request_job(), self._restarts
         t1 = time.thread_time_ns()
         try:
             with _errors("reading a preview frame"):
@@ -662,6 +675,7 @@ class Picamera2Camera(Camera):
                 picam2.set_controls(self._libcamera_controls(self._controls, self._mode))
                 picam2.start()
             self._last_duration_us = 0
+            self._starting = True  # libcamera's start before the next frame
 
     def capture_burst(
         self,
@@ -685,22 +699,37 @@ class Picamera2Camera(Camera):
             if not self._running or self._mode is None or not self.zero_shutter_lag:
                 raise exc.CameraNotRunning("a burst needs the full-resolution live view running")
             press_ns, unix_press_ns = self._clock.monotonic_ns(), time.time_ns()
-            self._still_active = True
+            self._still_active = self._burst_active = True
             generation = self._generation
+        delivered = 0
+
+        def deliver(raw: RawFrame) -> None:
+            nonlocal delivered
+            on_frame(self._with_lag(raw, press_ns, unix_press_ns))
+            delivered += 1
+
+        jobs: deque[Any] = deque()  # our picamera2 jobs not yet read
         try:
             if exposures is None:
-                return self._burst(count, on_frame, (press_ns, unix_press_ns), timeout_s,
-                                   generation, cancel)
-            return self._bracket(exposures, on_frame, (press_ns, unix_press_ns), timeout_s,
-                                 generation, cancel)
-        except exc.StillCancelled:
+                self._burst(count, deliver, timeout_s, generation, cancel, jobs)
+            else:
+                self._bracket(exposures, deliver, timeout_s, generation, cancel, jobs)
+        except BaseException as error:
+            # Cancelled, or stopped by anything else (on_frame raised, a timeout): jobs still
+            # queued would each take a frame and hold it forever (picamera2 does not unschedule
+            # a cancelled job), so flush them all and start the live view again; a job that
+            # already took a frame gives it back.
             self._abort_exposure(generation)
-            return 0
+            for job in jobs:
+                _release_if_finished(job)
+            if not isinstance(error, exc.StillCancelled):
+                raise
         finally:
             with self._lock:
-                self._still_active = False
+                self._still_active = self._burst_active = False
                 self._still_done.notify_all()
                 self._restore_controls()
+        return delivered
 
     def _nearest_flush(self) -> int:
         """The ``flush`` timestamp that picks the frame whose exposure is nearest now."""
@@ -713,35 +742,32 @@ class Picamera2Camera(Camera):
         # compares SensorTimestamp - ExposureTime with this.
         return self._clock.monotonic_ns() - (period_us + exposure_us) * 500
 
-    def _burst(self, count: int, on_frame: Any, press: tuple[int, int], timeout_s: float,
-               generation: int, cancel: threading.Event | None) -> int:
-        press_ns, unix_press_ns = press
-        # All the jobs at once, ahead of the live view's next one: picamera2 hands each job
-        # the next completed request in turn (capture_request_ pops completed_requests), so
-        # they get consecutive frames while the live view waits for the burst to end.
+    def _burst(self, count: int, deliver: Any, timeout_s: float, generation: int,
+               cancel: threading.Event | None, jobs: deque[Any]) -> None:
+        """Consecutive frames. The live view is held back meanwhile, so picamera2 hands each
+        of our jobs the next completed request in turn (capture_request_ pops
+        completed_requests); two jobs stay queued ahead, so no frame completes without one
+        waiting for it, and no more than two requests are held while ``deliver`` waits (a
+        full buffer): the camera keeps its other buffers."""
         with self._lock, _errors("starting a burst"):
-            jobs = [self._request_job(flush=self._nearest_flush())]
-            jobs += [self._request_job() for _ in range(count - 1)]
-        delivered = 0
-        try:
-            for i, job in enumerate(jobs):
-                with _errors("capturing a burst"):
-                    request = self._wait(job, timeout_s, generation, "burst", cancel=cancel)
+            jobs.append(self._request_job(flush=self._nearest_flush()))
+            queued = 1
+            while queued < min(count, BURST_JOBS_AHEAD):
+                jobs.append(self._request_job())
+                queued += 1
+        for _ in range(count):
+            with _errors("capturing a burst"):
+                request = self._wait(jobs[0], timeout_s, generation, "burst", cancel=cancel)
+                jobs.popleft()
                 try:
                     raw = self._still(request)
                 finally:
                     request.release()
-                jobs[i] = None
-                on_frame(self._with_lag(raw, press_ns, unix_press_ns))
-                delivered += 1
-        except exc.StillCancelled:
-            raise  # the abort flushes the jobs left
-        except BaseException:
-            for job in jobs:
-                if job is not None:
-                    _abandon(job)
-            raise
-        return delivered
+            deliver(raw)
+            if queued < count:
+                with self._lock, _errors("capturing a burst"):
+                    jobs.append(self._request_job())
+                queued += 1
 
     def _matches(self, md: dict[str, Any], want_us: int, want_gain: float) -> bool:
         line_us = 1e6 / self._mode.max_fps / max(1, self._mode.size[1])
@@ -755,10 +781,8 @@ class Picamera2Camera(Camera):
             self._picam2.set_controls(self._libcamera_controls(controls, self._mode))
         self._in_flight.append((self._frames_seen, int(exposure_us)))
 
-    def _bracket(self, exposures: list[tuple[int, float]], on_frame: Any,
-                 press: tuple[int, int], timeout_s: float, generation: int,
-                 cancel: threading.Event | None) -> int:
-        press_ns, unix_press_ns = press
+    def _bracket(self, exposures: list[tuple[int, float]], deliver: Any, timeout_s: float,
+                 generation: int, cancel: threading.Event | None, jobs: deque[Any]) -> None:
         count = len(exposures)
         got: list[RawFrame | None] = [None] * count
         emitted = 0
@@ -769,17 +793,18 @@ class Picamera2Camera(Camera):
         while emitted < count:
             if frames > limit:
                 raise exc.CameraError("the bracket's exposures did not reach the sensor")
-            job = self._request_job(flush=flush if frames == 0 else None)
+            jobs.append(self._request_job(flush=flush if frames == 0 else None))
             with _errors("capturing a bracket"):
-                request = self._wait(job, timeout_s, generation, "bracket", cancel=cancel)
-            try:
-                md = request.get_metadata()
-                i = next((k for k in range(emitted, count)
-                          if got[k] is None and self._matches(md, *exposures[k])), None)
-                if i is not None:
-                    got[i], last_found = self._still(request, md), frames
-            finally:
-                request.release()
+                request = self._wait(jobs[0], timeout_s, generation, "bracket", cancel=cancel)
+                jobs.popleft()
+                try:
+                    md = request.get_metadata()
+                    i = next((k for k in range(emitted, count)
+                              if got[k] is None and self._matches(md, *exposures[k])), None)
+                    if i is not None:
+                        got[i], last_found = self._still(request, md), frames
+                finally:
+                    request.release()
             frames += 1
             if next_set < count:  # one setting per frame: each rides on its own request
                 self._set_exposure(*exposures[next_set])
@@ -789,10 +814,9 @@ class Picamera2Camera(Camera):
                 self._set_exposure(*exposures[missing])
                 last_found = frames
             while emitted < count and got[emitted] is not None:
-                on_frame(self._with_lag(got[emitted], press_ns, unix_press_ns))
-                got[emitted] = None
+                raw, got[emitted] = got[emitted], None
+                deliver(raw)
                 emitted += 1
-        return emitted
 
     def _metered(self) -> tuple[int, float]:
         md = self._last_metadata
@@ -990,6 +1014,14 @@ def _abandon(job: Any) -> None:
         return
     except InvalidStateError:  # it finished first
         log.debug("abandoned job had finished; releasing its request")
+    with contextlib.suppress(Exception):
+        result = job.get_result(timeout=0)
+        if hasattr(result, "release"):
+            result.release()
+
+
+def _release_if_finished(job: Any) -> None:
+    """Give back the frame a job took, if it finished with one (after a flush)."""
     with contextlib.suppress(Exception):
         result = job.get_result(timeout=0)
         if hasattr(result, "release"):

@@ -312,3 +312,13 @@ def test_delete_and_paging(tiny):
     assert client.delete(f"/api/photos/{names[0]}").json() == {"deleted": [names[0]]}
     assert client.get(f"/api/photos/{names[0]}").status_code == 404
     assert client.get("/api/photos").json()["total"] == 2
+
+
+def test_a_drive_mode_stops_at_the_first_frame_the_full_card_refuses(tiny):
+    client, service, camera = tiny
+    service.store._free_bytes = lambda _: 1000
+    job = _wait_job(client, client.post("/api/capture", json={
+        "mode": "interval", "interval_s": 1, "count": 20, "format": "dng"}).json()["id"])
+    assert job["state"] == "failed" and job["error"].startswith("storage full")
+    assert job["frames_done"] == 1 and len(camera.stills) == 1  # not all 20 exposed
+    assert client.get("/api/photos").json()["total"] == 0

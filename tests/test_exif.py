@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import shutil
+import struct
 import subprocess
 
 import numpy as np
@@ -96,3 +97,33 @@ def test_insert_app1_placement():
     with pytest.raises(ValueError):
         insert_app1(b"GIF89a", app1)
     assert len(app1) <= 65537
+
+
+def _be_ifd(entries, start):
+    """A big-endian IFD at ``start``: (tag, type, count, value bytes)."""
+    head, data = struct.pack(">H", len(entries)), b""
+    at = start + 2 + 12 * len(entries) + 4
+    for tag, kind, count, raw in entries:
+        if len(raw) <= 4:
+            head += struct.pack(">HHI", tag, kind, count) + raw.ljust(4, b"\0")
+        else:
+            head += struct.pack(">HHII", tag, kind, count, at + len(data))
+            data += raw
+    return head + struct.pack(">I", 0) + data
+
+
+def test_the_jpegs_exif_is_copied_from_another_cameras_big_endian_dng():
+    """mrig develop of a DNG from elsewhere keeps its tags: big-endian, the Exif pointer
+    typed IFD (13), UTF-8 text, a signed byte (none of which stops the rest)."""
+    import piexif
+
+    from firmware.capture.develop import exif_from_dng
+
+    make = "Voigtländer".encode() + b"\0"
+    first = _be_ifd([(271, 2, len(make), make), (34665, 13, 1, b"\0\0\0\0")], 8)
+    exif_at = 8 + len(first)
+    first = _be_ifd([(271, 2, len(make), make), (34665, 13, 1, struct.pack(">I", exif_at))], 8)
+    exif = _be_ifd([(33434, 5, 1, struct.pack(">II", 1, 125)), (0x9999, 6, 1, b"\xff")], exif_at)
+    tags = piexif.load(exif_from_dng(b"MM\0*" + struct.pack(">I", 8) + first + exif))
+    assert tags["0th"][271] == b"Voigtlander"
+    assert tags["Exif"][33434] == (1, 125)

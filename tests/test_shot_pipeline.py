@@ -9,6 +9,7 @@ real one. The pipeline's own edge cases use a tiny raw and a store whose writes 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ import rawpy
 
 from firmware.capture.developer import DevelopFailed, DevelopProcess
 from firmware.capture.pipeline import ShotPipeline, buffer_frames_for
-from firmware.exc import BufferFull, StorageFull
+from firmware.exc import BufferFull, ShuttingDown, StorageFull
 from firmware.storage import PhotoStore
 from hal.camera import FrameMetadata, RawFrame
 from hal.clock import RealClock
@@ -70,11 +71,35 @@ class HeldStore:
 
 
 class FailingDeveloper:
+    def start(self):
+        pass
+
     def develop(self, dng):
         raise DevelopFailed("no develop in this test")
 
-    def close(self):
+    def close(self, timeout_s=10.0):
         pass
+
+
+class HeldDeveloper(FailingDeveloper):
+    """Develops (a tiny JPEG) when ``release`` is set; ``started`` is set once it has the DNG;
+    fails the first ``failures`` times."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.failures = failures
+        self.calls = 0
+
+    def develop(self, dng):
+        self.calls += 1
+        self.started.set()
+        self.release.wait(30)
+        if self.calls <= self.failures:
+            raise DevelopFailed("the develop process ended (killed for memory)")
+        import simplejpeg
+
+        return simplejpeg.encode_jpeg(np.zeros((8, 8, 3), np.uint8), colorspace="RGB")
 
 
 # -- through the app, on the virtual camera ------------------------------------------------
@@ -292,15 +317,127 @@ def test_a_graceful_stop_writes_the_buffer_and_develops_the_queue(store):
     assert all(s.saved.is_set() and s.error is None for s in shots)
     assert [e.formats for e in store.list().items] == [("jpg",)] * 3
     assert list(store.spool.iterdir()) == []
-    with pytest.raises(BufferFull, match="shutting down"):
+    with pytest.raises(ShuttingDown, match="shutting down"):
         pipeline.submit(_tiny_raw(9), "jpeg", None)
 
 
 def test_deleting_a_shot_while_it_develops_cancels_its_jpeg(store):
-    pipeline = ShotPipeline(store, default_tuning(), FailingDeveloper(), buffer_frames=4)
+    developer = HeldDeveloper()
+    pipeline = ShotPipeline(store, default_tuning(), developer, buffer_frames=4)
     shot = pipeline.submit(_tiny_raw(1), "jpeg", None)
     shot.wait_saved(30)
-    pipeline.close(1)
+    assert developer.started.wait(30)  # the develop process has its DNG
     assert store.delete(shot.stem) == [f"{shot.stem}.jpg"]
+    developer.release.set()
+    assert pipeline.wait_idle(30)
+    pipeline.close(5)
     assert store.pending() == [] and store.list().total == 0
     assert sorted(p.name for p in store.folder.iterdir()) == [".spool", ".thumbs"]
+    assert list(store.spool.iterdir()) == []
+
+
+def test_deleting_only_the_dng_while_the_jpeg_develops_keeps_the_jpeg_coming(store):
+    developer = HeldDeveloper()
+    pipeline = ShotPipeline(store, default_tuning(), developer, buffer_frames=4)
+    shot = pipeline.submit(_tiny_raw(1), "both", None)
+    shot.wait_saved(30)
+    assert store.delete(f"{shot.stem}.dng") == [f"{shot.stem}.dng"]
+    entry = store.entry(shot.stem)
+    assert entry.formats == () and entry.developing  # the DNG waits in the spool
+    developer.release.set()
+    assert pipeline.wait_idle(30)
+    pipeline.close(5)
+    entry = store.entry(shot.stem)
+    assert entry.formats == ("jpg",) and not entry.developing
+    assert entry.exposure["exposure_time_us"] == 10_000  # the sidecar stayed
+    assert list(store.spool.iterdir()) == []
+
+
+def test_a_failed_develop_is_tried_again(store, monkeypatch):
+    monkeypatch.setattr("firmware.capture.pipeline.RETRY_S", (0.2, 1.0))
+    developer = HeldDeveloper(failures=2)
+    developer.release.set()
+    pipeline = ShotPipeline(store, default_tuning(), developer, buffer_frames=4)
+    shot = pipeline.submit(_tiny_raw(1), "jpeg", None)
+    shot.wait_saved(30)
+    wait_until(lambda: pipeline.status()["error"], timeout_s=10)
+    assert "killed for memory" in pipeline.status()["error"]
+    assert pipeline.status()["developing"] == 1
+    wait_until(lambda: store.entry(shot.stem).formats == ("jpg",), timeout_s=30)
+    assert developer.calls == 3 and pipeline.status() | {"buffer_frames": 0} == {
+        "buffered": 0, "buffer_frames": 0, "developing": 0, "error": None}
+    pipeline.close(5)
+
+
+def test_the_card_is_checked_for_the_jpeg_to_come(store):
+    big = dataclasses.replace(_tiny_raw(1), data=np.full((480, 640), 900, np.uint16))
+    dng_bytes = 640 * 480 * 2 + 300_000  # the raw, its preview and tags, the files' slack
+    room = dng_bytes + 640 * 480 // 4  # the DNG fits, its JPEG (0.75 B a pixel) would not
+    store._free_bytes = lambda _: room
+    pipeline = ShotPipeline(store, default_tuning(), FailingDeveloper(), buffer_frames=4)
+    assert len(pipeline.submit(big, "dng", None).wait_saved(30)) == 1
+    room = dng_bytes + 640 * 480 // 4
+    with pytest.raises(StorageFull):
+        pipeline.submit(big, "both", None).wait_saved(30)
+    pipeline.close(1)
+
+
+@pytest.mark.parametrize("case", ["marker without dng", "dng without marker", "developed",
+                                  "pending jpeg-only", "pending both"])
+def test_recovery_keeps_what_is_pending_and_drops_the_rest(tmp_path, store, case):
+    stem = "MRIG_20261204_120000_0001"
+    folder, spool = store.folder, store.spool
+    sidecar = folder / f"{stem}.json"
+    sidecar.write_text("{}")
+    files = {
+        "marker without dng": [spool / f"{stem}.json"],
+        "dng without marker": [spool / f"{stem}.dng"],
+        "developed": [spool / f"{stem}.json", folder / f"{stem}.dng", folder / f"{stem}.jpg"],
+        "pending jpeg-only": [spool / f"{stem}.json", spool / f"{stem}.dng"],
+        "pending both": [spool / f"{stem}.json", folder / f"{stem}.dng"],
+    }[case]
+    for path in files:
+        path.write_bytes(b"{}" if path.suffix == ".json" else b"x")
+    again = PhotoStore(folder, state_dir=tmp_path, reserve_bytes=0)
+    pending = case.startswith("pending")
+    assert again.pending() == ([stem] if pending else [])
+    assert sidecar.exists() == (pending or case == "developed")
+    left = sorted(p.name for p in spool.iterdir())
+    assert left == sorted(p.name for p in files if p.parent == spool and pending)
+
+
+def test_a_long_burst_keeps_the_camera_running(client):
+    service = client.app.state.service
+    job_id = client.post("/api/capture", json={"mode": "burst", "frames": 30,
+                                               "format": "dng"}).json()["id"]
+    wait_until(lambda: client.get(f"/api/jobs/{job_id}").json()["state"] != "running",
+               timeout_s=300)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert (job["state"], job["frames_saved"]) == ("done", 30), job
+    starts = np.array(job["shutter_lag_ms"])
+    assert np.diff(starts).max() < 1.2 * 100  # consecutive frames, none lost to the live view
+    assert service.status["recoveries"] == 0 and service.healthy
+    frames = service.frames
+    wait_until(lambda: service.frames > frames + 3, timeout_s=30)
+
+
+def test_a_burst_cancelled_while_it_waits_for_the_card(client):
+    capture, service = client.app.state.capture, client.app.state.service
+    held = HeldStore(capture.store)
+    capture.pipeline.buffer_frames = 2
+    job_id = client.post("/api/capture", json={"mode": "burst", "frames": 12,
+                                               "format": "dng"}).json()["id"]
+    wait_until(lambda: client.get(f"/api/jobs/{job_id}").json()["frames_done"] >= 2,
+               timeout_s=60)
+    time.sleep(0.5)  # the burst waits for room in the buffer
+    client.delete(f"/api/jobs/{job_id}")
+    held.release.set()
+    wait_until(lambda: client.get(f"/api/jobs/{job_id}").json()["state"] != "running",
+               timeout_s=60)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "cancelled" and job["frames_saved"] == job["frames_done"] >= 2
+    assert client.get("/api/photos").json()["total"] == job["frames_saved"]
+    frames = service.frames
+    wait_until(lambda: service.frames > frames + 3, timeout_s=30)  # the live view goes on
+    assert service.status["recoveries"] == 0
+    assert client.post("/api/capture", json={"format": "dng"}).status_code == 200

@@ -16,12 +16,14 @@ from firmware.exc import (
     ApertureOutOfRange,
     BufferFull,
     CameraUnavailable,
+    CardTimeout,
     DarkFrameUnusable,
     DriveBusy,
     InvalidPhotoName,
     LensIsPreset,
     MrigError,
     NotFound,
+    ShuttingDown,
     StorageFull,
 )
 from hal.exc import CameraError
@@ -37,6 +39,8 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int, str], ...] = (
     (auth_exc.SetupBusy, 409, "busy"),
     (auth_exc.TooManyAttempts, 429, "slow down"),
     (BufferFull, 503, "buffer full"),
+    (ShuttingDown, 503, "shutting down"),
+    (CardTimeout, 503, "card not responding"),
     (CameraUnavailable, 503, "camera recovering"),
     (CameraError, 503, "camera recovering"),
     (StorageFull, 507, "storage full"),

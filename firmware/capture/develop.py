@@ -50,10 +50,11 @@ IFD0_TAGS = (271, 272, 274, 305, 306, 315, 33432)
 #: (offsets inside it would point into the DNG).
 SKIPPED_EXIF_TAGS = (40965, 37500)
 _COMPRESSION, _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 259, 282, 283, 296
+_IFD = 13  # TIFF's IFD type, used for pointers such as ExifIFD (treated as LONG)
 _FORMATS = {BYTE: "B", SBYTE: "b", SHORT: "H", SSHORT: "h", LONG: "I", SLONG: "i",
-            RATIONAL: "I", SRATIONAL: "i"}
+            RATIONAL: "I", SRATIONAL: "i", _IFD: "I"}
 _SIZES = {BYTE: 1, ASCII: 1, SBYTE: 1, UNDEFINED: 1, SHORT: 2, SSHORT: 2, LONG: 4, SLONG: 4,
-          RATIONAL: 8, SRATIONAL: 8}
+          RATIONAL: 8, SRATIONAL: 8, _IFD: 4}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +65,8 @@ class DevelopOptions:
     white_balance: str | float = "frame"
     tone: str = "srgb"
     tuning: Path | None = None
+    """A tuning file; ``None``: the IMX477's for ``tuning_target`` (:func:`isp.tuning.default_tuning`)."""
+    tuning_target: str = "vc4"
     lens_shading: bool = True
     sharpening: bool = True
     exposure_ev: float = 0.0
@@ -87,16 +90,20 @@ def _entries(buf: bytes, order: str, at: int) -> dict[int, object]:
         if start + size > len(buf):
             continue
         raw = bytes(buf[start : start + size])
-        if kind == ASCII:
-            out[tag] = (kind, raw.split(b"\0", 1)[0].decode("latin-1"))
-        elif kind == UNDEFINED:
+        if kind == ASCII:  # often UTF-8 in practice; the writer folds it to ASCII
+            text = raw.split(b"\0", 1)[0]
+            try:
+                out[tag] = (kind, text.decode("utf-8"))
+            except UnicodeDecodeError:
+                out[tag] = (kind, text.decode("latin-1"))
+        elif kind in (UNDEFINED, SBYTE):
             out[tag] = (kind, raw)
         elif kind in (RATIONAL, SRATIONAL):
             ints = struct.unpack(order + _FORMATS[kind] * (2 * count), raw)
             out[tag] = (kind, list(zip(ints[::2], ints[1::2], strict=True)))
         else:
             values = list(struct.unpack(order + _FORMATS[kind] * count, raw))
-            out[tag] = (kind, bytes(values) if kind == BYTE else values)
+            out[tag] = (LONG if kind == _IFD else kind, bytes(values) if kind == BYTE else values)
     return out
 
 
@@ -158,7 +165,7 @@ def jpeg_from_dng(path: Path, options: DevelopOptions | None = None) -> bytes:
     from isp.tuning import default_tuning, load_tuning
 
     options = options or DevelopOptions()
-    tuning = load_tuning(options.tuning) if options.tuning else default_tuning()
+    tuning = load_tuning(options.tuning) if options.tuning else default_tuning(options.tuning_target)
     dng = read_dng(path)
     white_balance = options.white_balance
     if white_balance == "frame" and dng.as_shot_neutral is None:

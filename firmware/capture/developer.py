@@ -17,10 +17,12 @@ can drain the queue. Protocol: the server writes one JSON line per DNG
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -30,6 +32,11 @@ from pathlib import Path
 from firmware.capture.develop import DevelopOptions, jpeg_from_dng
 
 log = logging.getLogger(__name__)
+
+
+#: Longest a develop may take: a 12 MP frame takes about 10 s on a Pi 4 (0.6 s here, 8× less
+#: per core: see tests/bench/bench_live.py), so this only catches a hung process.
+DEVELOP_TIMEOUT_S = 600.0
 
 
 class DevelopFailed(Exception):
@@ -63,7 +70,7 @@ class DevelopProcess:
         root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
-        options = {"quality": self.options.quality,
+        options = {"quality": self.options.quality, "tuning_target": self.options.tuning_target,
                    "tuning": str(self.options.tuning) if self.options.tuning else None}
         # No shell; the arguments are this interpreter, our module and our own settings.
         self._proc = subprocess.Popen(  # noqa: S603
@@ -78,52 +85,80 @@ class DevelopProcess:
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def develop(self, dng: Path) -> bytes:
-        """The JPEG of ``dng``; :class:`DevelopFailed` if it cannot be developed."""
+    def develop(self, dng: Path, timeout_s: float = DEVELOP_TIMEOUT_S) -> bytes:
+        """The JPEG of ``dng``; :class:`DevelopFailed` if it cannot be developed, or if the
+        process takes longer than ``timeout_s`` or breaks (it is killed, and started again
+        next time)."""
         with self._lock:
             proc = self._ensure()
-            if proc.stdin is None or proc.stdout is None:  # pragma: no cover - PIPE gives both
-                raise DevelopFailed("the develop process has no pipes")
             try:
-                proc.stdin.write(json.dumps({"dng": str(dng)}).encode() + b"\n")
-                proc.stdin.flush()
-                header = proc.stdout.readline()
-                if not header:
-                    raise DevelopFailed(f"the develop process ended (exit {proc.wait()})")
-                reply = json.loads(header)
-                if not reply.get("ok"):
-                    raise DevelopFailed(str(reply.get("error", "develop failed")))
-                size = int(reply["size"])
-                self.last_cpu_s = float(reply.get("cpu_s", 0.0))
-                jpeg = proc.stdout.read(size)
-                if len(jpeg) != size:
-                    raise DevelopFailed(f"the develop process ended (exit {proc.wait()})")
-                return jpeg
-            except (BrokenPipeError, ValueError) as e:
+                reply, jpeg = _exchange(proc, dng, timeout_s)
+            except (_Broken, OSError, ValueError, KeyError, TypeError) as e:
                 self._kill()
                 raise DevelopFailed(f"the develop process failed: {e}") from e
+            if not reply.get("ok"):  # the file's problem; the process is fine
+                raise DevelopFailed(str(reply.get("error", "develop failed")))
+            self.last_cpu_s = float(reply.get("cpu_s", 0.0))
+            return jpeg
 
     def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            self._proc = None
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """End the process: its pipe closes, it exits after the JPEG in hand."""
-        with self._lock:
+        """End the process: its pipe closes and it exits after the JPEG in hand; if that JPEG
+        is not done within ``timeout_s``, the process is killed (the shot stays spooled)."""
+        if not self._lock.acquire(timeout=timeout_s):
+            proc = self._proc
+            if proc is not None:
+                proc.kill()  # the develop in hand ends with DevelopFailed
+            self._lock.acquire()
+        try:
             proc, self._proc = self._proc, None
+        finally:
+            self._lock.release()
         if proc is None:
             return
         try:
             if proc.stdin is not None:
                 proc.stdin.close()
             proc.wait(timeout_s)
-        except (subprocess.TimeoutExpired, BrokenPipeError):
+        except (subprocess.TimeoutExpired, OSError):
             proc.kill()
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+class _Broken(Exception):
+    """The develop process did not answer as it should (ended, hung, garbled)."""
+
+
+def _exchange(proc: subprocess.Popen[bytes], dng: Path, timeout_s: float) -> tuple[dict, bytes]:
+    """Send one DNG, read the answer: the reply and the JPEG (empty when it failed)."""
+    if proc.stdin is None or proc.stdout is None:  # pragma: no cover - PIPE gives both
+        raise _Broken("no pipes")
+    proc.stdin.write(json.dumps({"dng": str(dng)}).encode() + b"\n")
+    proc.stdin.flush()
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    if not ready:
+        raise _Broken(f"no answer in {timeout_s:.0f} s")
+    reply = json.loads(proc.stdout.readline() or b"null")
+    if not isinstance(reply, dict):
+        raise _Broken(f"it ended (exit {proc.poll()})")
+    if not reply.get("ok"):
+        return reply, b""
+    size = int(reply["size"])
+    jpeg = proc.stdout.read(size)
+    if len(jpeg) != size:
+        raise _Broken(f"it ended mid-answer (exit {proc.poll()})")
+    return reply, jpeg
 
 
 def _cpu_s() -> float:
@@ -143,8 +178,12 @@ def main(argv: list[str]) -> int:
     options = DevelopOptions(
         quality=int(settings.get("quality", 92)),
         tuning=Path(settings["tuning"]) if settings.get("tuning") else None,
+        tuning_target=str(settings.get("tuning_target", "vc4")),
     )
-    out = sys.stdout.buffer
+    # The JPEGs go out on the original stdout; anything else printed goes to stderr, so a
+    # stray print in a library cannot break the protocol.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     for line in sys.stdin.buffer:
         cpu_before = _cpu_s()
         try:

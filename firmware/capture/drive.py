@@ -46,7 +46,7 @@ from typing import Annotated, Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from firmware.exc import DarkFrameUnusable, DriveBusy, JobNotFound
+from firmware.exc import BufferFull, CardTimeout, DarkFrameUnusable, DriveBusy, JobNotFound
 from hal import imx477
 from hal.camera import RawFrame
 from hal.exc import StillCancelled
@@ -58,6 +58,8 @@ MIN_EXPOSURE_S = imx477.EXPOSURE_TIME_US_RANGE[0] / 1e6
 GAIN_RANGE = imx477.ANALOGUE_GAIN_RANGE
 #: A dark frame matches a light frame if exposure times differ by less than this fraction.
 DARK_EXPOSURE_TOLERANCE = 0.05
+#: How long a frame may wait for the card: far beyond a slow card's 25 MB write (2 s).
+WRITE_TIMEOUT_S = 120.0
 
 
 class Clock(Protocol):
@@ -344,6 +346,9 @@ class DriveRunner:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._active: Job | None = None  # the drive mode running (single presses are not)
+        #: Held from a frame's capture to its place in the buffer: two quick presses reach
+        #: the card (and get their names) in the order their frames were taken.
+        self._in_order = threading.Lock()
         self._thread: threading.Thread | None = None
         self.dark_frame: RawFrame | None = None
 
@@ -458,10 +463,17 @@ class DriveRunner:
         self._changed(job)
         try:
             burst = request.mode in ("burst", "bracket") and self._shooter.can_burst
-            if burst:
-                self._burst(job, frames, request)
-            else:
-                self._frame_by_frame(job, frames, request)
+            try:
+                if burst:
+                    self._burst(job, frames, request)
+                else:
+                    self._frame_by_frame(job, frames, request)
+            except _Stopped:
+                pass
+            finally:
+                with self._lock:  # its frames are taken: the shutter is free again
+                    if self._active is job:
+                        self._active = None
             self._wait_saved(job)
             job.state = "cancelled" if job.cancel_event.is_set() else "done"
         except Exception as e:  # noqa: BLE001 - any failure ends the job and is reported
@@ -479,20 +491,26 @@ class DriveRunner:
                 due = max(due, previous + round(frame.spacing_s * 1e9))
             if not self._wait_until(job, due):
                 return
+            if frame.spacing_s and job.shots:
+                # An interval's frames are seconds apart: the last one is on the card before
+                # the next is taken, so a full card stops a timelapse at once.
+                job.shots[-1].saved.wait(WRITE_TIMEOUT_S)
+            _raise_if_unsaved(job)
             previous = self._clock.monotonic_ns()
             expected_us = frame.exposure_time_us or self._shooter.metered_exposure()[0]
             job.phase, job.frame_started_ns = "exposing", previous
             job.frame_expected_ns = expected_us * 1000
             self._changed(job)
-            try:
-                raw = self._shooter.capture_raw(
-                    frame.exposure_time_us, frame.analogue_gain, job.cancel_event
-                )
-            except StillCancelled:
-                return
-            if job.cancel_event.is_set():
-                return  # a backend that could not abort: the frame is discarded
-            self._keep(job, raw, request)
+            with self._in_order:
+                try:
+                    raw = self._shooter.capture_raw(
+                        frame.exposure_time_us, frame.analogue_gain, job.cancel_event
+                    )
+                except StillCancelled:
+                    return
+                if job.cancel_event.is_set():
+                    return  # a backend that could not abort: the frame is discarded
+                self._keep(job, raw, request)
 
     def _burst(self, job: Job, frames: list[PlannedFrame], request: Any) -> None:
         """Consecutive frames of the live view, into the buffer as they come."""
@@ -506,11 +524,14 @@ class DriveRunner:
         job.frame_expected_ns = sum(
             f.exposure_time_us or self._shooter.metered_exposure()[0] for f in frames) * 1000
         self._changed(job)
-        self._shooter.capture_burst(len(frames), exposures, job.cancel_event,
-                                    lambda raw: self._keep(job, raw, request))
+        with self._in_order:
+            self._shooter.capture_burst(len(frames), exposures, job.cancel_event,
+                                        lambda raw: self._keep(job, raw, request))
 
     def _keep(self, job: Job, raw: RawFrame, request: Any) -> None:
-        """A frame taken: into the buffer (a dark frame: kept for later, not saved)."""
+        """A frame taken: into the buffer (a dark frame: kept for later, not saved). A drive
+        mode waits for room in the buffer; cancelled meanwhile, it stops (:class:`_Stopped`);
+        one of its frames could not be written (a full card): it stops with that error."""
         if raw.metadata.shutter_lag_ms is not None:
             job.shutter_lag_ms.append(raw.metadata.shutter_lag_ms)
         job.phase = "saving"
@@ -522,9 +543,15 @@ class DriveRunner:
                     self.dark_frame, raw.metadata.exposure_time_us, raw.metadata.analogue_gain
                 )
                 raw = subtract_dark(raw, dark)
-            job.shots.append(self._shooter.keep(
-                raw, request.format, wait_for_room=not _is_press(request),
-                cancel=job.cancel_event))
+            _raise_if_unsaved(job)
+            try:
+                job.shots.append(self._shooter.keep(
+                    raw, request.format, wait_for_room=not _is_press(request),
+                    cancel=job.cancel_event))
+            except BufferFull:
+                if job.cancel_event.is_set():
+                    raise _Stopped from None
+                raise
         job.frames_done += 1
         self._changed(job)
 
@@ -534,11 +561,21 @@ class DriveRunner:
         job.phase = "saving"
         self._changed(job)
         for shot in job.shots:
-            shot.saved.wait()
+            if not shot.saved.wait(WRITE_TIMEOUT_S):
+                raise CardTimeout(f"the card did not take the photo in {WRITE_TIMEOUT_S:.0f} s")
             self._changed(job)
-        for shot in job.shots:
-            if shot.error is not None:
-                raise shot.error
+        _raise_if_unsaved(job)
+
+
+class _Stopped(Exception):
+    """A drive mode cancelled while it waited for room in the buffer."""
+
+
+def _raise_if_unsaved(job: Job) -> None:
+    """The error of the first of the job's shots that could not be written (a full card)."""
+    for shot in job.shots:
+        if shot.saved.is_set() and shot.error is not None:
+            raise shot.error
 
 
 def _is_press(request: Any) -> bool:

@@ -13,7 +13,9 @@ on its own thread, in press order:
    press acknowledged (:meth:`Shot.wait_saved`); from here a crash loses nothing.
 3. **The develop**: the JPEG is made from the DNG on the card by the develop process
    (:mod:`firmware.capture.developer`, ``mrig develop``'s code) and saved; the marker goes.
-   Shots still marked at start (a crash, a power cut) are developed then.
+   Shots still marked at start (a crash, a power cut) are developed then. A develop that
+   fails (the process killed for memory, a full card) is tried again later, less and less
+   often (:data:`RETRY_S`), and the reason is in :meth:`ShotPipeline.status`.
 
 A graceful stop (:meth:`ShotPipeline.close`) writes every buffered raw and develops what it
 can in the time given; what is left is developed at the next start.
@@ -38,7 +40,7 @@ from typing import Any, Literal
 
 from firmware.capture.dng import encode_dng
 from firmware.capture.shot import LensTags, ShotInfo
-from firmware.exc import BufferFull, StorageFull
+from firmware.exc import BufferFull, ShuttingDown, StorageFull
 from firmware.storage import PhotoStore
 from hal.camera import RawFrame
 from isp.tuning import Tuning
@@ -51,6 +53,8 @@ RESERVED_BYTES = 512 * MIB
 #: One full-resolution raw in the buffer: 4056 × 3040 16-bit samples and a 1024 × 768 picture.
 FRAME_BYTES = 4056 * 3040 * 2 + 1024 * 768 * 3
 MAX_BUFFER_FRAMES = 64
+#: Waits before a failed develop is tried again: 5 s, doubling, at most 5 minutes.
+RETRY_S = (5.0, 300.0)
 
 
 def buffer_frames_for(mem_total_bytes: int, frame_bytes: int = FRAME_BYTES) -> int:
@@ -62,6 +66,13 @@ def buffer_frames_for(mem_total_bytes: int, frame_bytes: int = FRAME_BYTES) -> i
     """
     room = max(0, mem_total_bytes - RESERVED_BYTES) // 2
     return max(2, min(MAX_BUFFER_FRAMES, room // frame_bytes))
+
+
+def jpeg_size_estimate(pixels: int) -> int:
+    """Room kept on the card for a JPEG still to develop: 0.75 bytes a pixel, above what
+    quality 92 at 4:4:4 makes of a detailed 12 MP frame (about 0.5), so the card never fills
+    between a DNG and its JPEG."""
+    return pixels * 3 // 4
 
 
 def mem_total_bytes() -> int:
@@ -110,23 +121,22 @@ class ShotPipeline:
         *,
         buffer_frames: int | None = None,
         now: Callable[[], dt.datetime] | None = None,
-        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.tuning = tuning
         self.developer = developer
         self.buffer_frames = buffer_frames or buffer_frames_for(mem_total_bytes())
         self._now = now or (lambda: dt.datetime.now().astimezone())
-        self._on_change = on_change
         self._lock = threading.Condition()
         self._buffer: collections.deque[Shot] = collections.deque()
         self._writing = 0
         self._to_develop: collections.deque[str] = collections.deque(store.pending())
+        #: Failed develops: stem -> (when to try again, monotonic s; failures so far).
+        self._retry: dict[str, tuple[float, int]] = {}
         self._developing: str | None = None
         self._closing = False
         self._stopped = False
         self.last_error: str | None = None
-        self.developed = 0
         self._writer = threading.Thread(target=self._write_loop, name="shot-writer", daemon=True)
         self._develop = threading.Thread(target=self._develop_loop, name="shot-develop",
                                          daemon=True)
@@ -151,17 +161,16 @@ class ShotPipeline:
         with self._lock:
             while len(self._buffer) + self._writing >= self.buffer_frames:
                 if self._closing:
-                    raise BufferFull("the camera is shutting down")
+                    raise ShuttingDown("the camera is shutting down")
                 if not wait_for_room or (cancel is not None and cancel.is_set()):
                     raise BufferFull(
                         f"buffer full: {self.buffer_frames} shots are still being written to "
                         "the card; the next one fits in a moment")
                 self._lock.wait(0.1)
             if self._closing:
-                raise BufferFull("the camera is shutting down")
+                raise ShuttingDown("the camera is shutting down")
             self._buffer.append(shot)
             self._lock.notify_all()
-        self._changed()
         return shot
 
     def status(self) -> dict[str, Any]:
@@ -170,17 +179,14 @@ class ShotPipeline:
             return {
                 "buffered": len(self._buffer) + self._writing,
                 "buffer_frames": self.buffer_frames,
-                "developing": len(self._to_develop) + int(self._developing is not None),
-                "developed": self.developed,
-                "error": self.last_error,
+                "developing": (len(self._to_develop) + len(self._retry)
+                               + int(self._developing is not None)),
+                "error": self.last_error if self._retry else None,
             }
 
-    def idle(self) -> bool:
-        s = self.status()
-        return s["buffered"] == 0 and s["developing"] == 0
-
     def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until everything is written and developed (tests, benchmarks, a stop)."""
+        """Wait until everything is written and developed, failed develops waiting for their
+        next try aside (tests, benchmarks, a stop)."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
             while self._buffer or self._writing or self._to_develop or self._developing:
@@ -189,11 +195,6 @@ class ShotPipeline:
                     return False
                 self._lock.wait(min(remaining, 0.1))
         return True
-
-    def _changed(self) -> None:
-        if self._on_change is not None:
-            with contextlib.suppress(Exception):
-                self._on_change()
 
     # -- the writer -------------------------------------------------------------------------
 
@@ -206,11 +207,15 @@ class ShotPipeline:
                     return
                 shot = self._buffer.popleft()
                 self._writing += 1
-            if shot.file_format != "dng" and hasattr(self.developer, "start"):
-                # The develop process imports numpy and the ISP while this DNG is written.
-                self.developer.start()
             try:
+                if shot.file_format != "dng":
+                    # The develop process imports numpy and the ISP while the DNG is written.
+                    with contextlib.suppress(Exception):
+                        self.developer.start()
                 self._write(shot)
+            except BaseException as e:  # noqa: BLE001 - the writer must outlive any shot
+                log.exception("writing a shot failed")
+                shot.error = shot.error or e
             finally:
                 with self._lock:
                     self._writing -= 1
@@ -218,7 +223,6 @@ class ShotPipeline:
                         self._to_develop.append(shot.stem or "")
                     self._lock.notify_all()
                 shot.saved.set()
-                self._changed()
 
     def _write(self, shot: Shot) -> None:
         raw, shot.raw = shot.raw, None  # the buffer's memory goes with this shot
@@ -226,12 +230,14 @@ class ShotPipeline:
             if raw is None:
                 raise ValueError("a shot without its frame")
             dng = encode_dng(raw, shot.info, self.tuning, preview_rgb=raw.picture)
+            pixels = raw.data.size
             del raw
             shot.stem = self.store.new_stem(shot.info.captured_at)
             shot.files = self.store.save_shot(
                 shot.stem, dng, shot.info.as_dict(),
                 keep_dng=shot.file_format in ("dng", "both"),
                 develop=shot.file_format in ("jpeg", "both"),
+                jpeg_bytes=jpeg_size_estimate(pixels),
             )
         except StorageFull as e:
             shot.error = e
@@ -240,7 +246,7 @@ class ShotPipeline:
             log.exception("writing a shot failed")
             shot.error = e
 
-    def _refuse_buffered(self, error: StorageFull) -> None:
+    def _refuse_buffered(self, error: Exception) -> None:
         """A full card: the shots behind this one cannot be written either; refuse them all
         now (nothing partial is left: save_shot removed this one's files)."""
         with self._lock:
@@ -259,30 +265,46 @@ class ShotPipeline:
         while True:
             with self._lock:
                 while not self._to_develop and not self._stopped:
-                    self._lock.wait()
+                    self._requeue_due()
+                    self._lock.wait(self._next_retry_s())
                 if not self._to_develop:
                     return
                 stem = self._to_develop.popleft()
                 self._developing = stem
+            error = None
             try:
                 dng = self.store.pending_dng(stem)
                 if dng is not None:  # None: deleted meanwhile
-                    jpeg = self.developer.develop(dng)
-                    if self.store.save_developed(stem, jpeg) is not None:
-                        self.developed += 1
-                        self.last_error = None
+                    self.store.save_developed(stem, self.developer.develop(dng))
             except (DevelopFailed, StorageFull, OSError) as e:
-                # Left pending: developed at the next start, or with the next shot's turn.
-                self.last_error = f"{stem}: {e}"
+                error = e
                 log.warning("developing %s failed: %s", stem, e)
             except Exception as e:  # noqa: BLE001 - one bad shot must not stop the others
-                self.last_error = f"{stem}: {e}"
+                error = e
                 log.exception("developing %s failed", stem)
             finally:
                 with self._lock:
                     self._developing = None
+                    if error is None:
+                        self._retry.pop(stem, None)
+                    else:
+                        failures = self._retry.get(stem, (0.0, 0))[1] + 1
+                        wait_s = min(RETRY_S[1], RETRY_S[0] * 2 ** (failures - 1))
+                        self._retry[stem] = (time.monotonic() + wait_s, failures)
+                        self.last_error = f"{stem}: {error}; trying again in {wait_s:.0f} s"
                     self._lock.notify_all()
-                self._changed()
+
+    def _requeue_due(self) -> None:
+        """Failed develops whose wait is over go back in the queue (lock held)."""
+        now = time.monotonic()
+        for stem, (due, _) in sorted(self._retry.items(), key=lambda kv: kv[1][0]):
+            if due <= now and stem not in self._to_develop:
+                self._to_develop.append(stem)
+
+    def _next_retry_s(self) -> float | None:
+        if not self._retry:
+            return None
+        return max(0.05, min(due for due, _ in self._retry.values()) - time.monotonic())
 
     # -- the end ----------------------------------------------------------------------------
 
@@ -302,5 +324,7 @@ class ShotPipeline:
             self._to_develop.clear()
             self._lock.notify_all()
         self._writer.join()
-        self._develop.join(max(1.0, deadline - time.monotonic()) + 30)
-        self.developer.close()
+        # The JPEG in hand, if the drain's time is up: the develop process is killed, the
+        # shot stays spooled for the next start.
+        self.developer.close(max(1.0, deadline - time.monotonic()))
+        self._develop.join(10.0)

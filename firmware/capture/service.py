@@ -105,19 +105,20 @@ class CaptureService:
         clock: Clock | None = None,
         developer: Any = None,
         buffer_frames: int | None = None,
-        on_change: Callable[[], None] | None = None,
+        tuning_target: str = "vc4",
     ) -> None:
         from firmware.capture.develop import DevelopOptions
         from firmware.capture.developer import DevelopProcess
 
         self.store = store
         self.lenses = lenses
-        tuning = tuning or default_tuning()
+        tuning = tuning or default_tuning(tuning_target)
         if developer is None:
-            path = getattr(tuning, "path", None)
-            developer = DevelopProcess(DevelopOptions(tuning=Path(path) if path else None))
-        self.pipeline = ShotPipeline(store, tuning, developer, buffer_frames=buffer_frames,
-                                     on_change=on_change)
+            # The develop process loads the same tuning: the default one by its target, any
+            # other by its absolute path (the process may not share our working folder).
+            custom = None if tuning is default_tuning(tuning_target) else Path(tuning.path).resolve()
+            developer = DevelopProcess(DevelopOptions(tuning=custom, tuning_target=tuning_target))
+        self.pipeline = ShotPipeline(store, tuning, developer, buffer_frames=buffer_frames)
         self.capturer = Capturer(camera, self.pipeline, lenses)
         self.drive = DriveRunner(self.capturer, clock=clock or RealClock())
 
@@ -125,7 +126,7 @@ class CaptureService:
     def from_settings(cls, settings: Any, camera: Any, **kwargs: Any) -> CaptureService:
         """Photos in ``<data_dir>/photos``, lenses in ``<data_dir>/lenses.json``, the tuning
         chosen by ``camera.tuning``."""
-        kwargs.setdefault("tuning", default_tuning(settings.camera.tuning))
+        kwargs.setdefault("tuning_target", settings.camera.tuning)
         kwargs.setdefault("buffer_frames", settings.storage.buffer_frames or None)
         return cls(
             camera,

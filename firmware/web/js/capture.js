@@ -121,7 +121,11 @@ export class Capture {
 
   async shoot(body = this.request()) {
     if (body.mode === "single" && !body.self_timer_s) return this.press(body);
-    if (this.job || this.starting) return;   // while a job runs the button cancels it
+    if (this.starting) {   // the camera has not answered the first tap yet
+      toast("Starting the drive mode…", "ok", 1500);
+      return;
+    }
+    if (this.job) return;   // while a job runs the button cancels it
     this.starting = true;
     this._clearFieldErrors();
     try {

@@ -32,8 +32,7 @@ export class Gallery {
     });
     this._swipe($("#viewer-image"));
     closeOnBackdrop($("#viewer"));
-    bus.addEventListener("captured", () => { this.refresh(); this.watchDeveloping(); });
-    this.watchDeveloping();
+    bus.addEventListener("captured", () => this.refresh());
   }
 
   /** The last shot full screen (the gallery's grid when there is none yet). */
@@ -45,7 +44,8 @@ export class Gallery {
 
   /** Older (+1) or newer (−1) photo in the viewer; loads the next page when needed. */
   async step(delta) {
-    const next = this.index + delta;
+    const shown = this.items.findIndex((i) => i.name === $("#viewer-title").textContent);
+    const next = (shown >= 0 ? shown : this.index) + delta;
     if (next >= this.items.length && this.items.length < this.total) await this.load(this.items.length);
     if (next >= 0 && next < this.items.length) this.view(this.items[next]);
   }
@@ -65,11 +65,13 @@ export class Gallery {
     area.addEventListener("pointercancel", () => { start = null; });
   }
 
-  /** Fit ↔ 100 % (one image pixel per screen pixel), centred where tapped. */
+  /** Fit ↔ 100 % (one image pixel per screen pixel), centred where tapped; only once the
+   * full JPEG is shown (a thumbnail at 100 % would be a stamp). */
   zoom(event) {
     const area = $("#viewer-image");
     const img = $("#viewer-img");
     const on = area.dataset.zoom !== "true";
+    if (on && img.dataset.full !== "true") return;
     const rect = img.getBoundingClientRect();
     const fx = event ? (event.clientX - rect.left) / rect.width : 0.5;
     const fy = event ? (event.clientY - rect.top) / rect.height : 0.5;
@@ -82,34 +84,45 @@ export class Gallery {
     }
   }
 
-  /** Poll the camera's develop queue while JPEGs are developing; show how many. */
+  /** Poll the camera's develop queue while JPEGs are developing; show how many, and why a
+   * JPEG is late (a failed develop is tried again by the camera). */
   async watchDeveloping() {
     if (this._watching) return;
     this._watching = true;
+    const badge = $("#developing");
+    let misses = 0;
     try {
       for (;;) {
         let queue;
         try {
           queue = await get("/api/capture/queue");
+          misses = 0;
         } catch {
-          break;
+          if (++misses > 5) break;   // the connection's own banner says why
+          await new Promise((r) => setTimeout(r, 2000));
+          continue;
         }
         const n = (queue.developing ?? 0) + (queue.buffered ?? 0);
-        const badge = $("#developing");
         badge.hidden = n === 0;
         badge.textContent = queue.buffered ? `Saving ${queue.buffered} · developing ${queue.developing}`
           : `Developing ${queue.developing}`;
-        if (n < this.developing) await this.refresh();
+        badge.title = queue.error ? `A JPEG is late: ${queue.error}` : "";
+        if (queue.error) badge.textContent += " · retrying";
+        if (n < this.developing) await this._newest();
         this.developing = n;
         if (n === 0) break;
         await new Promise((r) => setTimeout(r, 1000));
       }
     } finally {
       this._watching = false;
+      if (misses) badge.hidden = true;
     }
   }
 
-  thumbUrl(item) { return `/api/photos/${enc(item.name)}/thumbnail`; }
+  /** The thumbnail's URL changes when its JPEG arrives (the browser caches thumbnails). */
+  thumbUrl(item) {
+    return `/api/photos/${enc(item.name)}/thumbnail?of=${enc((item.formats || []).join("+"))}`;
+  }
   fileUrl(file) { return `/api/photos/${enc(file)}`; }
 
   async open() {
@@ -117,19 +130,25 @@ export class Gallery {
     await Promise.all([this.load(0), get("/api/ui/storage").then((s) => this._space(s), () => null)]);
   }
 
-  /** Refresh the counts and the newest thumbnail on the camera screen. */
+  /** Refresh the counts and the newest thumbnail on the camera screen (and the grid, if
+   * open), and follow the JPEGs still developing. */
   async refresh() {
     try {
-      const page = await get(`/api/photos?offset=0&limit=1`);
-      this._space(await get("/api/ui/storage").catch(() => ({})));
-      const newest = page.items?.[0];
-      const thumb = $("#gallery-thumb");
-      thumb.hidden = !newest;
-      if (newest) thumb.src = `${this.thumbUrl(newest)}?t=${enc(newest.time ?? "")}`;
+      await this._newest();
       if ($("#gallery").open) await this.load(0);
+      this.watchDeveloping();
     } catch (e) {
       if (e instanceof ApiError && e.unavailable) this.available = false;
     }
+  }
+
+  async _newest() {
+    const page = await get(`/api/photos?offset=0&limit=1`);
+    this._space(await get("/api/ui/storage").catch(() => ({})));
+    const newest = page.items?.[0];
+    const thumb = $("#gallery-thumb");
+    thumb.hidden = !newest;
+    if (newest) thumb.src = `${this.thumbUrl(newest)}&t=${enc(newest.time ?? "")}`;
   }
 
   async load(offset) {
@@ -183,6 +202,7 @@ export class Gallery {
     img.src = this.thumbUrl(item);
     img.alt = `Photo ${item.name}`;
     img.dataset.full = "false";
+    $("#viewer-zoom").disabled = true;
     if (jpeg) {
       const full = new Image();
       full.src = this.fileUrl(jpeg);
@@ -190,6 +210,7 @@ export class Gallery {
         if ($("#viewer-title").textContent === item.name) {
           img.src = full.src;
           img.dataset.full = "true";
+          $("#viewer-zoom").disabled = false;
         }
       }, () => null);
     }
@@ -216,6 +237,16 @@ export class Gallery {
 
   /** A developing photo in the viewer: the full JPEG as soon as it is there. */
   async _whenDeveloped(item) {
+    if (this._awaiting === item.name) return;   // already polling for this one
+    this._awaiting = item.name;
+    try {
+      await this._pollDeveloped(item);
+    } finally {
+      if (this._awaiting === item.name) this._awaiting = null;
+    }
+  }
+
+  async _pollDeveloped(item) {
     while ($("#viewer").open && $("#viewer-title").textContent === item.name) {
       await new Promise((r) => setTimeout(r, 1000));
       let fresh;
