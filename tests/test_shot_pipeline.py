@@ -441,3 +441,18 @@ def test_a_burst_cancelled_while_it_waits_for_the_card(client):
     wait_until(lambda: service.frames > frames + 3, timeout_s=30)  # the live view goes on
     assert service.status["recoveries"] == 0
     assert client.post("/api/capture", json={"format": "dng"}).status_code == 200
+
+
+def test_the_capture_service_develops_from_any_working_folder(tmp_path, monkeypatch, store):
+    """The server runs in its data folder under systemd: the develop process must find the
+    tuning and the code wherever it starts."""
+    from firmware.capture.service import CaptureService
+    from firmware.lenses import LensRegistry
+
+    monkeypatch.chdir(tmp_path)
+    with CaptureService(None, store, LensRegistry(tmp_path / "lenses.json"),
+                        buffer_frames=2) as capture:
+        shot = capture.pipeline.submit(_tiny_raw(1), "jpeg", None)
+        shot.wait_saved(30)
+        assert capture.pipeline.wait_idle(120) and capture.pipeline.status()["error"] is None
+    assert store.entry(shot.stem).formats == ("jpg",)
