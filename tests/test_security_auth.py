@@ -270,3 +270,49 @@ def test_a_reconnecting_live_view_never_trips_the_throttle(client, anon_client):
         assert anon_client.get("/api/stream.mjpg").status_code == 401
         assert anon_client.get("/api/status").status_code == 401
     assert anon_client.post("/api/login", json={"password": TEST_PASSWORD}).status_code == 200
+
+
+def test_forty_parallel_wrong_logins_cost_five_hashes_at_most_two_at_once(anon_client,
+                                                                          monkeypatch):
+    """An attempt is counted before its password is hashed, and hashing is gated for the
+    process: 40 wrong passwords sent at once from one client hash five times."""
+    import threading
+
+    from firmware.auth import passwords
+
+    hashed, at_once, peak = [], [0], [0]
+    lock = threading.Lock()
+    real = passwords.hashlib.scrypt
+
+    def counting(*args, **kwargs):
+        with lock:
+            hashed.append(1)
+            at_once[0] += 1
+            peak[0] = max(peak[0], at_once[0])
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                at_once[0] -= 1
+
+    monkeypatch.setattr(passwords.hashlib, "scrypt", counting)
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda: codes.append(
+        anon_client.post("/api/login", json={"password": "wrong password!"}).status_code))
+        for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(set(codes)) == [401, 429] and codes.count(401) == 5
+    assert len(hashed) <= 5 and peak[0] <= passwords.HASHES_AT_ONCE
+
+
+def test_many_clients_together_are_capped_overall():
+    throttle = FailureThrottle(clock=FakeClock(), overall_limit=30)
+    for i in range(30):
+        throttle.attempt(f"192.0.2.{i}")
+    with pytest.raises(TooManyAttempts):
+        throttle.attempt("198.51.100.1")  # a fresh address too
+    throttle.succeeded("192.0.2.3")  # the owner getting in frees their attempt
+    throttle.attempt("198.51.100.1")

@@ -133,3 +133,20 @@ def test_setup_codes_are_random_and_forgiving_to_type():
     assert not set(text) & set("01IO")
     code.consume()
     assert not code.matches(text)
+
+
+def test_four_parallel_setups_with_the_right_code_set_one_password(fresh):
+    """The code is taken under a lock before the password is hashed: one request wins."""
+    import threading
+
+    client, code = fresh
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda i=i: codes.append(client.post(
+        "/api/setup", json={"setup_code": code, "password": f"password number {i}"}).status_code))
+        for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(codes)[0] in (200, 201) and sum(c in (200, 201) for c in codes) == 1
+    assert all(c in (200, 201, 403, 409) for c in codes), codes

@@ -72,11 +72,19 @@ def check_new_password(password: str) -> str:
     return password
 
 
+#: Password hashes computed at once in the whole process: each takes 32 MiB at the default
+#: cost, so requests beyond these wait their turn instead of adding memory (a 1 GB Pi
+#: hashing forty at once would be killed for memory).
+HASHES_AT_ONCE = 2
+_hashing = threading.BoundedSemaphore(HASHES_AT_ONCE)
+
+
 def hash_password(password: str, salt: bytes, cost: ScryptCost) -> bytes:
-    return hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=cost.n, r=cost.r, p=cost.p,
-        maxmem=2 * cost.memory_bytes + 1024 * 1024, dklen=32,
-    )
+    with _hashing:
+        return hashlib.scrypt(
+            password.encode("utf-8"), salt=salt, n=cost.n, r=cost.r, p=cost.p,
+            maxmem=2 * cost.memory_bytes + 1024 * 1024, dklen=32,
+        )
 
 
 class PasswordStore:

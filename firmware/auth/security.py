@@ -19,7 +19,7 @@ from firmware.auth.exc import (
     WrongPassword,
 )
 from firmware.auth.hosts import HostAllowList
-from firmware.auth.passwords import DEFAULT_COST, PasswordStore, ScryptCost
+from firmware.auth.passwords import DEFAULT_COST, PasswordStore, ScryptCost, check_new_password
 from firmware.auth.sessions import Session, SessionStore
 from firmware.auth.setup import ButtonGate, SetupCode
 from firmware.auth.throttle import FailureThrottle
@@ -72,33 +72,42 @@ class Security:
     # --- what the routes do --------------------------------------------------------------
 
     def login(self, password: str, client: str | None) -> tuple[str, Session]:
-        """A new session for the right password; throttled per client."""
-        self.throttle.check(client)
+        """A new session for the right password; throttled per client and overall, the
+        attempt counted before the password is hashed."""
         fingerprint = self.passwords.fingerprint()
         if fingerprint is None:
             raise PasswordNotSet("no password is set yet; open the setup page")
+        self.throttle.attempt(client)
         if not self.passwords.verify(password):
-            self.throttle.failed(client)
             raise NotAuthenticated("wrong password")
         self.throttle.succeeded(client)
         return self.sessions.create(fingerprint)
 
     def setup(self, password: str, client: str | None, *, setup_code: str | None = None,
               button_claim: str | None = None) -> tuple[str, Session]:
-        """Set the first password, proven by the setup code or a confirmed button claim; logs in."""
-        self.throttle.check(client)
+        """Set the first password, proven by the setup code or a confirmed button claim; logs in.
+
+        The proof is taken (consumed) before the password is hashed, under a lock: of several
+        requests with the right code at once, one sets the password and the others are
+        refused. A password that cannot be stored gives the code back."""
         if self.password_set:
             raise PasswordAlreadySet("a password is already set; log in instead")
-        if setup_code is not None and self.setup_code.matches(setup_code):
-            pass
-        elif button_claim is not None and self.button.confirmed(button_claim):
-            pass
-        else:
-            self.throttle.failed(client)
+        check_new_password(password)  # before the proof is used up
+        self.throttle.attempt(client)
+        code = self.setup_code.take(setup_code) if setup_code is not None else None
+        if code is None and not (button_claim is not None and self.button.take(button_claim)):
+            if self.password_set:
+                raise PasswordAlreadySet("a password is already set; log in instead")
             raise SetupRejected(
                 "wrong setup code (see the server log) or shutter button not held"
             )
-        self.passwords.set(password)
+        try:
+            self.passwords.set(password)
+        except BaseException:
+            if code is not None:
+                self.setup_code.restore(code)
+            raise
+        self.throttle.succeeded(client)
         self.setup_code.consume()
         self.button.consume()
         self.sessions.end_all_except(None, None)
@@ -108,10 +117,10 @@ class Security:
     def change_password(self, session: Session, current: str, new: str,
                         client: str | None) -> int:
         """Replace the password; every other session ends. Returns how many ended."""
-        self.throttle.check(client)
+        self.throttle.attempt(client)
         if not self.passwords.verify(current):
-            self.throttle.failed(client)
             raise WrongPassword("the current password is wrong")
+        self.throttle.succeeded(client)
         self.passwords.set(new)
         ended = self.sessions.end_all_except(session, self.passwords.fingerprint())
         log.info("password changed; %d other session(s) ended", ended)

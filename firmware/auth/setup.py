@@ -39,6 +39,7 @@ class SetupCode:
 
     def __init__(self) -> None:
         self._code: str | None = None
+        self._lock = threading.Lock()
 
     @property
     def active(self) -> bool:
@@ -54,6 +55,20 @@ class SetupCode:
         if code is None or len(text) > 64:
             return False
         return hmac.compare_digest(normalise_code(text).encode(), code.encode())
+
+    def take(self, text: str) -> str | None:
+        """The code, consumed, if ``text`` is it (one caller wins, however many try at once);
+        :meth:`restore` puts it back if the password could not be stored."""
+        with self._lock:
+            if not self.matches(text):
+                return None
+            code, self._code = self._code, None
+            return code
+
+    def restore(self, code: str) -> None:
+        with self._lock:
+            if self._code is None:
+                self._code = code
 
     def consume(self) -> None:
         self._code = None
@@ -72,7 +87,7 @@ class ButtonGate:
                  window_s: float = BUTTON_WINDOW_S) -> None:
         self._clock = clock
         self._window_s = window_s
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # take() calls confirmed()
         self._available = False
         self._claim: str | None = None
         self._deadline = 0.0
@@ -125,6 +140,14 @@ class ButtonGate:
                 and self._pressed
                 and hmac.compare_digest(claim.encode(), self._claim.encode())
             )
+
+    def take(self, claim: str) -> bool:
+        """Whether ``claim`` is confirmed, consuming it (one caller wins)."""
+        with self._lock:
+            if not self.confirmed(claim):
+                return False
+            self._claim, self._pressed = None, False
+            return True
 
     def consume(self) -> None:
         with self._lock:
