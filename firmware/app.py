@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from firmware import sdnotify
 from firmware.api import errors
 from firmware.api.deps import get_session
+from firmware.api.limits import BodyLimitMiddleware
 from firmware.api.routes import auth as auth_routes
 from firmware.api.routes import capture, controls, lenses, live, mock, photos, status, stream, ui
 from firmware.api.routes.mock import mount_on_mock
@@ -92,6 +93,7 @@ def create_app(
     # Every route, present and future, behind the Host/Origin/session/CSRF guard; the API
     # router checks the session again, and documents the guard's answers.
     app.add_middleware(SecurityMiddleware, security=security, routes=lambda: app.router.routes)
+    app.add_middleware(BodyLimitMiddleware)  # outermost: a large body is refused unread
     app.include_router(auth_routes.router, prefix="/api")
     api = APIRouter(prefix="/api", dependencies=[Depends(get_session)], responses=GUARD_ANSWERS)
     for area in (status, controls, stream, live, mock, capture, lenses, photos, ui):

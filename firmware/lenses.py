@@ -39,7 +39,7 @@ class LensSpec(BaseModel):
     number, f/2 on a Summicron); ``min_f_number`` the smallest (f/16). ``code`` is the 6-bit
     Leica lens code, when known."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=80)
     make: str = Field("", max_length=40)
@@ -73,7 +73,7 @@ class LensSetting(BaseModel):
     """What ``PUT /api/lens`` takes: which lens is mounted (``None``: none / unknown) and the
     f-number the ring is set to (``None``: the lens's widest)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str | None = None
     f_number: float | None = Field(None, ge=0.7, le=64)

@@ -316,3 +316,37 @@ def test_many_clients_together_are_capped_overall():
         throttle.attempt("198.51.100.1")  # a fresh address too
     throttle.succeeded("192.0.2.3")  # the owner getting in frees their attempt
     throttle.attempt("198.51.100.1")
+
+
+def test_a_16_mib_body_is_refused_unread_and_nothing_is_echoed(anon_client):
+    big = b'{"password": "' + b"x" * (16 * 1024 * 1024) + b'"}'
+    r = anon_client.post("/api/login", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and len(r.content) < 200
+    assert r.json()["detail"] == "request too large: at most 4096 bytes"
+
+    def chunks():
+        for _ in range(64):
+            yield b"x" * 1024
+
+    r = anon_client.post("/api/login", content=chunks(),
+                         headers={"content-type": "application/json"})
+    assert r.status_code == 413  # no Content-Length: stopped as it grows
+
+
+def test_422_answers_echo_no_password_and_no_nan(anon_client):
+    for body in (b'{"password": NaN}', b'{"password": Infinity}', b'{"password": 12}'):
+        r = anon_client.post("/api/login", content=body,
+                             headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert "NaN" not in r.text or r.json()["detail"][0]["input"] == "(not shown)"
+        assert all(item["input"] == "(not shown)" for item in r.json()["detail"])
+    r = anon_client.post("/api/login", json={"password": "a" * 3000})
+    assert r.status_code == 422 and "a" * 100 not in r.text
+
+
+def test_nan_in_a_control_is_a_422_naming_it(client):
+    r = client.patch("/api/controls", content=b'{"ev": NaN}',
+                     headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    item = r.json()["detail"][0]
+    assert item["loc"][-1] == "ev" and item["input"] == "nan"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import typing
 
 import annotated_types
@@ -123,12 +124,39 @@ def _field_bounds(models: dict[str | None, type[BaseModel]], loc: tuple) -> tupl
     return (field, bounds) if bounds else None
 
 
+#: Fields whose values a 422 never echoes.
+SECRET_FIELDS = ("password", "current_password", "new_password", "setup_code", "claim")
+#: The longest rendering of a rejected value a 422 echoes.
+ECHO_CHARS = 64
+
+
+def safe_input(loc: tuple, value: object) -> object:
+    """What a 422 may echo of a rejected value: nothing of a secret, a number as it is (NaN
+    and infinities as words: JSON has no such numbers), other values as at most
+    :data:`ECHO_CHARS` characters of text (a 16 MiB body is not sent back)."""
+    if any(str(part) in SECRET_FIELDS for part in loc):
+        return "(not shown)"
+    if isinstance(value, bool | int) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    text = value if isinstance(value, str) else type(value).__name__
+    return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…"
+
+
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422, with every out-of-range message stating the whole allowed range."""
+    """FastAPI's 422, with every out-of-range message stating the whole allowed range, and
+    the rejected input echoed only safely (:func:`safe_input`)."""
     models = _body_models(request)
     details = []
     for item in error.errors():
         item = dict(item)
+        loc = tuple(item.get("loc", ()))
+        if "input" in item:
+            item["input"] = safe_input(loc, item["input"])
+        if isinstance(item.get("ctx"), dict):
+            item["ctx"] = {k: safe_input(loc, v) if isinstance(v, int | float | str) else str(v)
+                           for k, v in item["ctx"].items()}
         found = _field_bounds(models, tuple(item.get("loc", ())))
         if found and item.get("type", "").startswith(("greater", "less")):
             field, (lo, hi) = found

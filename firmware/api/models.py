@@ -16,7 +16,7 @@ ColourGain = Annotated[float, Field(ge=0.25, le=8.0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ControlsPatch(_Strict):

@@ -94,7 +94,7 @@ class Shooter(Protocol):
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     format: FileFormat = "both"
     self_timer_s: Literal[0, 2, 10] = 0

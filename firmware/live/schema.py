@@ -15,7 +15,7 @@ from firmware.live.analysis import AnalysisOptions
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class LiveOptionsPatch(_Strict):
@@ -119,7 +119,7 @@ class ExposureMap(BaseModel):
 class LiveBody(BaseModel):
     """The analysis of the newest frame (``firmware/live/README.md`` has the details)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     sequence: int
     sensor_sequence: int | None = None
