@@ -76,7 +76,7 @@ def create_app(
             _wire_setup_button(app.state.shutter, security)
             log.info("serving %s camera", service.camera.backend)
             security.announce_setup(_address(settings.server))
-            async with _systemd(service):
+            async with _systemd(app, service):
                 yield
 
     app = FastAPI(
@@ -118,21 +118,42 @@ def _wire_setup_button(shutter: object, security: Security) -> None:
         button.when_held = security.button.attach()
 
 
+#: How long READY=1 waits for the camera's first frame; without one by then the service is
+#: ready anyway (the page says why the camera is not there) rather than failing to start.
+CAMERA_READY_S = 30.0
+
+
 @contextlib.asynccontextmanager
-async def _systemd(service: CameraService):
-    """``READY=1`` once the app is up, ``WATCHDOG=1`` pings while it is healthy (see
-    :mod:`firmware.watchdog`), ``STOPPING=1`` on the way out. Nothing outside systemd."""
-    sdnotify.notify(f"READY=1\nSTATUS=serving, camera {service.status['state']}")
+async def _systemd(app: FastAPI, service: CameraService):
+    """``READY=1`` once the socket listens and the camera streams (see :func:`_announce`),
+    ``WATCHDOG=1`` pings while it is healthy (see :mod:`firmware.watchdog`), ``STOPPING=1``
+    on the way out. Nothing outside systemd."""
     period = sdnotify.watchdog_period_s()
-    task = asyncio.create_task(Watchdog(service, period).run()) if period else None
+    task = asyncio.create_task(_announce(app, service, period))
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         sdnotify.notify("STOPPING=1")
+
+
+async def _announce(app: FastAPI, service: CameraService, period: float | None) -> None:
+    """READY=1 when uvicorn's socket listens (``app.state.server.started``; the lifespan runs
+    before it binds) and the camera has sent a frame, or after :data:`CAMERA_READY_S`; then
+    the watchdog's pings."""
+    server = getattr(app.state, "server", None)
+    while server is not None and not server.started:
+        await asyncio.sleep(0.05)
+    deadline = asyncio.get_running_loop().time() + CAMERA_READY_S
+    while not (service.healthy and service.frames > 0):
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    sdnotify.notify(f"READY=1\nSTATUS=serving, camera {service.status['state']}")
+    if period:
+        await Watchdog(service, period).run()
 
 
 def _address(server) -> str:

@@ -43,6 +43,9 @@ class ServerSettings(_Section):
     allowed_hosts: tuple[str, ...] = ()
     """Extra host names the web UI may be reached by (besides IP literals and localhost)."""
     max_streams: int = Field(8, ge=1, le=64)
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (none: the
+    headers are ignored, so no local process can pose as another client to the throttle)."""
 
 
 class StorageSettings(_Section):

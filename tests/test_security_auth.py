@@ -350,3 +350,79 @@ def test_nan_in_a_control_is_a_422_naming_it(client):
     assert r.status_code == 422, r.text
     item = r.json()["detail"][0]
     assert item["loc"][-1] == "ev" and item["input"] == "nan"
+
+
+def test_x_forwarded_for_is_not_believed_by_the_real_server(tmp_path):
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; mrig serve does not (unless
+    server.trusted_proxies says so), so a local process cannot rotate past the throttle."""
+    import time
+
+    import httpx
+
+    from tests.crash_harness import Server, set_password
+
+    data = tmp_path / "data"
+    data.mkdir()
+    set_password(data)
+    server = Server(data, tmp_path / "serve.log")
+    try:
+        deadline = time.monotonic() + 60
+        with httpx.Client(base_url=server.base_url, timeout=30) as http:
+            while True:
+                try:
+                    http.get("/api/session")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline
+            codes = [http.post("/api/login", json={"password": "wrong guess!"},
+                               headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                     for i in range(7)]
+        assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
+    finally:
+        server.stop()
+
+
+def test_the_session_answer_is_never_cached_and_static_pages_carry_the_policy(client):
+    assert client.get("/api/session").headers["cache-control"] == "no-store"
+    page = client.get("/static/index.html")
+    assert page.status_code == 200
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_set_password_at_a_terminal_does_not_show_the_password(tmp_path):
+    """At a terminal the password is asked twice and not echoed (it was shown as typed)."""
+    import os
+    import pty
+    import select
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(root)
+        os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", "set-password",
+                                  "--data-dir", str(tmp_path)])
+    seen = b""
+
+    def read_until(text: bytes, timeout_s: float = 30) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout_s
+        while text not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(fd, 1024)
+                except OSError:
+                    break
+
+    read_until(b"New password:")
+    os.write(fd, b"typed at a terminal 1\n")
+    read_until(b"Repeat it:")
+    os.write(fd, b"typed at a terminal 1\n")
+    read_until(b"password set in")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"typed at a terminal" not in seen
+    assert PasswordStore(tmp_path / "auth").verify("typed at a terminal 1")

@@ -174,3 +174,20 @@ def test_live_view_waits_a_manual_exposure_out():
         wait_until(lambda: len(seen) > count + 1)
         assert seen[0] == 2.0 and seen[-1] == pytest.approx(302.0)
         assert s.status["state"] == "running"
+
+
+def test_ready_waits_for_the_camera(notify_socket, make_client, rig):
+    """READY=1 only once the camera streams: systemd's "started" means a working camera."""
+    from hal.select import make_camera
+
+    rig.faults.busy_on_acquire = 10**6  # another program holds the camera for now
+    client = make_client(make_camera("virtual", rig=rig), ready=False)
+    notify_socket.settimeout(3.0)
+    with pytest.raises(TimeoutError):
+        notify_socket.recv(4096)
+    assert client.app.state.service.status["state"] == "recovering"
+    rig.faults.busy_on_acquire = 0
+    notify_socket.settimeout(30)
+    first = notify_socket.recv(4096).decode()
+    assert first == "READY=1\nSTATUS=serving, camera running"
+    assert client.app.state.service.frames > 0

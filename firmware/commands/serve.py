@@ -41,5 +41,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"mrig serve: {e}", file=sys.stderr)
         return 2
     app = create_app(settings)
-    uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_level="info")
+    proxies = settings.server.trusted_proxies
+    config = uvicorn.Config(
+        app, host=settings.server.host, port=settings.server.port, log_level="info",
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: off unless configured.
+        proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) or None,
+    )
+    server = uvicorn.Server(config)
+    app.state.server = server  # READY=1 waits for server.started: the socket listens
+    server.run()
     return 0

@@ -1,6 +1,7 @@
-"""``mrig set-password``: set the web UI's password from standard input, for scripted installs.
+"""``mrig set-password``: set the web UI's password, at a terminal or from standard input.
 
-Reads one line (the password; the line break is not part of it), stores its scrypt hash in
+At a terminal it asks twice without showing what is typed; otherwise it reads one line (the
+password; the line break is not part of it), for scripted installs. It stores its scrypt hash in
 ``<data-dir>/auth/password.json`` and ends every session of a running server (they were made
 under the old password). Example::
 
@@ -25,13 +26,24 @@ def run(args: argparse.Namespace) -> int:
     from firmware.auth.passwords import PASSWORD_MAX_CHARS, PasswordStore, check_new_password
 
     if sys.stdin.isatty():
-        print("mrig set-password: type the new password and press Enter (it is shown)",
-              file=sys.stderr)
-    line = sys.stdin.readline(PASSWORD_MAX_CHARS + 2)
-    password = line.removesuffix("\n").removesuffix("\r")
-    if not line:
-        print("mrig set-password: no password on standard input", file=sys.stderr)
-        return 2
+        # At a terminal: not shown as it is typed, and typed twice.
+        import getpass
+
+        try:
+            password = getpass.getpass("New password: ")
+            again = getpass.getpass("Repeat it: ")
+        except (EOFError, KeyboardInterrupt):
+            print("\nmrig set-password: nothing changed", file=sys.stderr)
+            return 2
+        if password != again:
+            print("mrig set-password: the two passwords differ; nothing changed", file=sys.stderr)
+            return 2
+    else:
+        line = sys.stdin.readline(PASSWORD_MAX_CHARS + 2)
+        password = line.removesuffix("\n").removesuffix("\r")
+        if not line:
+            print("mrig set-password: no password on standard input", file=sys.stderr)
+            return 2
     try:
         check_new_password(password)
     except ValueError as e:

@@ -96,8 +96,10 @@ def _start_session(request: Request, response: Response, security: Security,
 
 
 @router.get("/session")
-def get_session_info(request: Request, security: SecurityDep) -> SessionInfo:
-    """Whether this browser is logged in (and its CSRF token, after a page reload)."""
+def get_session_info(request: Request, response: Response, security: SecurityDep) -> SessionInfo:
+    """Whether this browser is logged in (and its CSRF token, after a page reload: never
+    kept in a cache)."""
+    response.headers["Cache-Control"] = "no-store"
     session = security.session_for(request.cookies.get(COOKIE_NAME))
     if session is None:
         return SessionInfo(authenticated=False, password_set=security.password_set)

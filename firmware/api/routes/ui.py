@@ -109,12 +109,13 @@ def storage(request: Request) -> dict:
 
 
 class _StaticFiles(StaticFiles):
-    """Static files that must be revalidated, so an updated camera never serves a stale UI."""
+    """Static files that must be revalidated, so an updated camera never serves a stale UI,
+    under the shell's own policy: ``/static/index.html`` is the whole UI too, and must not
+    be framed or load anything from elsewhere either."""
 
     def file_response(self, *args, **kwargs):
         response = super().file_response(*args, **kwargs)
-        response.headers["Cache-Control"] = "no-cache"
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.update(SHELL_HEADERS)
         return response
 
 
