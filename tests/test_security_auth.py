@@ -402,7 +402,7 @@ def test_set_password_at_a_terminal_does_not_show_the_password(tmp_path):
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
         os.chdir(root)
-        os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", "set-password",
+        os.execv(sys.executable, [sys.executable, "-m", "firmware.cli", "set-password",  # noqa: S606
                                   "--data-dir", str(tmp_path)])
     seen = b""
 
