@@ -18,7 +18,18 @@ from firmware.api import errors
 from firmware.api.deps import get_session
 from firmware.api.limits import BodyLimitMiddleware
 from firmware.api.routes import auth as auth_routes
-from firmware.api.routes import capture, controls, lenses, live, mock, photos, status, stream, ui
+from firmware.api.routes import (
+    capture,
+    controls,
+    docs,
+    lenses,
+    live,
+    mock,
+    photos,
+    status,
+    stream,
+    ui,
+)
 from firmware.api.routes.mock import mount_on_mock
 from firmware.api.routes.stream import StreamSlots
 from firmware.auth.hosts import HostAllowList
@@ -84,6 +95,8 @@ def create_app(
         version=VERSION,
         summary="Raspberry Pi HQ camera with M-mount lenses, driven from a phone",
         lifespan=lifespan,
+        docs_url=None,  # served from the camera's own files: firmware/api/routes/docs.py
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.security = security
@@ -99,6 +112,7 @@ def create_app(
     for area in (status, controls, stream, live, mock, capture, lenses, photos, ui):
         api.include_router(area.router)
     app.include_router(api)
+    docs.install(app)  # before the UI's /static mount, which would take /static/docs
     ui.install(app)
     return app
 

@@ -426,3 +426,14 @@ def test_set_password_at_a_terminal_does_not_show_the_password(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"typed at a terminal" not in seen
     assert PasswordStore(tmp_path / "auth").verify("typed at a terminal 1")
+
+
+def test_the_api_docs_load_nothing_from_outside(client, anon_client):
+    for page, asset in (("/docs", "/static/docs/swagger-ui-bundle.js"),
+                        ("/redoc", "/static/docs/redoc.standalone.js")):
+        html = client.get(page)
+        assert html.status_code == 200 and asset in html.text
+        assert "cdn." not in html.text and "https://" not in html.text.replace(
+            "https://fastapi.tiangolo.com", "")
+        assert client.get(asset).status_code == 200
+        assert anon_client.get(page).status_code == 401  # the pages need the login

@@ -500,3 +500,17 @@ def test_bracketing_and_a_cancelled_long_exposure(phone: Phone) -> None:
     _drive(page, "Single", file_format="DNG + JPEG")
     assert phone.outside == [] and phone.errors == []
 
+
+
+def test_the_api_docs_render_from_the_camera_alone(phone: Phone) -> None:
+    """Swagger UI and ReDoc come from the camera's own files: they render with every request
+    staying on the camera (on the hotspot there is no internet to reach a CDN)."""
+    _log_in(phone)
+    page = phone.page
+    page.goto(phone.server.base + "/docs")
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    assert page.locator(".swagger-ui .opblock").count() > 20
+    phone.shot("13-docs")
+    page.goto(phone.server.base + "/redoc")
+    page.get_by_text("/api/capture", exact=False).first.wait_for()
+    assert phone.outside == []
