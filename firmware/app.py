@@ -76,6 +76,7 @@ def create_app(
                 )
             )
             app.state.service = service
+            stack.callback(security.sessions.save)  # their idle times, for the next start
             # What the hardware shutter button does; the capture module replaces it with the
             # same action as the phone's Capture button.
             app.state.capture = stack.enter_context(CaptureService.from_settings(settings, service))

@@ -437,3 +437,26 @@ def test_the_api_docs_load_nothing_from_outside(client, anon_client):
             "https://fastapi.tiangolo.com", "")
         assert client.get(asset).status_code == 200
         assert anon_client.get(page).status_code == 401  # the pages need the login
+
+
+def test_a_restart_does_not_log_the_owner_out(make_client, settings):
+    """Sessions are kept (their tokens' hashes) in a 0600 file: a new server process on the
+    same data folder accepts the owner's cookie and CSRF token."""
+    from firmware.auth.sessions import COOKIE_NAME
+    from hal.select import make_camera
+    from tests.conftest import virtual_rig
+
+    first = make_client(make_camera("virtual", rig=virtual_rig(seed=2)), ready=False)
+    cookie = first.cookies.get(COOKIE_NAME)
+    csrf = first.headers["X-CSRF-Token"]
+    first.__exit__(None, None, None)  # the server stops
+    path = Path(settings.storage.data_dir) / "auth" / "sessions.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert cookie not in path.read_text()  # only its hash
+    again = make_client(make_camera("virtual", rig=virtual_rig(seed=3)), login=False,
+                        ready=False)
+    again.cookies.set(COOKIE_NAME, cookie)
+    assert again.get("/api/status").status_code == 200
+    assert again.get("/api/session").json()["csrf_token"] == csrf
+    assert again.post("/api/logout", headers={"X-CSRF-Token": csrf}).status_code in (200, 204)
+    assert again.get("/api/status").status_code == 401

@@ -39,7 +39,7 @@ class Security:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.passwords = PasswordStore(folder, cost=cost)
-        self.sessions = SessionStore(clock)
+        self.sessions = SessionStore(clock, path=Path(folder) / "sessions.json")
         self.throttle = FailureThrottle(clock=clock)
         self.setup_code = SetupCode()
         self.button = ButtonGate(clock)

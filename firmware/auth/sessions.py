@@ -1,7 +1,12 @@
 """Login sessions: a random cookie token, its CSRF token, and two expiries.
 
-Sessions live in memory only: a restart (a crash, an update, the watchdog) logs everyone out,
-and nothing secret is left on the card. The store keeps a hash of each token, not the token.
+The store keeps a hash of each token, not the token. With a ``path`` the sessions are kept in
+that file too (0600, in the password's 0700 folder): a restart (a crash, an update, the
+watchdog) does not log the owner out. The file holds the tokens' hashes, which open nothing,
+and the CSRF tokens, which are no use without the cookie. Times are stored on the wall
+clock and taken back onto the monotonic clock at load. The file is written when a session
+starts or ends and at a clean stop (:meth:`SessionStore.save`), not at every request: after a
+crash a session's idle time counts from its last save.
 A session remembers the password it was made under (:meth:`PasswordStore.fingerprint`), so a
 password change ends every other session, even one made by ``mrig set-password`` from a shell.
 """
@@ -10,11 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
+
+from firmware.storage import atomic_write
+
+log = logging.getLogger(__name__)
 
 COOKIE_NAME = "mrig_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -46,13 +58,51 @@ class SessionStore:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, *,
                  idle_s: float = IDLE_S, lifetime_s: float = LIFETIME_S,
-                 limit: int = MAX_SESSIONS) -> None:
+                 limit: int = MAX_SESSIONS, path: Path | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
+        self._wall = wall_clock
         self._idle_s = idle_s
         self._lifetime_s = lifetime_s
         self._limit = limit
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
+        self.path = path
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            records = json.loads(path.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as e:
+            log.warning("%s: unreadable sessions (%s); everyone logs in again", path, e)
+            return
+        offset = self._clock() - self._wall()  # wall time -> this clock
+        for r in records if isinstance(records, list) else []:
+            try:
+                session = Session(str(r["key"]), str(r["csrf"]), str(r["password"]),
+                                  float(r["created"]) + offset, float(r["last_seen"]) + offset)
+            except (KeyError, TypeError, ValueError):
+                continue
+            self._sessions[session.key] = session
+
+    def save(self) -> None:
+        """Write the sessions to :attr:`path` (if any)."""
+        if self.path is None:
+            return
+        offset = self._wall() - self._clock()
+        with self._lock:
+            records = [{"key": s.key, "csrf": s.csrf_token, "password": s.password_fingerprint,
+                        "created": round(s.created_s + offset, 3),
+                        "last_seen": round(s.last_seen_s + offset, 3)}
+                       for s in self._sessions.values()]
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps(records).encode(), mode=0o600)
+        except OSError as e:  # a full or read-only card: sessions stay in memory
+            log.warning("%s: cannot keep the sessions (%s)", self.path, e)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -66,6 +116,7 @@ class SessionStore:
             self._sessions[session.key] = session
             while len(self._sessions) > self._limit:  # the least recently used goes first
                 self._sessions.popitem(last=False)
+        self.save()
         return token, session
 
     def get(self, token: str | None, password_fingerprint: str | None) -> Session | None:
@@ -93,6 +144,7 @@ class SessionStore:
     def end(self, session: Session) -> None:
         with self._lock:
             self._sessions.pop(session.key, None)
+        self.save()
 
     def end_all_except(self, keep: Session | None, password_fingerprint: str | None) -> int:
         """End every session but ``keep`` (which moves to the new password); returns how many."""
@@ -102,4 +154,5 @@ class SessionStore:
                 del self._sessions[k]
             if keep is not None and keep.key in self._sessions and password_fingerprint:
                 keep.password_fingerprint = password_fingerprint
-            return len(ended)
+        self.save()
+        return len(ended)
