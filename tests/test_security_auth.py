@@ -460,3 +460,58 @@ def test_a_restart_does_not_log_the_owner_out(make_client, settings):
     assert again.get("/api/session").json()["csrf_token"] == csrf
     assert again.post("/api/logout", headers={"X-CSRF-Token": csrf}).status_code in (200, 204)
     assert again.get("/api/status").status_code == 401
+
+
+def test_idle_half_sent_connections_cannot_lock_the_owner_out(tmp_path):
+    """Connections that never finish their headers: beyond 32 from one address they are
+    closed at once, the rest after 10 s; meanwhile the owner, from another address, is served."""
+    import socket
+    import time
+
+    import httpx
+
+    from tests.crash_harness import Server, set_password
+
+    data = tmp_path / "data"
+    data.mkdir()
+    set_password(data)
+    server = Server(data, tmp_path / "serve.log")
+    owner = httpx.Client(base_url=server.base_url, timeout=10,
+                         transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    held: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                owner.get("/api/session")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"GET /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+            held.append(s)
+        start = time.monotonic()
+        assert owner.get("/api/session").status_code == 200
+        assert time.monotonic() - start < 5
+
+        def closed(s: socket.socket, wait_s: float) -> bool:
+            """Whether the server has closed (or reset) the connection."""
+            s.settimeout(wait_s)
+            try:
+                return s.recv(1) == b""
+            except ConnectionResetError:
+                return True
+            except TimeoutError:
+                return False
+
+        refused = sum(closed(s, 0.2) for s in held)
+        assert refused >= 100 - 32  # over the cap: closed at once
+        time.sleep(11)  # the header deadline
+        assert all(closed(s, 2.0) for s in held)
+    finally:
+        for s in held:
+            s.close()
+        owner.close()
+        server.stop()

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from firmware.api.connections import GuardedH11Protocol
     from firmware.app import create_app
     from firmware.config import load_settings
 
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         app, host=settings.server.host, port=settings.server.port, log_level="info",
         # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: off unless configured.
         proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) or None,
+        # A per-client connection cap and a deadline for headers (firmware/api/connections.py).
+        http=GuardedH11Protocol,
     )
     server = uvicorn.Server(config)
     app.state.server = server  # READY=1 waits for server.started: the socket listens
