@@ -94,6 +94,13 @@ class Broadcast:
         for on_wake in wake_listeners:
             on_wake()
 
-    async def next_after(self, sequence: int, timeout_s: float) -> LiveFrame | None:
-        """The newest frame with a sequence above ``sequence``; None on timeout or wake-up."""
-        return await self._latest.next_after(sequence, timeout_s)
+    @property
+    def wakes(self) -> int:
+        """Wake-ups so far (see :meth:`firmware.latest.Latest.next_after`)."""
+        return self._latest.wakes
+
+    async def next_after(self, sequence: int, timeout_s: float,
+                         wakes: int | None = None) -> LiveFrame | None:
+        """The newest frame with a sequence above ``sequence``; None on timeout or wake-up
+        (one since ``wakes`` was read included)."""
+        return await self._latest.next_after(sequence, timeout_s, wakes)

@@ -27,6 +27,9 @@ class Latest(Generic[T]):
         self._lock = threading.Lock()
         self._value: T | None = None
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+        #: How many times :meth:`wake_all` has run: a waiter that was busy (not parked) when
+        #: it ran passes the count it saw, and is not left to wait out its timeout.
+        self.wakes = 0
 
     @property
     def value(self) -> T | None:
@@ -43,10 +46,13 @@ class Latest(Generic[T]):
         """Wake every waiter with nothing (the source stopped or faulted)."""
         with self._lock:
             waiters, self._waiters = self._waiters, []
+            self.wakes += 1
         _wake(waiters, None)
 
-    async def next_after(self, sequence: int, timeout_s: float) -> T | None:
-        """The newest value with a sequence above ``sequence``; None on timeout or wake-up."""
+    async def next_after(self, sequence: int, timeout_s: float,
+                         wakes: int | None = None) -> T | None:
+        """The newest value with a sequence above ``sequence``; None on timeout or wake-up,
+        including a wake-up since the caller read :attr:`wakes` (``wakes``)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
@@ -54,6 +60,8 @@ class Latest(Generic[T]):
                 value = self._value
                 if value is not None and value.sequence > sequence:
                     return value
+                if wakes is not None and wakes != self.wakes:
+                    return None
                 future: asyncio.Future = loop.create_future()
                 self._waiters.append((loop, future))
             try:

@@ -155,3 +155,23 @@ def test_the_camera_thread_survives_an_unexpected_error(client, camera, monkeypa
     wait_until(lambda: state(client)["recoveries"] >= 1 and state(client)["state"] == "running",
                timeout_s=30)
     assert client.app.state.service.loop_alive
+
+
+def test_a_wake_up_while_a_viewer_was_busy_is_not_missed():
+    """The MJPEG generator encodes and sends between its waits; a fault's wake-up in that gap
+    used to leave it waiting out its 5 s timeout. It passes the wake-up count it saw."""
+    import asyncio
+    import time
+
+    from firmware.latest import Latest
+
+    latest: Latest = Latest()
+
+    async def viewer() -> float:
+        wakes = latest.wakes
+        latest.wake_all()  # the fault, while the viewer is busy (not parked)
+        start = time.monotonic()
+        assert await latest.next_after(-1, timeout_s=5.0, wakes=wakes) is None
+        return time.monotonic() - start
+
+    assert asyncio.run(viewer()) < 1.0

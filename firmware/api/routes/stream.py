@@ -64,10 +64,13 @@ async def stream(service: ServiceDep, slots: StreamSlotsDep) -> StreamingRespons
         try:
             sequence = -1
             while True:
-                live = await service.broadcast.next_after(sequence, timeout_s=5.0)
+                # A fault sets the state, then wakes the waiters: one that was encoding or
+                # sending then sees the state here, or the wake-up count below.
+                wakes = service.broadcast.wakes
+                if not service.healthy:
+                    return
+                live = await service.broadcast.next_after(sequence, timeout_s=5.0, wakes=wakes)
                 if live is None:
-                    if not service.healthy:
-                        return
                     continue
                 sequence = live.sequence
                 jpeg = await run_in_threadpool(live.jpeg)
