@@ -179,8 +179,8 @@ class ShotPipeline:
             return {
                 "buffered": len(self._buffer) + self._writing,
                 "buffer_frames": self.buffer_frames,
-                "developing": (len(self._to_develop) + len(self._retry)
-                               + int(self._developing is not None)),
+                "developing": len({*self._to_develop, *self._retry,
+                                   *([self._developing] if self._developing else [])}),
                 "error": self.last_error if self._retry else None,
             }
 
