@@ -87,8 +87,15 @@ def test_setup_by_holding_the_gpio_shutter_button(make_client, camera, settings)
     claim = client.post("/api/setup/button").json()
     assert claim["hold_s"] == 3.0 and claim["expires_in_s"] > 0
     assert client.get("/api/setup").json()["button"] == "waiting"
-    # A second device cannot start waiting meanwhile, nor use a made-up claim.
-    assert client.post("/api/setup/button").status_code == 409
+    # A second device asking meanwhile cancels both: the owner's hold can never confirm a
+    # claim someone else armed first.
+    second = client.post("/api/setup/button")
+    assert second.status_code == 409 and "both are cancelled" in second.json()["detail"]
+    assert client.get("/api/setup").json()["button"] == "idle"
+    button._button.when_held()
+    r = client.post("/api/setup", json={"password": NEW, "button_claim": claim["claim"]})
+    assert r.status_code == 403  # the cancelled claim is worth nothing
+    claim = client.post("/api/setup/button").json()  # the owner starts again
     r = client.post("/api/setup", json={"password": NEW, "button_claim": claim["claim"]})
     assert r.status_code == 403  # not pressed yet
     button._button.when_held()  # what gpiozero calls after hold_time (3 s) of a held button

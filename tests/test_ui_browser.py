@@ -514,3 +514,53 @@ def test_the_api_docs_render_from_the_camera_alone(phone: Phone) -> None:
     page.goto(phone.server.base + "/redoc")
     page.get_by_text("/api/capture", exact=False).first.wait_for()
     assert phone.outside == []
+
+
+def test_first_start_by_holding_the_shutter_button(browser, tmp_path) -> None:
+    """A camera with a shutter button: the setup page waits for the owner's 3-second hold
+    (gpiozero's MockFactory button, pressed from here) instead of the code from the log."""
+    import types
+
+    import uvicorn
+
+    from firmware.app import create_app
+    from firmware.config import Settings
+    from hal.clock import RealClock
+    from hal.select import make_camera
+    from hal.virtual import VirtualRig
+
+    settings = Settings().with_overrides(
+        storage={"data_dir": tmp_path / "data"}, gpio={"enabled": True},
+        camera={"preview_width": 640, "preview_height": 480})
+    app = create_app(settings, make_camera("virtual", rig=VirtualRig(seed=4, clock=RealClock())))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    phone = None
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        where = types.SimpleNamespace(base=f"http://127.0.0.1:{port}", port=port)
+        phone = Phone(browser, where, tmp_path)
+        page = phone.page
+        page.goto(where.base + "/")
+        page.locator("#login").wait_for(state="visible")
+        page.get_by_role("button", name="Use the shutter button instead").click()
+        page.locator("#login-button-note").filter(has_text="Hold the camera's shutter button").wait_for()
+        phone.shot("14-setup-button")
+        app.state.shutter.io.shutter._button.when_held()  # the owner's 3 s hold
+        page.locator("#login-button-note").filter(has_text="Shutter button held").wait_for()
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Repeat password").fill(PASSWORD)
+        page.locator("#login-submit").click()
+        page.locator("#login").wait_for(state="hidden")
+        assert page.request.get(where.base + "/api/status").status == 200
+        assert phone.outside == [] and phone.errors == []
+    finally:
+        if phone is not None:
+            phone.close()
+        server.should_exit = True
+        thread.join(60)

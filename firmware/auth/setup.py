@@ -113,12 +113,19 @@ class ButtonGate:
             return "pressed" if self._pressed else "waiting"
 
     def arm(self) -> tuple[str, float]:
-        """Start waiting for the press; returns the claim (kept by the page) and its lifetime."""
+        """Start waiting for the press; returns the claim (kept by the page that asked: only
+        it can use the press) and its lifetime.
+
+        A second device asking while one waits cancels both: the owner, holding the button
+        for their own page, must never confirm a claim someone else armed first. Their page
+        says so and they start again."""
         with self._lock:
             self._expire()
             if self._claim is not None:
-                raise SetupBusy("another device is already waiting for the shutter button; "
-                                "wait two minutes or use the setup code from the log")
+                self._claim, self._pressed = None, False
+                raise SetupBusy("another device was also waiting for the shutter button, so "
+                                "both are cancelled: start again on the phone in your hand, "
+                                "or use the setup code from the log")
             self._claim = secrets.token_urlsafe(24)
             self._deadline = self._clock() + self._window_s
             self._pressed = False

@@ -1,11 +1,14 @@
 // Logging in: GET /api/session says whether this browser has a session (and gives back its
-// CSRF token after a reload); the first start asks for the setup code from the camera's log
-// and a new password (POST /api/setup); later starts ask for the password (POST /api/login).
+// CSRF token after a reload); the first start asks for the setup code from the camera's log,
+// or a 3-second hold of the camera's shutter button (the claim this page armed), and a new
+// password (POST /api/setup); later starts ask for the password (POST /api/login).
 
 import { api, ApiError, bus, get, setCsrfToken } from "./api.js";
 import { $ } from "./ui.js";
 
 let pending = null;
+/** The shutter-button claim this page armed (only this page can use the press). */
+let buttonClaim = null;
 
 /** Resolves once this browser may use the camera (at once when the camera has no login). */
 export async function ensureSession() {
@@ -38,6 +41,9 @@ export function askForLogin(setup = false) {
   form.elements.password.autocomplete = setup ? "new-password" : "current-password";
   $("#login-submit").textContent = setup ? "Set password" : "Log in";
   $("#login-error").textContent = "";
+  $("#login-button-setup").hidden = true;
+  $("#login-button-note").hidden = true;
+  if (setup) offerButton();
   dialog.addEventListener("cancel", (e) => e.preventDefault());   // no way around the login
   pending = new Promise((resolve) => {
     form.onsubmit = async (event) => {
@@ -49,9 +55,12 @@ export function askForLogin(setup = false) {
       }
       $("#login-submit").disabled = true;
       try {
+        const proof = buttonClaim?.pressed ? { button_claim: buttonClaim.claim }
+          : { setup_code: form.elements.code.value.trim() };
         const answer = setup
-          ? await api("POST", "/api/setup", { password, setup_code: form.elements.code.value.trim() })
+          ? await api("POST", "/api/setup", { password, ...proof })
           : await api("POST", "/api/login", { password });
+        buttonClaim = null;
         setCsrfToken(answer.csrf_token);
         form.reset();
         dialog.close();
@@ -70,6 +79,61 @@ export function askForLogin(setup = false) {
   });
   if (!dialog.open) dialog.showModal();
   return pending;
+}
+
+/** On a camera with a shutter button: offer it instead of the code from the log. */
+async function offerButton() {
+  let info;
+  try {
+    info = await get("/api/setup");
+  } catch {
+    return;
+  }
+  if (!info.button || info.button === "unavailable") return;
+  const offer = $("#login-button-setup");
+  offer.hidden = false;
+  offer.onclick = () => waitForButton(Math.round(info.button_hold_s ?? 3));
+}
+
+/** Arm the claim, ask for the hold, and follow it until pressed, cancelled or expired. */
+async function waitForButton(holdS) {
+  const note = $("#login-button-note");
+  const form = $("#login-form");
+  note.hidden = false;
+  $("#login-error").textContent = "";
+  try {
+    const claim = await api("POST", "/api/setup/button");
+    buttonClaim = { claim: claim.claim, pressed: false };
+  } catch (e) {
+    note.hidden = true;
+    $("#login-error").textContent = e.message;
+    return;
+  }
+  const mine = buttonClaim;
+  note.textContent = `Hold the camera's shutter button now, for ${holdS} seconds.`;
+  while (buttonClaim === mine) {
+    await new Promise((r) => setTimeout(r, 500));
+    let state;
+    try {
+      state = (await get("/api/setup")).button;
+    } catch {
+      continue;
+    }
+    if (state === "pressed") {
+      mine.pressed = true;
+      form.elements.code.required = false;
+      $("#login-code-row").hidden = true;
+      note.textContent = "Shutter button held: now choose the password.";
+      return;
+    }
+    if (state !== "waiting") {
+      buttonClaim = null;
+      note.textContent = "";
+      $("#login-error").textContent = "The wait for the shutter button ended (another device "
+        + "tried too, or two minutes passed): start again.";
+      return;
+    }
+  }
 }
 
 bus.addEventListener("auth-required", () => {
