@@ -175,3 +175,25 @@ def test_a_wake_up_while_a_viewer_was_busy_is_not_missed():
         return time.monotonic() - start
 
     assert asyncio.run(viewer()) < 1.0
+
+
+def test_a_closed_app_lets_its_camera_go(settings):
+    """Nothing global keeps an app (and its camera's 200 MB of buffers) once it has stopped:
+    a route's endpoint holding the app once did, through FastAPI's caches."""
+    import gc
+    import weakref
+
+    from fastapi.testclient import TestClient
+
+    from firmware.app import create_app
+    from hal.select import make_camera
+    from tests.conftest import BASE_URL, virtual_rig
+
+    app = create_app(settings, make_camera("virtual", rig=virtual_rig(seed=1)),
+                     service_options={"backoff_s": (0.01, 0.05)})
+    with TestClient(app, base_url=BASE_URL):
+        service = weakref.ref(app.state.service)
+    gone = weakref.ref(app)
+    del app
+    gc.collect()
+    assert gone() is None and service() is None

@@ -39,12 +39,15 @@ def install(app: FastAPI) -> None:
     """Mount the assets and add the two pages (create the app with ``docs_url=None`` and
     ``redoc_url=None``)."""
     app.mount(ASSETS, StaticFiles(directory=_FILES), name="docs-assets")
+    # Plain strings, not the app: FastAPI keeps endpoints in caches that outlive an app, and
+    # an endpoint holding the app would keep its camera alive (200 MB each in the tests).
     openapi_url = app.openapi_url or "/openapi.json"
+    title = f"{app.title} API"
 
     @app.get("/docs", include_in_schema=False)
     def swagger() -> HTMLResponse:
         return _with_policy(get_swagger_ui_html(
-            openapi_url=openapi_url, title=f"{app.title} API",
+            openapi_url=openapi_url, title=title,
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS}/favicon.png",
@@ -53,7 +56,7 @@ def install(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
         return _with_policy(get_redoc_html(
-            openapi_url=openapi_url, title=f"{app.title} API",
+            openapi_url=openapi_url, title=title,
             redoc_js_url=f"{ASSETS}/redoc.standalone.js",
             redoc_favicon_url=f"{ASSETS}/favicon.png", with_google_fonts=False,
         ))
