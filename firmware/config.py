@@ -6,11 +6,12 @@ the config file stops the service with a message naming the key instead of being
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from firmware.exc import ConfigError
 from hal.select import CameraChoice
@@ -45,7 +46,18 @@ class ServerSettings(_Section):
     max_streams: int = Field(8, ge=1, le=64)
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (none: the
-    headers are ignored, so no local process can pose as another client to the throttle)."""
+    headers are ignored, so no local process can pose as another client to the throttle).
+    IP addresses only: ``*`` would let any client choose its own address."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _ip_addresses(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_address(proxy)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address") from None
+        return proxies
 
 
 class StorageSettings(_Section):

@@ -87,19 +87,20 @@ def test_setup_by_holding_the_gpio_shutter_button(make_client, camera, settings)
     claim = client.post("/api/setup/button").json()
     assert claim["hold_s"] == 3.0 and claim["expires_in_s"] > 0
     assert client.get("/api/setup").json()["button"] == "waiting"
-    # A second device asking meanwhile cancels both: the owner's hold can never confirm a
-    # claim someone else armed first.
+    # A second device is refused while one waits (the waiting claim is never swapped for
+    # another under the owner's thumb), and each page follows only its own claim.
     second = client.post("/api/setup/button")
-    assert second.status_code == 409 and "both are cancelled" in second.json()["detail"]
-    assert client.get("/api/setup").json()["button"] == "idle"
-    button._button.when_held()
-    r = client.post("/api/setup", json={"password": NEW, "button_claim": claim["claim"]})
-    assert r.status_code == 403  # the cancelled claim is worth nothing
-    claim = client.post("/api/setup/button").json()  # the owner starts again
+    assert second.status_code == 409 and "do not press it" in second.json()["detail"]
+    status = client.post("/api/setup/button/status", json={"claim": claim["claim"]})
+    assert status.json() == {"state": "waiting"}
+    assert client.post("/api/setup/button/status",
+                       json={"claim": "someone else's"}).json() == {"state": "ended"}
     r = client.post("/api/setup", json={"password": NEW, "button_claim": claim["claim"]})
     assert r.status_code == 403  # not pressed yet
     button._button.when_held()  # what gpiozero calls after hold_time (3 s) of a held button
     assert client.get("/api/setup").json()["button"] == "pressed"
+    assert client.post("/api/setup/button/status",
+                       json={"claim": claim["claim"]}).json() == {"state": "pressed"}
     r = client.post("/api/setup", json={"password": NEW, "button_claim": "forged"})
     assert r.status_code == 403
     r = client.post("/api/setup", json={"password": NEW, "button_claim": claim["claim"]})
@@ -157,3 +158,16 @@ def test_four_parallel_setups_with_the_right_code_set_one_password(fresh):
         t.join(60)
     assert sorted(codes)[0] in (200, 201) and sum(c in (200, 201) for c in codes) == 1
     assert all(c in (200, 201, 403, 409) for c in codes), codes
+
+
+def test_the_setup_code_survives_a_restart_until_a_password_is_set(tmp_path):
+    from firmware.auth.setup import SetupCode
+
+    first = SetupCode(tmp_path / "setup-code").issue()
+    assert SetupCode(tmp_path / "setup-code").issue() == first  # the service restarted
+    assert oct((tmp_path / "setup-code").stat().st_mode & 0o777) == "0o600"
+    again = SetupCode(tmp_path / "setup-code")
+    again.issue()
+    again.consume()  # a password was set
+    assert not (tmp_path / "setup-code").exists()
+    assert SetupCode(tmp_path / "setup-code").issue() != first

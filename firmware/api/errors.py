@@ -125,7 +125,8 @@ def _field_bounds(models: dict[str | None, type[BaseModel]], loc: tuple) -> tupl
 
 
 #: Fields whose values a 422 never echoes.
-SECRET_FIELDS = ("password", "current_password", "new_password", "setup_code", "claim")
+SECRET_FIELDS = ("password", "password2", "current_password", "new_password", "setup_code",
+                 "button_claim", "claim")
 #: The longest rendering of a rejected value a 422 echoes.
 ECHO_CHARS = 64
 

@@ -13,6 +13,7 @@ has no body limit, so this is a small ASGI middleware of our own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -26,8 +27,14 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: Any route: the largest body the UI sends (a lens with its notes) is under 2 KiB.
 BODY_LIMIT_BYTES = 64 * 1024
-#: The routes open before login: a password and a setup code.
-PUBLIC_BODY_LIMIT_BYTES = 4 * 1024
+#: The routes open before login: a password (1024 characters of up to 6 bytes each as JSON
+#: escapes) and a setup code.
+PUBLIC_BODY_LIMIT_BYTES = 8 * 1024
+#: How long a body may take to arrive, all of it: past this a slow sender is answered 408
+#: (its connection's header deadline no longer applies once the headers are in).
+BODY_TIMEOUT_S = 10.0
+#: Requests whose bodies nobody reads: passed on as they are.
+NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BodyLimitMiddleware:
@@ -39,7 +46,7 @@ class BodyLimitMiddleware:
         self.public_limit_bytes = public_limit_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("method") in NO_BODY_METHODS:
             await self.app(scope, receive, send)
             return
         limit = (self.public_limit_bytes if scope.get("path") in PUBLIC_API
@@ -49,8 +56,15 @@ class BodyLimitMiddleware:
             await _too_large(send, limit)
             return
         body = bytearray()
+        deadline = asyncio.get_running_loop().time() + BODY_TIMEOUT_S
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(
+                    receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except TimeoutError:
+                await _answer(send, 408, f"request body too slow: all of it within "
+                                         f"{BODY_TIMEOUT_S:.0f} s")
+                return
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
@@ -82,8 +96,12 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request too large: at most {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await _answer(send, 413, f"request too large: at most {limit} bytes")
+
+
+async def _answer(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})

@@ -34,7 +34,8 @@ from firmware.auth.sessions import COOKIE_NAME, CSRF_HEADER
 
 SCOPE_KEY = "mrig.session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_API = frozenset({"/api/login", "/api/setup", "/api/setup/button", "/api/session"})
+PUBLIC_API = frozenset({"/api/login", "/api/setup", "/api/setup/button", "/api/setup/button/status",
+                        "/api/session"})
 """Answer without a session. Logout, password change and everything else need one."""
 UI_PAGES = frozenset({
     "/", "/index.html", "/login", "/setup", "/manifest.webmanifest", "/manifest.json",

@@ -41,7 +41,7 @@ class Security:
         self.passwords = PasswordStore(folder, cost=cost)
         self.sessions = SessionStore(clock, path=Path(folder) / "sessions.json")
         self.throttle = FailureThrottle(clock=clock)
-        self.setup_code = SetupCode()
+        self.setup_code = SetupCode(Path(folder) / "setup-code")
         self.button = ButtonGate(clock)
         self.hosts = hosts
         self._clock = clock

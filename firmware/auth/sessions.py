@@ -13,6 +13,7 @@ password change ends every other session, even one made by ``mrig set-password``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -67,6 +68,7 @@ class SessionStore:
         self._limit = limit
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
         self.path = path
         if path is not None:
             self._load(path)
@@ -79,17 +81,28 @@ class SessionStore:
         except (OSError, ValueError) as e:
             log.warning("%s: unreadable sessions (%s); everyone logs in again", path, e)
             return
-        offset = self._clock() - self._wall()  # wall time -> this clock
+        wall = self._wall()
+        offset = self._clock() - wall  # wall time -> this clock
         for r in records if isinstance(records, list) else []:
             try:
+                # A Pi without a clock may boot behind: a time "in the future" is taken as
+                # now, never later, so a session cannot outlive its idle time and lifetime.
+                created = min(float(r["created"]), wall)
+                last_seen = min(float(r["last_seen"]), wall)
                 session = Session(str(r["key"]), str(r["csrf"]), str(r["password"]),
-                                  float(r["created"]) + offset, float(r["last_seen"]) + offset)
+                                  created + offset, last_seen + offset)
             except (KeyError, TypeError, ValueError):
                 continue
             self._sessions[session.key] = session
 
     def save(self) -> None:
         """Write the sessions to :attr:`path` (if any)."""
+        if self.path is None:
+            return
+        with self._save_lock:  # snapshot to file in one go: an older snapshot never wins
+            self._save()
+
+    def _save(self) -> None:
         if self.path is None:
             return
         offset = self._wall() - self._clock()
@@ -102,7 +115,9 @@ class SessionStore:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(records).encode(), mode=0o600)
         except OSError as e:  # a full or read-only card: sessions stay in memory
-            log.warning("%s: cannot keep the sessions (%s)", self.path, e)
+            log.warning("%s: cannot keep the sessions (%s); forgetting the kept ones", self.path, e)
+            with contextlib.suppress(OSError):  # never a session that ended, after a restart
+                self.path.unlink()
 
     def __len__(self) -> int:
         return len(self._sessions)

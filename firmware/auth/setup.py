@@ -15,13 +15,16 @@ successful setup.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from firmware.auth.exc import SetupBusy
+from firmware.storage import atomic_write
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """32 symbols: no 0/O or 1/I, so a code read off a terminal is typed right."""
@@ -35,19 +38,35 @@ def normalise_code(text: str) -> str:
 
 
 class SetupCode:
-    """The one-time code printed at start while no password is set."""
+    """The one-time code printed at start while no password is set.
 
-    def __init__(self) -> None:
+    With a ``path`` (0600, beside the password) the code is kept until a password is set: a
+    service restarted meanwhile (a missing camera restarts it every minute or so) prints the
+    same code again, so the one the owner has just read from the log still works."""
+
+    def __init__(self, path: Path | None = None) -> None:
         self._code: str | None = None
         self._lock = threading.Lock()
+        self.path = path
 
     @property
     def active(self) -> bool:
         return self._code is not None
 
     def issue(self) -> str:
-        """A fresh code (replacing any earlier one), formatted ``ABCDE-FGHJK`` for the log."""
-        self._code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_CHARS))
+        """The code (the kept one, else a fresh one), formatted ``ABCDE-FGHJK`` for the log."""
+        kept = None
+        if self.path is not None:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                kept = self.path.read_text().strip()
+        if kept and len(kept) == CODE_CHARS and all(c in ALPHABET for c in kept):
+            self._code = kept
+        else:
+            self._code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_CHARS))
+            if self.path is not None:
+                with contextlib.suppress(OSError):  # unkept, it is only new at each start
+                    self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    atomic_write(self.path, self._code.encode(), mode=0o600)
         return f"{self._code[:5]}-{self._code[5:]}"
 
     def matches(self, text: str) -> bool:
@@ -72,6 +91,9 @@ class SetupCode:
 
     def consume(self) -> None:
         self._code = None
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
 
 class ButtonGate:
@@ -114,18 +136,17 @@ class ButtonGate:
 
     def arm(self) -> tuple[str, float]:
         """Start waiting for the press; returns the claim (kept by the page that asked: only
-        it can use the press) and its lifetime.
+        it can use the press, and it follows its own claim with :meth:`claim_status`) and its
+        lifetime.
 
-        A second device asking while one waits cancels both: the owner, holding the button
-        for their own page, must never confirm a claim someone else armed first. Their page
-        says so and they start again."""
+        While one device waits, another is refused: the waiting claim can never be swapped
+        for someone else's under the owner's thumb. The owner's page, refused, says that
+        another device is waiting and the button must not be pressed (the setup code works)."""
         with self._lock:
             self._expire()
             if self._claim is not None:
-                self._claim, self._pressed = None, False
-                raise SetupBusy("another device was also waiting for the shutter button, so "
-                                "both are cancelled: start again on the phone in your hand, "
-                                "or use the setup code from the log")
+                raise SetupBusy("another device is already waiting for the shutter button: do "
+                                "not press it; use the setup code from the camera's log")
             self._claim = secrets.token_urlsafe(24)
             self._deadline = self._clock() + self._window_s
             self._pressed = False
@@ -147,6 +168,15 @@ class ButtonGate:
                 and self._pressed
                 and hmac.compare_digest(claim.encode(), self._claim.encode())
             )
+
+    def claim_status(self, claim: str) -> str:
+        """This claim's state: ``waiting``, ``pressed``, or ``ended`` (expired, used, or never
+        this device's): what its page shows, never another device's state."""
+        with self._lock:
+            self._expire()
+            if self._claim is None or not hmac.compare_digest(claim.encode(), self._claim.encode()):
+                return "ended"
+            return "pressed" if self._pressed else "waiting"
 
     def take(self, claim: str) -> bool:
         """Whether ``claim`` is confirmed, consuming it (one caller wins)."""

@@ -71,7 +71,9 @@ class FailureThrottle:
                 raise TooManyAttempts(times[0] + self.window_s - now)
             while self._overall and self._overall[0] <= now - self.window_s:
                 self._overall.popleft()
-            if len(self._overall) >= self.overall_limit:
+            # The overall cap stops clients that have failed already: one with no recent
+            # failure (the owner) always gets its try, however many others are guessing.
+            if times is not None and len(self._overall) >= self.overall_limit:
                 raise TooManyAttempts(self._overall[0] + self.window_s - now)
             self._record(key, now)
 

@@ -154,6 +154,20 @@ def arm_setup_button(security: SecurityDep) -> ButtonClaim:
     return ButtonClaim(claim=claim, expires_in_s=window, hold_s=BUTTON_HOLD_S)
 
 
+class ClaimQuery(_Strict):
+    claim: str = Field(max_length=64)
+
+
+class ClaimState(BaseModel):
+    state: str = Field(description="waiting, pressed or ended (expired, used or not yours)")
+
+
+@router.post("/setup/button/status")
+def setup_button_status(body: ClaimQuery, security: SecurityDep) -> ClaimState:
+    """The state of this page's own claim (``GET /api/setup`` says the camera's state)."""
+    return ClaimState(state=security.button.claim_status(body.claim))
+
+
 @router.post("/password", responses={403: {}, 429: {}})
 def change_password(body: PasswordChange, request: Request, session: SessionDep,
                     security: SecurityDep) -> PasswordChanged:

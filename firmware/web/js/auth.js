@@ -68,6 +68,11 @@ export function askForLogin(setup = false) {
         bus.dispatchEvent(new Event("logged-in"));
         resolve();
       } catch (e) {
+        if (e.status === 403 && setup && buttonClaim?.pressed) {
+          forgetButton("The shutter-button wait ended before the password was set: start "
+            + "again, or use the setup code from the camera's log.");
+          return;
+        }
         $("#login-error").textContent = e.status === 401 ? "Wrong password."
           : e.status === 403 && setup ? "Wrong setup code — see the camera's log."
             : e.status === 409 ? "A password is already set; log in instead." : e.message;
@@ -98,42 +103,54 @@ async function offerButton() {
 /** Arm the claim, ask for the hold, and follow it until pressed, cancelled or expired. */
 async function waitForButton(holdS) {
   const note = $("#login-button-note");
-  const form = $("#login-form");
+  const offer = $("#login-button-setup");
   note.hidden = false;
   $("#login-error").textContent = "";
+  offer.disabled = true;
   try {
     const claim = await api("POST", "/api/setup/button");
     buttonClaim = { claim: claim.claim, pressed: false };
   } catch (e) {
     note.hidden = true;
+    offer.disabled = false;
     $("#login-error").textContent = e.message;
     return;
   }
   const mine = buttonClaim;
   note.textContent = `Hold the camera's shutter button now, for ${holdS} seconds.`;
+  // This page's own claim, never the camera's state: only a press for this claim counts.
   while (buttonClaim === mine) {
     await new Promise((r) => setTimeout(r, 500));
     let state;
     try {
-      state = (await get("/api/setup")).button;
+      state = (await api("POST", "/api/setup/button/status", { claim: mine.claim })).state;
     } catch {
       continue;
     }
     if (state === "pressed") {
       mine.pressed = true;
-      form.elements.code.required = false;
+      $("#login-form").elements.code.required = false;
       $("#login-code-row").hidden = true;
       note.textContent = "Shutter button held: now choose the password.";
       return;
     }
     if (state !== "waiting") {
-      buttonClaim = null;
-      note.textContent = "";
-      $("#login-error").textContent = "The wait for the shutter button ended (another device "
-        + "tried too, or two minutes passed): start again.";
+      forgetButton("The wait for the shutter button ended (two minutes passed): start again, "
+        + "or use the setup code from the camera's log.");
       return;
     }
   }
+}
+
+/** Back to the setup code: the claim is gone (refused, expired or used). */
+function forgetButton(message) {
+  buttonClaim = null;
+  $("#login-button-note").textContent = "";
+  $("#login-button-note").hidden = true;
+  $("#login-button-setup").disabled = false;
+  $("#login-code-row").hidden = false;
+  $("#login-form").elements.code.required = true;
+  $("#login-error").textContent = message;
 }
 
 bus.addEventListener("auth-required", () => {
