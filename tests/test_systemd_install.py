@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tomllib
 from pathlib import Path
@@ -166,8 +167,9 @@ FAKE_NMCLI = """#!/bin/sh
 echo "$*" >> "$NMCLI_LOG"
 case "$*" in
     "--terse connection show mrig-hotspot") test -e "$NMCLI_STATE" ;;
-    "connection add "*) touch "$NMCLI_STATE" ;;
+    "connection load "*) touch "$NMCLI_STATE" ;;
     "connection delete "*) rm -f "$NMCLI_STATE" ;;
+    "--get-values connection.uuid connection show mrig-hotspot") echo 0b7c1a4e-kept-uuid ;;
     *"802-11-wireless-security.psk connection show mrig-hotspot") echo stored-secret ;;
 esac
 """
@@ -181,50 +183,62 @@ def nmcli(tmp_path):
     fake.write_text(FAKE_NMCLI)
     fake.chmod(0o755)
     log = tmp_path / "nmcli.log"
+    nm_dir = tmp_path / "system-connections"
+    nm_dir.mkdir()
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "NMCLI_LOG": str(log),
         "NMCLI_STATE": str(tmp_path / "exists"),
+        "MRIG_NM_DIR": str(nm_dir),
     }
 
     def calls() -> list[str]:
         return log.read_text().splitlines() if log.exists() else []
 
-    return env, calls
+    return env, calls, nm_dir / "mrig-hotspot.nmconnection"
 
 
-def test_hotspot_on_creates_then_updates_the_connection(nmcli):
-    env, calls = nmcli
-    proc = sh(HOTSPOT, "on", "--ssid", "field-cam", "--password", "s3cret-pass", env=env)
+def keyfile(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def test_hotspot_on_writes_a_private_keyfile_and_never_passes_the_password(nmcli):
+    env, calls, profile = nmcli
+    proc = subprocess.run([str(HOTSPOT), "on", "--ssid", "field cam", "--password-stdin"],
+                          input="s3cret-pass\n", capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env})
     assert proc.returncode == 0, proc.stderr
-    (add,) = [c for c in calls() if c.startswith("connection add")]
-    for part in (
-        "type wifi ifname wlan0 con-name mrig-hotspot ssid field-cam",
-        "802-11-wireless.mode ap", "ipv4.method shared", "wifi-sec.key-mgmt wpa-psk",
-        "wifi-sec.psk s3cret-pass", "connection.autoconnect no",
-    ):
-        assert part in add, part
+    assert stat.S_IMODE(profile.stat().st_mode) == 0o600
+    kf = keyfile(profile)
+    assert (kf["mode"], kf["ssid"], kf["psk"], kf["key-mgmt"]) == ("ap", "field cam",
+                                                                     "s3cret-pass", "wpa-psk")
+    assert kf["pmf"] == "2" and kf["method"] in ("shared", "ignore")
+    assert kf["autoconnect"] == "false" and kf["interface-name"] == "wlan0"
+    assert not any("s3cret-pass" in c for c in calls())  # never on nmcli's command line
+    assert f"connection load {profile}" in calls()
     assert calls()[-1] == "connection up mrig-hotspot"
     assert "10.42.0.1:8000" in proc.stdout and "s3cret-pass" in proc.stdout
+    first_uuid = kf["uuid"]
 
     proc = sh(HOTSPOT, "on", "--boot", env=env)
     assert proc.returncode == 0, proc.stderr
-    (modify,) = [c for c in calls() if c.startswith("connection modify")]
-    assert "connection.autoconnect yes" in modify and "wifi-sec.psk" not in modify
-    assert "stored-secret" in proc.stdout  # the kept password, read back from NetworkManager
-    assert len([c for c in calls() if c.startswith("connection add")]) == 1
+    kf = keyfile(profile)
+    assert kf["autoconnect"] == "true" and kf["autoconnect-priority"] == "-100"
+    assert kf["psk"] == "stored-secret"  # the kept password, read back from NetworkManager
+    assert kf["uuid"] == "0b7c1a4e-kept-uuid" != first_uuid  # the connection keeps its id
+    assert "stored-secret" in proc.stdout
+    assert not any("stored-secret" in c for c in calls())
 
 
 def test_hotspot_makes_a_password_when_none_is_given(nmcli):
-    env, calls = nmcli
+    env, calls, profile = nmcli
     assert sh(HOTSPOT, "on", env=env).returncode == 0
-    (add,) = [c for c in calls() if c.startswith("connection add")]
-    psk = add.split("wifi-sec.psk ")[1].split()[0]
+    psk = keyfile(profile)["psk"]
     assert len(psk) == 12 and psk.isalnum()
 
 
 def test_hotspot_off_and_remove(nmcli):
-    env, calls = nmcli
+    env, calls, profile = nmcli
     assert sh(HOTSPOT, "off", env=env).returncode == 0
     assert not [c for c in calls() if c.startswith("connection down")]  # nothing to stop
     assert sh(HOTSPOT, "on", "--password", "12345678", env=env).returncode == 0
@@ -234,11 +248,14 @@ def test_hotspot_off_and_remove(nmcli):
     assert "connection delete mrig-hotspot" in calls()
 
 
-def test_hotspot_dry_run_and_bad_password(nmcli):
-    env, calls = nmcli
+def test_hotspot_dry_run_and_bad_input(nmcli):
+    env, calls, profile = nmcli
     proc = sh(HOTSPOT, "on", "--dry-run", "--password", "12345678", env=env)
     assert proc.returncode == 0
-    assert "would run: nmcli connection add type wifi" in proc.stdout
-    assert not [c for c in calls() if not c.startswith("--terse")]
+    assert f"would write {profile}" in proc.stdout
+    assert f"would run: nmcli connection load {profile}" in proc.stdout
+    assert not profile.exists() and not [c for c in calls() if not c.startswith("--terse")]
     proc = sh(HOTSPOT, "on", "--password", "short", env=env)
     assert proc.returncode == 2 and "8 to 63" in proc.stderr
+    proc = sh(HOTSPOT, "on", "--ssid", "bad\nname", env=env)
+    assert proc.returncode == 2 and "--ssid" in proc.stderr
