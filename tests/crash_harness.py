@@ -119,6 +119,19 @@ def decode(name: str, data: bytes) -> tuple[int, int]:
         return w, h
 
 
+def wait_answering(client: httpx.Client, timeout_s: float = 60.0) -> None:
+    """Until a server just started answers on ``client`` (logged in or not)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.get("/api/session")
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def wait_developed(client: httpx.Client, timeout_s: float = 300.0) -> None:
     """Until the server's buffer is written and every spooled JPEG developed."""
     deadline = time.monotonic() + timeout_s

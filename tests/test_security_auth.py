@@ -345,25 +345,18 @@ def test_nan_in_a_control_is_a_422_naming_it(client):
 def test_x_forwarded_for_is_not_believed_by_the_real_server(tmp_path):
     """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; mrig serve does not (unless
     server.trusted_proxies says so), so a local process cannot rotate past the throttle."""
-    import time
 
     import httpx
 
-    from tests.crash_harness import Server, set_password
+    from tests.crash_harness import Server, set_password, wait_answering
 
     data = tmp_path / "data"
     data.mkdir()
     set_password(data)
     server = Server(data, tmp_path / "serve.log")
     try:
-        deadline = time.monotonic() + 60
         with httpx.Client(base_url=server.base_url, timeout=30) as http:
-            while True:
-                try:
-                    http.get("/api/session")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline
+            wait_answering(http)
             codes = [http.post("/api/login", json={"password": "wrong guess!"},
                                headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
                      for i in range(7)]
@@ -460,7 +453,7 @@ def test_idle_half_sent_connections_cannot_lock_the_owner_out(tmp_path):
 
     import httpx
 
-    from tests.crash_harness import Server, set_password
+    from tests.crash_harness import Server, set_password, wait_answering
 
     data = tmp_path / "data"
     data.mkdir()
@@ -470,14 +463,7 @@ def test_idle_half_sent_connections_cannot_lock_the_owner_out(tmp_path):
                          transport=httpx.HTTPTransport(local_address="127.0.0.2"))
     held: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                owner.get("/api/session")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_answering(owner)
         slow_body = socket.create_connection(("127.0.0.1", server.port),
                                              source_address=("127.0.0.4", 0))
         slow_body.sendall(b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "

@@ -66,9 +66,7 @@ class FailureThrottle:
         key = client_key(address)
         now = self._clock()
         with self._lock:
-            times = self._recent(key, now)
-            if times is not None and len(times) >= self.limit:
-                raise TooManyAttempts(times[0] + self.window_s - now)
+            times = self._client_allowed(key, now)
             while self._overall and self._overall[0] <= now - self.window_s:
                 self._overall.popleft()
             # The overall cap stops clients that have failed already: one with no recent
@@ -79,12 +77,16 @@ class FailureThrottle:
 
     def check(self, address: str | None) -> None:
         """Raise :class:`TooManyAttempts` if the client has used up its failures."""
-        key = client_key(address)
-        now = self._clock()
         with self._lock:
-            times = self._recent(key, now)
-            if times is not None and len(times) >= self.limit:
-                raise TooManyAttempts(times[0] + self.window_s - now)
+            self._client_allowed(client_key(address), self._clock())
+
+    def _client_allowed(self, key: str, now: float) -> collections.deque[float] | None:
+        """The client's recent failures; :class:`TooManyAttempts` if it has used them up
+        (lock held)."""
+        times = self._recent(key, now)
+        if times is not None and len(times) >= self.limit:
+            raise TooManyAttempts(times[0] + self.window_s - now)
+        return times
 
     def failed(self, address: str | None) -> None:
         """Count a failure that was not counted by :meth:`attempt`."""

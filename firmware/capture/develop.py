@@ -23,13 +23,11 @@ import mmap
 import struct
 from pathlib import Path
 
-from firmware.capture.exif import MAX_APP1_PAYLOAD, THUMBNAIL_SIZE
+from firmware.capture.exif import MAX_APP1_PAYLOAD, thumbnail_ifd
 from firmware.capture.tiff import (
     ASCII,
     BYTE,
     EXIF_IFD,
-    JPEG_IF_LENGTH,
-    JPEG_IF_OFFSET,
     LONG,
     RATIONAL,
     SBYTE,
@@ -49,7 +47,7 @@ IFD0_TAGS = (271, 272, 274, 305, 306, 315, 33432)
 #: Exif IFD tags not copied: pointers into the DNG (Interoperability IFD), the maker note
 #: (offsets inside it would point into the DNG).
 SKIPPED_EXIF_TAGS = (40965, 37500)
-_COMPRESSION, _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 259, 282, 283, 296
+_X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 282, 283, 296
 _IFD = 13  # TIFF's IFD type, used for pointers such as ExifIFD (treated as LONG)
 _FORMATS = {BYTE: "B", SBYTE: "b", SHORT: "H", SSHORT: "h", LONG: "I", SLONG: "i",
             RATIONAL: "I", SRATIONAL: "i", _IFD: "I"}
@@ -110,9 +108,7 @@ def _entries(buf: bytes, order: str, at: int) -> dict[int, object]:
 def exif_from_dng(buf: bytes, *, thumbnail_quality: int = 80) -> bytes | None:
     """The EXIF APP1 payload (``Exif\\0\\0`` + TIFF) for a JPEG developed from the DNG in
     ``buf``: its camera tags, Exif IFD and preview as thumbnail; ``None`` if it has none."""
-    import simplejpeg
 
-    from firmware.capture.preview import fit_within
 
     if len(buf) < 8 or bytes(buf[:2]) not in (b"II", b"MM"):
         return None
@@ -140,15 +136,7 @@ def exif_from_dng(buf: bytes, *, thumbnail_quality: int = 80) -> bytes | None:
     except ValueError:
         preview = None
     if preview is not None:
-        small = fit_within(preview, *THUMBNAIL_SIZE)
-        thumb = simplejpeg.encode_jpeg(small, quality=thumbnail_quality, colorspace="RGB",
-                                       colorsubsampling="420")
-        ifd1 = Ifd(data=thumb, data_tags=(JPEG_IF_OFFSET, JPEG_IF_LENGTH))
-        ifd1.set(_COMPRESSION, SHORT, 6)
-        ifd1.set(_X_RESOLUTION, RATIONAL, [(72, 1)])
-        ifd1.set(_Y_RESOLUTION, RATIONAL, [(72, 1)])
-        ifd1.set(_RESOLUTION_UNIT, SHORT, 2)
-        ifd0.next = ifd1
+        ifd0.next = thumbnail_ifd(preview, thumbnail_quality)
     payload = b"Exif\0\0" + encode_tiff(ifd0)
     if len(payload) > MAX_APP1_PAYLOAD:
         ifd0.next = None  # drop the thumbnail rather than the tags

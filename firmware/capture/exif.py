@@ -42,6 +42,16 @@ def _thumbnail_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     return simplejpeg.encode_jpeg(small, quality=quality, colorspace="RGB", colorsubsampling="420")
 
 
+def thumbnail_ifd(rgb: np.ndarray, quality: int) -> Ifd:
+    """IFD1: a 160 × 120 JPEG thumbnail of ``rgb`` (uint8 RGB), as Exif 2.32 4.5.8 wants it."""
+    ifd1 = Ifd(data=_thumbnail_jpeg(rgb, quality), data_tags=(JPEG_IF_OFFSET, JPEG_IF_LENGTH))
+    ifd1.set(_COMPRESSION, SHORT, 6)
+    ifd1.set(_X_RESOLUTION, RATIONAL, [(72, 1)])
+    ifd1.set(_Y_RESOLUTION, RATIONAL, [(72, 1)])
+    ifd1.set(_RESOLUTION_UNIT, SHORT, 2)
+    return ifd1
+
+
 def exif_payload(shot: ShotInfo, thumbnail_rgb: np.ndarray | None = None) -> bytes:
     """``Exif\\0\\0`` followed by the TIFF structure (the APP1 segment's content)."""
     qualities = (80, 60, 40) if thumbnail_rgb is not None else (None,)
@@ -53,15 +63,7 @@ def exif_payload(shot: ShotInfo, thumbnail_rgb: np.ndarray | None = None) -> byt
         ifd0.set(_RESOLUTION_UNIT, SHORT, 2)
         ifd0.children[EXIF_IFD] = [exif_ifd(shot)]
         if quality is not None and thumbnail_rgb is not None:
-            ifd1 = Ifd(
-                data=_thumbnail_jpeg(thumbnail_rgb, quality),
-                data_tags=(JPEG_IF_OFFSET, JPEG_IF_LENGTH),
-            )
-            ifd1.set(_COMPRESSION, SHORT, 6)
-            ifd1.set(_X_RESOLUTION, RATIONAL, [(72, 1)])
-            ifd1.set(_Y_RESOLUTION, RATIONAL, [(72, 1)])
-            ifd1.set(_RESOLUTION_UNIT, SHORT, 2)
-            ifd0.next = ifd1
+            ifd0.next = thumbnail_ifd(thumbnail_rgb, quality)
         payload = b"Exif\0\0" + encode_tiff(ifd0)
         if len(payload) <= MAX_APP1_PAYLOAD:
             return payload

@@ -242,9 +242,6 @@ class ShotPipeline:
         except StorageFull as e:
             shot.error = e
             self._refuse_buffered(e)
-        except Exception as e:  # noqa: BLE001 - the press hears of it, the writer goes on
-            log.exception("writing a shot failed")
-            shot.error = e
 
     def _refuse_buffered(self, error: Exception) -> None:
         """A full card: the shots behind this one cannot be written either; refuse them all

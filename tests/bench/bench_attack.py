@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.crash_harness import PASSWORD, ROOT, free_port, set_password
+from tests.crash_harness import PASSWORD, ROOT, free_port, set_password, wait_answering
 
 MIB = 1024 * 1024
 
@@ -71,15 +71,8 @@ def _peak_growth(pid: int, during) -> int:
 def _client(base: str, local: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=30,
                           transport=httpx.HTTPTransport(local_address=local))
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.get("/api/session")
-            return client
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    wait_answering(client)
+    return client
 
 
 def main() -> None:
