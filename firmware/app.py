@@ -177,7 +177,7 @@ def _address(server) -> str:
     loopback = server.host in ("127.0.0.1", "localhost", "::1")
     host = server.host if loopback else f"{server.hostname}.local"
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{server.port}/"
+    return f"{server.scheme}://{host}:{server.port}/"
 
 
 def _camera_source(choice: str) -> Camera | CameraFactory:

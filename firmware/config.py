@@ -59,6 +59,18 @@ class ServerSettings(_Section):
                 raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address") from None
         return proxies
 
+    https: bool = False
+    """Serve HTTPS with the certificate below instead of plain HTTP (systemd/README.md says
+    what it gives and what it costs)."""
+    tls_certfile: Path = Path("/etc/mrig/tls/mrig.crt")
+    """The PEM certificate; the installer makes one per device."""
+    tls_keyfile: Path = Path("/etc/mrig/tls/mrig.key")
+    """Its private key (readable by root and the mrig group only)."""
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.https else "http"
+
 
 class StorageSettings(_Section):
     data_dir: Path = Path("data")
@@ -100,7 +112,8 @@ def _validate(data: dict, source: str) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
         )
         raise ConfigError(f"{source}: {problems}") from None
 

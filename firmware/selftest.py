@@ -9,7 +9,9 @@ Checks, in order, each reported as passed, failed or skipped with a one-line rea
 4. the still is written as a DNG that reads back;
 5. the status LED blinks (the person watching confirms it: the Pi cannot see an LED);
 6. the shutter button reads released at rest (a pressed reading at rest means a short or
-   a wrong pin), then a press is seen within the wait.
+   a wrong pin), then a press is seen within the wait;
+7. with HTTPS on, the certificate and key fit and are in date; the certificate's SHA-256
+   fingerprint is printed, for the owner to compare with what the phone's browser shows.
 
 The camera and GPIO parts are injected (a :class:`~hal.camera.Camera`, gpiozero's pin factory)
 so the checks run against the virtual camera and gpiozero's ``MockFactory`` in tests; the CLI
@@ -27,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware import tls
 from firmware.capture.dng import encode_dng, read_preview
 from firmware.capture.shot import ShotInfo
+from firmware.exc import ConfigError
 from hal import imx477
 from hal.camera import Camera, RawFrame, preview_mode
 from hal.clock import Clock, RealClock
@@ -186,6 +190,25 @@ def check_button(
         return Check("button", False, f"GPIO{pin}: no press within {wait_s:g} s (check wiring)")
     finally:
         button.close()
+
+
+def check_https(on: bool, certfile: Path, keyfile: Path) -> Check:
+    """The HTTPS certificate the server would serve: fits its key, in date, and its fingerprint."""
+    if not on:
+        return Check("https", None, "off, plain HTTP (server.https = false)")
+    try:
+        tls.check_key_pair(certfile, keyfile)
+        certificate = tls.read_certificate(certfile)
+    except ConfigError as e:
+        return Check("https", False, str(e))
+    days_left = certificate.days_left()
+    if days_left <= 0:
+        return Check("https", False, f"{certificate.summary()}: ENDED; make a new one with "
+                     "sudo systemd/install.sh --new-certificate")
+    renew = ""
+    if days_left < tls.RENEW_BEFORE_DAYS:
+        renew = f"; ends in {days_left:.0f} days: sudo systemd/install.sh --new-certificate"
+    return Check("https", True, certificate.summary() + renew)
 
 
 def passed(checks: list[Check]) -> bool:

@@ -8,7 +8,8 @@
 #   systemd/install.sh --root DIR           write the files under DIR (a scratch root) and print
 #                                           the commands (apt, useradd, systemctl) instead of running them
 # Options: --port N (default 8000), --tuning vc4|pisp (default: pisp on a Pi 5, else vc4),
-#          --hostname NAME (the name written to the config; default: this Pi's hostname).
+#          --hostname NAME (the name written to the config; default: this Pi's hostname),
+#          --new-certificate (replace the HTTPS certificate even if it is still good).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,11 +23,20 @@ DATA_DIR=/var/lib/mrig
 UNIT=/etc/systemd/system/mrig.service
 AVAHI=/etc/avahi/services/mrig.service
 SERVICE_USER=mrig
+TLS_DIR=$CONF_DIR/tls
+CERT=$TLS_DIR/mrig.crt
+KEY=$TLS_DIR/mrig.key
+# Apple's platforms refuse server certificates valid longer than 825 days (support.apple.com/HT210176);
+# a certificate within 30 days of its end is renewed by the next install (firmware/tls.py).
+CERT_DAYS=825
+RENEW_DAYS=30
+# The hotspot's own address (NetworkManager's "shared" mode: systemd/hotspot.sh).
+HOTSPOT_ADDRESS=10.42.0.1
 # picamera2 and libcamera come from Raspberry Pi OS, not PyPI: they must match the kernel and
 # the libcamera IPA modules. numpy and scipy come from apt too, because picamera2's compiled
 # friends (simplejpeg, pidng, av) are built against Debian's numpy.
 APT_PACKAGES=(python3-picamera2 python3-numpy python3-scipy python3-gpiozero python3-lgpio
-    python3-venv python3-pip avahi-daemon)
+    python3-venv python3-pip avahi-daemon openssl)
 
 MODE=install
 PURGE=0
@@ -36,6 +46,7 @@ PORT=8000
 TUNING=
 HOST_NAME=
 TMP=
+NEW_CERT=0
 
 # The arguments as one line a shell would read back the same (quoted only where needed).
 shell_words() {
@@ -58,7 +69,8 @@ while [[ $# -gt 0 ]]; do
         --port) [[ $# -ge 2 ]] || die "--port needs a number"; PORT=$2; shift ;;
         --tuning) [[ $# -ge 2 ]] || die "--tuning needs vc4 or pisp"; TUNING=$2; shift ;;
         --hostname) [[ $# -ge 2 ]] || die "--hostname needs a name"; HOST_NAME=$2; shift ;;
-        -h|--help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --new-certificate) NEW_CERT=1 ;;
+        -h|--help) sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
     shift
@@ -198,6 +210,65 @@ PY
     rm -f "$tmp"
 }
 
+# What the certificate is good for (subjectAltName): the mDNS name, the hotspot's address,
+# this machine itself and, on a real install, the addresses the Pi has now (hostname -I leaves
+# out loopback and IPv6 link-local). A phone that opens another address gets the browser's
+# name-mismatch warning; re-run with --new-certificate after the network changes.
+certificate_names() {
+    local names="DNS:$HOST_NAME.local,DNS:localhost,IP:$HOTSPOT_ADDRESS,IP:127.0.0.1,IP:::1" addr
+    if [[ -z $ROOT && $DRY -eq 0 ]]; then
+        for addr in $(hostname -I 2>/dev/null || true); do
+            if [[ $addr =~ ^[0-9A-Fa-f:.]+$ && ,$names, != *",IP:$addr,"* ]]; then
+                names+=",IP:$addr"
+            fi
+        done
+    fi
+    printf '%s' "$names"
+}
+
+# A certificate worth keeping: readable with its key, not ending within RENEW_DAYS, and naming
+# this Pi's mDNS name.
+certificate_current() {
+    local cert key
+    cert=$(target "$CERT")
+    key=$(target "$KEY")
+    [[ -r $cert && -r $key ]] || return 1
+    openssl x509 -in "$cert" -noout -checkend $((RENEW_DAYS * 86400)) >/dev/null 2>&1 || return 1
+    openssl x509 -in "$cert" -noout -ext subjectAltName 2>/dev/null | grep -qF "DNS:$HOST_NAME.local"
+}
+
+# The device's own HTTPS certificate, self-signed, ECDSA P-256. HTTPS stays off until
+# config.toml says `https = true`; the certificate is made anyway so that turning it on is a
+# one-line change. The key is made in the private temp folder and installed root:mrig 0640.
+make_certificate() {
+    if [[ $NEW_CERT -eq 0 ]] && certificate_current; then
+        say "keeping the HTTPS certificate $CERT"
+        return
+    fi
+    if [[ $DRY -eq 1 ]]; then
+        say "would make an HTTPS certificate $CERT for $(certificate_names) ($CERT_DAYS days)"
+        return
+    fi
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$CERT_DAYS" \
+        -subj "/CN=$HOST_NAME.local" -addext "subjectAltName=$(certificate_names)" \
+        -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+        -addext "extendedKeyUsage=serverAuth" \
+        -keyout "$TMP/mrig.key" -out "$TMP/mrig.crt" 2>/dev/null \
+        || die "openssl could not make the certificate"
+    folder 0750 "$TLS_DIR"
+    run chown root:"$SERVICE_USER" "$TLS_DIR"
+    put 0640 "$TMP/mrig.key" "$KEY"
+    run chown root:"$SERVICE_USER" "$KEY"
+    put 0644 "$TMP/mrig.crt" "$CERT"
+    say "made an HTTPS certificate for $(certificate_names)"
+}
+
+# "SHA-256 AB:CD:...", as browsers show it, or nothing before the certificate exists.
+certificate_fingerprint() {
+    [[ -r $(target "$CERT") ]] || return 0
+    openssl x509 -in "$(target "$CERT")" -noout -fingerprint -sha256 | sed 's/^.*=/SHA-256 /'
+}
+
 install_all() {
     [[ -n $TUNING ]] || TUNING=$(detect_tuning)
     [[ -n $HOST_NAME ]] || HOST_NAME=$(detect_hostname)
@@ -248,6 +319,8 @@ install_all() {
         run chown root:"$SERVICE_USER" "$CONF"
     fi
 
+    make_certificate
+
     say "== service"
     put 0644 "$SRC/systemd/mrig.service" "$UNIT"
     sed -e "s#<port>[0-9]*</port>#<port>$PORT</port>#" "$SRC/systemd/avahi/mrig.service" \
@@ -257,16 +330,26 @@ install_all() {
     unit_state enable
     run systemctl restart mrig.service
 
-    local port=$PORT
-    if [[ -r $(target "$CONF") ]]; then  # a kept config may name another port
+    local port=$PORT scheme=http fingerprint
+    if [[ -r $(target "$CONF") ]]; then  # a kept config may name another port, or HTTPS
         port=$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' "$(target "$CONF")" | head -n1)
+        if grep -q '^https *= *true' "$(target "$CONF")"; then scheme=https; fi
     fi
+    fingerprint=$(certificate_fingerprint)
     say ""
     say "mrig is installed. Next:"
     say "  1. Set the web UI password:"
     say "       sudo -u $SERVICE_USER $VENV/bin/mrig set-password --data-dir $DATA_DIR"
     say "  2. On a phone on the same network (or the hotspot: sudo $APP_SRC/systemd/hotspot.sh on), open"
-    say "       http://$HOST_NAME.local:${port:-$PORT}/"
+    say "       $scheme://$HOST_NAME.local:${port:-$PORT}/"
+    if [[ -n $fingerprint ]]; then
+        if [[ $scheme == https ]]; then
+            say "  HTTPS is on. The browser warns once: accept only if its certificate shows"
+        else
+            say "  HTTPS is off (https = true in $CONF turns it on); its certificate's fingerprint:"
+        fi
+        say "       $fingerprint"
+    fi
     say "  Logs: journalctl -u mrig -f    Settings: $CONF (then: sudo systemctl restart mrig)"
 }
 

@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -39,10 +40,14 @@ def set_password(data_dir: Path) -> None:
 class Server:
     """``mrig serve --camera virtual`` in a subprocess; ``kill()`` is SIGKILL, no clean-up at all."""
 
-    def __init__(self, data_dir: Path, log: Path, config: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, log: Path, config: Path | None = None, *,
+                 https_ca: Path | None = None) -> None:
+        """``https_ca``: the config serves HTTPS with this (self-signed) certificate, which the
+        clients trust and nothing else."""
         self.data_dir = data_dir
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{'https' if https_ca else 'http'}://127.0.0.1:{self.port}"
+        self.verify = ssl.create_default_context(cafile=https_ca) if https_ca else True
         env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", PYTHONUNBUFFERED="1")
         env.pop("NOTIFY_SOCKET", None)
         self._log = open(log, "ab")  # closed in kill() or stop()
@@ -56,7 +61,7 @@ class Server:
     def client(self, timeout_s: float = 120.0) -> httpx.Client:
         """A logged-in client, once the server answers (raises if it died or never came up)."""
         deadline = time.monotonic() + timeout_s
-        client = httpx.Client(base_url=self.base_url, timeout=120)
+        client = httpx.Client(base_url=self.base_url, timeout=120, verify=self.verify)
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mrig serve exited with {self.proc.returncode}")

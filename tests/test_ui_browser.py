@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.certificates import https_config, make_certificate
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
@@ -52,9 +54,9 @@ def _free_port() -> int:
 class Server:
     """``mrig serve --camera virtual`` in a subprocess; its log lines are collected."""
 
-    def __init__(self, data_dir: Path, config: Path) -> None:
+    def __init__(self, data_dir: Path, config: Path, scheme: str = "http") -> None:
         self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{scheme}://127.0.0.1:{self.port}"
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
         self.proc = subprocess.Popen(
@@ -121,11 +123,12 @@ def browser() -> Iterator[object]:
 class Phone:
     """A browser context as a Pixel 7, which refuses and records any request off the server."""
 
-    def __init__(self, browser, server: Server, tmp_path: Path) -> None:
+    def __init__(self, browser, server: Server, tmp_path: Path, **context_options) -> None:
         self.server = server
         self.outside: list[str] = []
         self.errors: list[str] = []
-        self.context = browser.new_context(**browser.pixel_7, accept_downloads=True)
+        self.context = browser.new_context(**browser.pixel_7, accept_downloads=True,
+                                           **context_options)
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.set_default_timeout(WAIT_MS)
@@ -564,3 +567,27 @@ def test_first_start_by_holding_the_shutter_button(browser, tmp_path) -> None:
             phone.close()
         server.should_exit = True
         thread.join(60)
+
+
+def test_https_gives_the_phone_a_secure_context(browser, tmp_path) -> None:
+    """With ``https = true`` the page, its live view and its logins run over TLS with the
+    device's certificate; the browser counts it a secure context (what sharing photos to the
+    phone and installing the page as an app need) and keeps the session cookie for HTTPS."""
+    cert, key = make_certificate(tmp_path / "tls")
+    server = Server(tmp_path / "data", https_config(tmp_path / "config.toml", cert, key), "https")
+    # The owner accepted the self-signed certificate after comparing its fingerprint.
+    phone = Phone(browser, server, tmp_path, ignore_https_errors=True)
+    try:
+        _log_in(phone)
+        page = phone.page
+        assert page.url.startswith("https://")
+        assert page.evaluate("() => window.isSecureContext") is True
+        [cookie] = phone.context.cookies()
+        assert cookie["secure"] and cookie["httpOnly"]
+        page.get_by_role("button", name="Capture", exact=True).click()
+        page.locator("#toast").filter(has_text="Saved").wait_for(timeout=CAPTURE_WAIT_MS)
+        phone.shot("15-https")
+        assert phone.outside == [] and phone.errors == []
+    finally:
+        phone.close()
+        server.stop()

@@ -1,4 +1,4 @@
-"""``mrig selftest``: check the camera, LED and shutter button of an assembled rig on the Pi.
+"""``mrig selftest``: check the camera, LED, shutter button and HTTPS certificate of a rig on the Pi.
 
 Stop the service first (``sudo systemctl stop mrig``): only one process can hold the camera.
 Exit code 0 when nothing failed, 1 otherwise.
@@ -71,6 +71,9 @@ def run(args: argparse.Namespace, *, pin_factory=None, camera=None) -> int:
         report(selftest.check_button(
             gpio.shutter_pin, pin_factory=pin_factory, wait_s=args.button_wait,
         ))
+    report(selftest.check_https(
+        settings.server.https, settings.server.tls_certfile, settings.server.tls_keyfile,
+    ))
     ok = selftest.passed(checks)
     print("selftest passed" if ok else "selftest FAILED")
     return 0 if ok else 1

@@ -6,9 +6,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from firmware.exc import ConfigError
 from hal.select import CHOICES
+
+if TYPE_CHECKING:
+    from firmware.config import ServerSettings
+    from firmware.tls import Certificate
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
             server={"host": args.host, "port": args.port},
             storage={"data_dir": args.data_dir},
         )
+        tls = _check_tls(settings.server)
     except ConfigError as e:
         print(f"mrig serve: {e}", file=sys.stderr)
         return 2
@@ -49,8 +55,32 @@ def run(args: argparse.Namespace) -> int:
         proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) or None,
         # A per-client connection cap and a deadline for headers (firmware/api/connections.py).
         http=GuardedH11Protocol,
+        ssl_certfile=settings.server.tls_certfile if tls else None,
+        ssl_keyfile=settings.server.tls_keyfile if tls else None,
     )
+    if tls is not None:
+        logging.getLogger("mrig").info(
+            "HTTPS: %s. Check that your browser shows this fingerprint the first time.",
+            tls.summary(),
+        )
     server = uvicorn.Server(config)
     app.state.server = server  # READY=1 waits for server.started: the socket listens
     server.run()
     return 0
+
+
+def _check_tls(server: ServerSettings) -> Certificate | None:
+    """The HTTPS certificate, checked before anything starts (None: plain HTTP): a missing or
+    mismatched file is a one-line refusal naming it, not a traceback from inside uvicorn."""
+    if not server.https:
+        return None
+    from firmware.tls import check_key_pair, read_certificate
+
+    check_key_pair(server.tls_certfile, server.tls_keyfile)
+    certificate = read_certificate(server.tls_certfile)
+    if certificate.days_left() <= 0:
+        raise ConfigError(
+            f"{server.tls_certfile}: the certificate ended on {certificate.not_after:%Y-%m-%d}; "
+            "make a new one with: sudo systemd/install.sh --new-certificate"
+        )
+    return certificate
