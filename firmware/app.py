@@ -104,10 +104,12 @@ def create_app(
     app.state.stream_slots = StreamSlots(settings.server.max_streams)
     errors.install(app)
 
-    # Every route, present and future, behind the Host/Origin/session/CSRF guard; the API
-    # router checks the session again, and documents the guard's answers.
+    # Bodies are bounded (413 unread), inside the Host/Origin/session/CSRF guard that every
+    # route, present and future, sits behind: so a client without a session gets its 401
+    # before a byte of its body is read, and only the public routes' small limit applies to
+    # it. The API router checks the session again, and documents the guard's answers.
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(SecurityMiddleware, security=security, routes=lambda: app.router.routes)
-    app.add_middleware(BodyLimitMiddleware)  # outermost: a large body is refused unread
     app.include_router(auth_routes.router, prefix="/api")
     api = APIRouter(prefix="/api", dependencies=[Depends(get_session)], responses=GUARD_ANSWERS)
     for area in (status, controls, stream, live, mock, capture, lenses, photos, ui):

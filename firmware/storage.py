@@ -90,6 +90,19 @@ def _full_error(path: Path, e: OSError) -> StorageFull:
     return err
 
 
+def remove_unfinished_writes(folder: Path) -> list[str]:
+    """Delete the ``.tmp-*`` files :func:`atomic_write` left in ``folder`` when the process
+    died mid-write (at start, before anything writes there); their names."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(TMP_PREFIX) and not entry.is_dir(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
+
+
 def atomic_write(
     path: Path,
     data: bytes | bytearray | memoryview,
@@ -279,10 +292,7 @@ class PhotoStore:
         sidecars without photos; return what was removed."""
         removed = []
         for folder in (self.folder, self.thumbs, self.spool):
-            for entry in os.scandir(folder):
-                if entry.name.startswith(TMP_PREFIX) and not entry.is_dir(follow_symlinks=False):
-                    os.unlink(entry.path)
-                    removed.append(entry.name)
+            removed += remove_unfinished_writes(folder)
         names = set(os.listdir(self.folder))
         spooled = set(os.listdir(self.spool))
         for name in sorted(spooled):

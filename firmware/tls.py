@@ -78,6 +78,12 @@ def read_certificate(path: Path) -> Certificate:
 
 def check_key_pair(certfile: Path, keyfile: Path) -> None:
     """Refuse, in words, a certificate and key that the server could not serve with."""
+    server_context(certfile, keyfile)
+
+
+def server_context(certfile: Path, keyfile: Path) -> ssl.SSLContext:
+    """The server's TLS settings: Python's defaults for a server (TLS 1.2 and up, its cipher
+    choice), with this certificate and key; a refusal in words if they cannot serve."""
     for path in (certfile, keyfile):  # ssl's own errors do not say which file
         if not Path(path).is_file():
             raise ConfigError(f"{path}: no such file")
@@ -90,6 +96,7 @@ def check_key_pair(certfile: Path, keyfile: Path) -> None:
         raise ConfigError(
             f"{certfile} and {keyfile}: not a certificate and its key ({e.reason or e})"
         ) from None
+    return context
 
 
 # --- DER, only as far as needed -----------------------------------------------------------

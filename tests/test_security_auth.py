@@ -308,6 +308,55 @@ def test_forty_parallel_wrong_logins_cost_five_hashes_at_most_two_at_once(anon_c
     assert len(hashed) <= 5 and peak[0] <= passwords.HASHES_AT_ONCE
 
 
+def test_logins_waiting_for_a_hash_hold_no_worker_thread(anon_client, monkeypatch):
+    """Logins queue for their hash in the event loop: with both hashes stuck, three more
+    logins are waiting, yet no more than two are in a worker thread, and a route that needs a
+    thread (the session, the owner's) still answers at once."""
+    import threading
+    import time
+
+    from firmware.auth import passwords
+    from firmware.auth.security import Security
+
+    release = threading.Event()
+    in_thread, peak = [0], [0]
+    lock = threading.Lock()
+    real_login = Security.login
+
+    def slow_scrypt(*args, **kwargs):
+        release.wait(30)
+        return b"x" * 32
+
+    def counting_login(self, *args, **kwargs):
+        with lock:
+            in_thread[0] += 1
+            peak[0] = max(peak[0], in_thread[0])
+        try:
+            return real_login(self, *args, **kwargs)
+        finally:
+            with lock:
+                in_thread[0] -= 1
+
+    monkeypatch.setattr(passwords.hashlib, "scrypt", slow_scrypt)
+    monkeypatch.setattr(Security, "login", counting_login)
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda: codes.append(
+        anon_client.post("/api/login", json={"password": "wrong password!"}).status_code))
+        for _ in range(5)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while in_thread[0] < passwords.HASHES_AT_ONCE and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the other three have had time to take threads, if they could
+    assert in_thread[0] == peak[0] == passwords.HASHES_AT_ONCE
+    assert anon_client.get("/api/session").status_code == 200
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert codes == [401] * 5 and peak[0] == passwords.HASHES_AT_ONCE
+
+
 def test_a_16_mib_body_is_refused_unread_and_nothing_is_echoed(anon_client):
     big = b'{"password": "' + b"x" * (16 * 1024 * 1024) + b'"}'
     r = anon_client.post("/api/login", content=big, headers={"content-type": "application/json"})
@@ -321,6 +370,33 @@ def test_a_16_mib_body_is_refused_unread_and_nothing_is_echoed(anon_client):
     r = anon_client.post("/api/login", content=chunks(),
                          headers={"content-type": "application/json"})
     assert r.status_code == 413  # no Content-Length: stopped as it grows
+
+
+def test_a_body_without_a_session_is_not_read_at_all(anon_client):
+    """Private routes answer a client with no session 401 before its body is read, so a body
+    that never comes holds nothing (not the request, not 64 KiB of the server's memory).
+    Driven as the ASGI server would, with a body that never arrives."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def never() -> dict:
+        await asyncio.sleep(3600)
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PATCH",
+        "scheme": "http", "path": "/api/controls", "raw_path": b"/api/controls",
+        "query_string": b"", "root_path": "", "client": ("192.0.2.9", 5000),
+        "server": ("127.0.0.1", 8000),
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
+                    (b"content-length", b"60000")],
+    }
+    asyncio.run(asyncio.wait_for(anon_client.app(scope, never, send), 5))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 401
 
 
 def test_422_answers_echo_no_password_and_no_nan(anon_client):
@@ -443,6 +519,22 @@ def test_a_restart_does_not_log_the_owner_out(make_client, settings):
     assert again.get("/api/session").json()["csrf_token"] == csrf
     assert again.post("/api/logout", headers={"X-CSRF-Token": csrf}).status_code in (200, 204)
     assert again.get("/api/status").status_code == 401
+
+
+def test_a_save_cut_short_leaves_nothing_behind_after_a_restart(tmp_path):
+    """A power cut during a sessions (or password) save leaves a hidden temporary file; the
+    next start removes it, and the kept sessions are read as they were."""
+    from firmware.auth.hosts import HostAllowList
+    from firmware.auth.security import Security
+
+    auth = tmp_path / "auth"
+    first = Security(auth, HostAllowList(["mrig"]), cost=TEST_COST)
+    first.passwords.set(TEST_PASSWORD)
+    token, _ = first.login(TEST_PASSWORD, "192.0.2.1")
+    (auth / ".tmp-sessions.json-0a1b2c3d").write_text('[{"key": "half')
+    again = Security(auth, HostAllowList(["mrig"]), cost=TEST_COST)
+    assert [p.name for p in auth.iterdir() if p.name.startswith(".")] == []
+    assert again.sessions.get(token, again.passwords.fingerprint()) is not None
 
 
 def test_idle_half_sent_connections_cannot_lock_the_owner_out(tmp_path):

@@ -8,12 +8,21 @@ still take it all), so its HTTP/1.1 protocol is extended here, through its docum
 ``http=`` protocol-class setting:
 
 - a client (an IP address, an IPv6 /64: :func:`firmware.auth.throttle.client_key`) may hold
-  :data:`MAX_CONNECTIONS_PER_CLIENT` connections; one more is closed at once;
+  :data:`MAX_CONNECTIONS_PER_CLIENT` connections; one more is closed at once (a /64 is one
+  client because one device may pick any address in its /64, so counting addresses would not
+  stop it); the trusted reverse proxies, which carry everyone's connections, are not capped;
 - a connection must complete a request's headers within :data:`HEADER_TIMEOUT_S` of
   connecting, or of its previous response; else it is closed.
 
 A phone needs a handful of connections (the page, the live view's stream and events, the
 API calls), so the cap leaves ample room. A WebSocket, once upgraded, no longer counts here.
+
+With HTTPS, uvicorn's own TLS (its ``ssl_*`` settings) would hand a connection to the protocol
+only after the TLS handshake, which asyncio waits 60 s for: idle sockets that never say hello
+would escape both the cap and the deadline. So :func:`protocol_factory` puts TLS in front
+itself, with :class:`GuardedTLSProtocol`: asyncio's TLS protocol (``asyncio.sslproto``, the
+one ``loop.create_server(ssl=...)`` uses) counted per client from the moment of connecting and
+given :data:`HEADER_TIMEOUT_S` for the handshake.
 """
 
 from __future__ import annotations
@@ -21,6 +30,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import ssl
+from asyncio import sslproto
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -32,28 +44,52 @@ MAX_CONNECTIONS_PER_CLIENT = 32
 HEADER_TIMEOUT_S = 10.0
 
 
+#: Open connections by client key, for the whole server (one event loop: no lock).
+open_by_client: collections.Counter[str] = collections.Counter()
+_warned: set[str] = set()
+
+
+def _admit(transport: asyncio.BaseTransport, uncapped: frozenset[str]) -> str | None:
+    """Count a new connection against its client; its key, or None when it is one too many.
+    Addresses in ``uncapped`` (the trusted reverse proxies, which carry everyone's
+    connections and limit them themselves) are counted but never refused."""
+    peer = transport.get_extra_info("peername")
+    key = client_key(peer[0] if peer else None)
+    open_by_client[key] += 1
+    if open_by_client[key] <= MAX_CONNECTIONS_PER_CLIENT or (peer and peer[0] in uncapped):
+        return key
+    if key not in _warned:  # once while the client stays at the cap
+        _warned.add(key)
+        log.warning("%s holds %d connections: refusing more", key, MAX_CONNECTIONS_PER_CLIENT)
+    _release(key)
+    return None
+
+
+def _release(key: str | None) -> None:
+    if key is not None:
+        open_by_client[key] -= 1
+        if open_by_client[key] < MAX_CONNECTIONS_PER_CLIENT:
+            _warned.discard(key)
+        if open_by_client[key] <= 0:
+            del open_by_client[key]
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with the per-client cap and the header deadline."""
 
-    #: Open connections by client key, for the whole server (one event loop: no lock).
-    open_by_client: collections.Counter[str] = collections.Counter()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, uncapped: frozenset[str] = frozenset(), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._uncapped = uncapped
         self._client_key: str | None = None
         self._header_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        key = client_key(self.client[0] if self.client else None)
-        self._client_key = key
-        self.open_by_client[key] += 1
-        if self.open_by_client[key] > MAX_CONNECTIONS_PER_CLIENT:
-            if self.open_by_client[key] == MAX_CONNECTIONS_PER_CLIENT + 1:
-                log.warning("%s holds %d connections: refusing more", key,
-                            MAX_CONNECTIONS_PER_CLIENT)
-            transport.abort()
-            return
+        if transport.get_extra_info("sslcontext") is None:  # else GuardedTLSProtocol counted it
+            self._client_key = _admit(transport, self._uncapped)
+            if self._client_key is None:
+                transport.abort()
+                return
         self._arm()
 
     def _arm(self) -> None:
@@ -94,7 +130,48 @@ class GuardedH11Protocol(H11Protocol):
 
     def _release(self) -> None:
         key, self._client_key = self._client_key, None
-        if key is not None:
-            self.open_by_client[key] -= 1
-            if self.open_by_client[key] <= 0:
-                del self.open_by_client[key]
+        _release(key)
+
+
+class GuardedTLSProtocol(sslproto.SSLProtocol):
+    """TLS in front of :class:`GuardedH11Protocol`: the connection counts against its client
+    from the TCP accept, and the handshake must finish within :data:`HEADER_TIMEOUT_S`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, app_protocol: asyncio.Protocol,
+                 context: ssl.SSLContext, uncapped: frozenset[str] = frozenset()) -> None:
+        super().__init__(loop, app_protocol, context, None, server_side=True,
+                         ssl_handshake_timeout=HEADER_TIMEOUT_S)
+        self._uncapped = uncapped
+        self._client_key: str | None = None
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._client_key = _admit(transport, self._uncapped)
+        if self._client_key is None:
+            self._refused = True
+            transport.abort()
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        key, self._client_key = self._client_key, None
+        _release(key)
+        if not self._refused:  # a refused one never started TLS or its HTTP protocol
+            super().connection_lost(exc)
+
+
+def protocol_factory(
+    tls: ssl.SSLContext | None, trusted_proxies: tuple[str, ...] = (),
+) -> Callable[..., asyncio.Protocol]:
+    """What ``uvicorn.Config(http=...)`` takes: a guarded HTTP/1.1 protocol per connection,
+    behind guarded TLS when ``tls`` is given (and uvicorn's own ``ssl_*`` left unset).
+    ``trusted_proxies`` are not capped (see :func:`_admit`)."""
+    uncapped = frozenset(trusted_proxies)
+
+    def make(**uvicorn_kwargs: Any) -> asyncio.Protocol:
+        http = GuardedH11Protocol(uncapped=uncapped, **uvicorn_kwargs)
+        if tls is None:
+            return http
+        return GuardedTLSProtocol(asyncio.get_running_loop(), http, tls, uncapped)
+
+    return make

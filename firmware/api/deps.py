@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
 from firmware.auth.middleware import SCOPE_KEY
+from firmware.auth.passwords import HASHES_AT_ONCE
 from firmware.auth.security import Security
 from firmware.auth.sessions import Session
 from firmware.capture.service import CaptureService
@@ -47,6 +50,21 @@ def get_session(conn: HTTPConnection) -> Session:
     if session is None:
         raise HTTPException(401, "not logged in")
     return session
+
+
+async def password_hash_turn(request: Request) -> AsyncIterator[None]:
+    """The routes that hash a password (login, setup, password change) wait their turn here,
+    in the event loop, before FastAPI gives them a worker thread: at most
+    :data:`~firmware.auth.passwords.HASHES_AT_ONCE` of them hold a thread at a time, so forty
+    guesses at once queue as coroutines instead of taking the thread pool the other routes
+    (the owner's) run in. A semaphore per event loop (a test client starts a loop of its own)."""
+    loop = asyncio.get_running_loop()
+    held = getattr(request.app.state, "hash_turn", None)
+    if held is None or held[0] is not loop:
+        held = (loop, asyncio.Semaphore(HASHES_AT_ONCE))
+        request.app.state.hash_turn = held
+    async with held[1]:
+        yield
 
 
 ServiceDep = Annotated[CameraService, Depends(get_service)]

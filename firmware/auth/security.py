@@ -23,6 +23,7 @@ from firmware.auth.passwords import DEFAULT_COST, PasswordStore, ScryptCost, che
 from firmware.auth.sessions import Session, SessionStore
 from firmware.auth.setup import ButtonGate, SetupCode
 from firmware.auth.throttle import FailureThrottle
+from firmware.storage import remove_unfinished_writes
 
 log = logging.getLogger("firmware.auth")
 
@@ -38,6 +39,9 @@ class Security:
         cost: ScryptCost = DEFAULT_COST,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # A power cut mid-save leaves a hidden temporary file beside the password, the
+        # sessions or the setup code: gone before they are read.
+        remove_unfinished_writes(Path(folder))
         self.passwords = PasswordStore(folder, cost=cost)
         self.sessions = SessionStore(clock, path=Path(folder) / "sessions.json")
         self.throttle = FailureThrottle(clock=clock)

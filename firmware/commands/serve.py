@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import ssl
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from firmware.api.connections import GuardedH11Protocol
+    from firmware.api.connections import protocol_factory
     from firmware.app import create_app
     from firmware.config import load_settings
 
@@ -53,15 +55,15 @@ def run(args: argparse.Namespace) -> int:
         app, host=settings.server.host, port=settings.server.port, log_level="info",
         # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: off unless configured.
         proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) or None,
-        # A per-client connection cap and a deadline for headers (firmware/api/connections.py).
-        http=GuardedH11Protocol,
-        ssl_certfile=settings.server.tls_certfile if tls else None,
-        ssl_keyfile=settings.server.tls_keyfile if tls else None,
+        # A per-client connection cap and deadlines for the TLS handshake and the headers, TLS
+        # included (firmware/api/connections.py); so not uvicorn's own ssl_* settings.
+        http=protocol_factory(tls and tls.context, proxies),
     )
     if tls is not None:
+        logging.getLogger("uvicorn.error").addFilter(_say_https)
         logging.getLogger("mrig").info(
             "HTTPS: %s. Check that your browser shows this fingerprint the first time.",
-            tls.summary(),
+            tls.certificate.summary(),
         )
     server = uvicorn.Server(config)
     app.state.server = server  # READY=1 waits for server.started: the socket listens
@@ -69,18 +71,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_tls(server: ServerSettings) -> Certificate | None:
-    """The HTTPS certificate, checked before anything starts (None: plain HTTP): a missing or
-    mismatched file is a one-line refusal naming it, not a traceback from inside uvicorn."""
+@dataclasses.dataclass(frozen=True)
+class _Tls:
+    certificate: Certificate
+    context: ssl.SSLContext
+
+
+def _check_tls(server: ServerSettings) -> _Tls | None:
+    """The HTTPS certificate and the context that serves it, checked before anything starts
+    (None: plain HTTP): a missing or mismatched file is a one-line refusal naming it."""
     if not server.https:
         return None
-    from firmware.tls import check_key_pair, read_certificate
+    from firmware.tls import read_certificate, server_context
 
-    check_key_pair(server.tls_certfile, server.tls_keyfile)
+    context = server_context(server.tls_certfile, server.tls_keyfile)
     certificate = read_certificate(server.tls_certfile)
     if certificate.days_left() <= 0:
         raise ConfigError(
             f"{server.tls_certfile}: the certificate ended on {certificate.not_after:%Y-%m-%d}; "
             "make a new one with: sudo systemd/install.sh --new-certificate"
         )
-    return certificate
+    return _Tls(certificate, context)
+
+
+def _say_https(record: logging.LogRecord) -> bool:
+    """uvicorn announces "running on http://..." when it does not do the TLS itself."""
+    if record.args and isinstance(record.args, tuple) and record.args[0] == "http" \
+            and str(record.msg).startswith("Uvicorn running on"):
+        record.args = ("https", *record.args[1:])
+    return True

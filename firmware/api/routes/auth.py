@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from firmware.api.deps import SecurityDep, SessionDep
+from firmware.api.deps import SecurityDep, SessionDep, password_hash_turn
 from firmware.auth.passwords import PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, check_new_password
 from firmware.auth.security import Security
 from firmware.auth.sessions import COOKIE_NAME, LIFETIME_S, Session
 from firmware.auth.setup import BUTTON_HOLD_S
+
+#: On the routes that hash a password: they queue for it outside the thread pool.
+IN_TURN = Depends(password_hash_turn)
 
 router = APIRouter(tags=["login"])
 
@@ -107,7 +110,8 @@ def get_session_info(request: Request, response: Response, security: SecurityDep
                        expires_in_s=int(security.expires_in_s(session)))
 
 
-@router.post("/login", responses={401: {}, 409: {}, 429: {}})
+@router.post("/login", responses={401: {}, 409: {}, 429: {}},
+             dependencies=[IN_TURN])
 def login(body: LoginRequest, request: Request, response: Response,
           security: SecurityDep) -> LoginAnswer:
     """Log in; sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token.
@@ -133,7 +137,8 @@ def get_setup(security: SecurityDep) -> SetupState:
     )
 
 
-@router.post("/setup", status_code=201, responses={403: {}, 409: {}, 429: {}})
+@router.post("/setup", status_code=201, responses={403: {}, 409: {}, 429: {}},
+             dependencies=[IN_TURN])
 def setup(body: SetupRequest, request: Request, response: Response,
           security: SecurityDep) -> LoginAnswer:
     """Set the first password (only while none is set) and log in."""
@@ -168,7 +173,8 @@ def setup_button_status(body: ClaimQuery, security: SecurityDep) -> ClaimState:
     return ClaimState(state=security.button.claim_status(body.claim))
 
 
-@router.post("/password", responses={403: {}, 429: {}})
+@router.post("/password", responses={403: {}, 429: {}},
+             dependencies=[IN_TURN])
 def change_password(body: PasswordChange, request: Request, session: SessionDep,
                     security: SecurityDep) -> PasswordChanged:
     """Change the password; every other session (other phones, old tabs) is logged out."""
