@@ -87,8 +87,7 @@ def create_app(
             )
             _wire_setup_button(app.state.shutter, security)
             log.info("serving %s camera", service.camera.backend)
-            security.announce_setup(_address(settings.server))
-            async with _systemd(app, service):
+            async with _systemd(app, service, security):
                 yield
 
     app = FastAPI(
@@ -141,12 +140,12 @@ CAMERA_READY_S = 30.0
 
 
 @contextlib.asynccontextmanager
-async def _systemd(app: FastAPI, service: CameraService):
-    """``READY=1`` once the socket listens and the camera streams (see :func:`_announce`),
-    ``WATCHDOG=1`` pings while it is healthy (see :mod:`firmware.watchdog`), ``STOPPING=1``
-    on the way out. Nothing outside systemd."""
+async def _systemd(app: FastAPI, service: CameraService, security: Security):
+    """The setup code once the socket listens, ``READY=1`` once the camera streams too (see
+    :func:`_announce`), ``WATCHDOG=1`` pings while it is healthy (see
+    :mod:`firmware.watchdog`), ``STOPPING=1`` on the way out."""
     period = sdnotify.watchdog_period_s()
-    task = asyncio.create_task(_announce(app, service, period))
+    task = asyncio.create_task(_announce(app, service, security, period))
     try:
         yield
     finally:
@@ -156,13 +155,16 @@ async def _systemd(app: FastAPI, service: CameraService):
         sdnotify.notify("STOPPING=1")
 
 
-async def _announce(app: FastAPI, service: CameraService, period: float | None) -> None:
-    """READY=1 when uvicorn's socket listens (``app.state.server.started``; the lifespan runs
-    before it binds) and the camera has sent a frame, or after :data:`CAMERA_READY_S`; then
-    the watchdog's pings."""
+async def _announce(app: FastAPI, service: CameraService, security: Security,
+                    period: float | None) -> None:
+    """Once uvicorn's socket listens (``app.state.server.started``; the lifespan runs before
+    it binds): the setup code, if no password is set, so that it is the last thing the start
+    prints; READY=1 when the camera has sent a frame too, or after :data:`CAMERA_READY_S`;
+    then the watchdog's pings."""
     server = getattr(app.state, "server", None)
     while server is not None and not server.started:
         await asyncio.sleep(0.05)
+    security.announce_setup(_address(app.state.settings.server))
     deadline = asyncio.get_running_loop().time() + CAMERA_READY_S
     while not (service.healthy and service.frames > 0):
         if asyncio.get_running_loop().time() > deadline:

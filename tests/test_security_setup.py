@@ -171,3 +171,33 @@ def test_the_setup_code_survives_a_restart_until_a_password_is_set(tmp_path):
     again.consume()  # a password was set
     assert not (tmp_path / "setup-code").exists()
     assert SetupCode(tmp_path / "setup-code").issue() != first
+
+
+def test_the_setup_code_is_the_last_thing_a_first_start_prints(tmp_path):
+    """A real ``mrig serve`` on a fresh data folder: after uvicorn's own lines, the setup code
+    in a frame, and nothing after it (the README's first start)."""
+    import time
+
+    from tests.crash_harness import Server
+
+    log = tmp_path / "serve.log"
+    server = Server(tmp_path / "data", log)
+    try:
+        deadline = time.monotonic() + 60
+        while "setup code" not in log.read_text():
+            assert time.monotonic() < deadline and server.proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        time.sleep(3)  # the camera's start, and anything else that would print
+        lines = log.read_text().rstrip("\n").splitlines()
+    finally:
+        server.stop()
+    start = max(i for i, line in enumerate(lines) if "Uvicorn running" in line)
+    frame = lines[start + 1:]
+    assert frame[0].startswith("WARNING firmware.auth:")
+    box = frame[1:]
+    assert box[0] == box[-1] and set(box[0]) == {"+", "-"}
+    assert all(line.startswith("|  ") and line.endswith("  |") and len(line) == len(box[0])
+               for line in box[1:-1])
+    text = "\n".join(box)
+    assert re.search(r"setup code [A-Z2-9]{5}-[A-Z2-9]{5}", text)
+    assert f"http://127.0.0.1:{server.port}/" in text

@@ -145,6 +145,15 @@ def safe_input(loc: tuple, value: object) -> object:
     return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…"
 
 
+def _safe_context(loc: tuple, value: object) -> object:
+    """A 422's ``ctx`` value: a length or bound from the schema (a finite number) as it is,
+    even for a secret field ("at least 8 characters" tells nothing of the password); text
+    and anything else as :func:`safe_input` renders it."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    return safe_input(loc, value if isinstance(value, int | float | str) else str(value))
+
+
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """FastAPI's 422, with every out-of-range message stating the whole allowed range, and
     the rejected input echoed only safely (:func:`safe_input`)."""
@@ -156,8 +165,7 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
         if "input" in item:
             item["input"] = safe_input(loc, item["input"])
         if isinstance(item.get("ctx"), dict):
-            item["ctx"] = {k: safe_input(loc, v) if isinstance(v, int | float | str) else str(v)
-                           for k, v in item["ctx"].items()}
+            item["ctx"] = {k: _safe_context(loc, v) for k, v in item["ctx"].items()}
         found = _field_bounds(models, tuple(item.get("loc", ())))
         if found and item.get("type", "").startswith(("greater", "less")):
             field, (lo, hi) = found

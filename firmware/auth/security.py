@@ -7,6 +7,7 @@ only call this; it has no HTTP in it, so it is tested directly as well.
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,7 @@ class Security:
         # A power cut mid-save leaves a hidden temporary file beside the password, the
         # sessions or the setup code: gone before they are read.
         remove_unfinished_writes(Path(folder))
+        self._data_dir = Path(folder).parent  # what `mrig set-password --data-dir` takes
         self.passwords = PasswordStore(folder, cost=cost)
         self.sessions = SessionStore(clock, path=Path(folder) / "sessions.json")
         self.throttle = FailureThrottle(clock=clock)
@@ -56,15 +58,25 @@ class Security:
 
     def announce_setup(self, where: str = "the camera's address") -> str | None:
         """At start with no password: issue the one-time setup code and log it (the journal on
-        the Pi). Returns the code, or None when a password is set."""
+        the Pi) in a frame, so it stands out as the last thing the start prints. Returns the
+        code, or None when a password is set."""
         if self.password_set:
             return None
         code = self.setup_code.issue()
-        how = " or hold the shutter button for 3 s" if self.button.available else ""
-        log.warning(
-            "no password set: open %s in a browser and enter the setup code %s%s "
-            "(or run `mrig set-password --data-dir DIR`)", where, code, how,
-        )
+        lines = [
+            "First start: no password is set yet.",
+            f"Open {where} in a browser and enter the setup code",
+            "",
+            f"    setup code {code}",
+            "",
+            "then choose your password.",
+        ]
+        if self.button.available:
+            lines.append("Or hold the camera's shutter button for 3 s when the page asks.")
+        lines.append(f"Or, on this machine: mrig set-password --data-dir {shlex.quote(str(self._data_dir))}")
+        width = max(len(line) for line in lines)
+        frame = "+" + "-" * (width + 4) + "+"
+        log.warning("\n".join(["", frame, *(f"|  {line:<{width}}  |" for line in lines), frame]))
         return code
 
     def session_for(self, token: str | None) -> Session | None:

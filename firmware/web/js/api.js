@@ -32,6 +32,11 @@ const FIELD_NAMES = {
   exposure_time_s: "Exposure time",
   frames: "Number of frames",
   ev_step: "Bracketing step",
+  password: "The password",
+  new_password: "The new password",
+  current_password: "Your current password",
+  setup_code: "The setup code",
+  notes: "Notes",
 };
 
 function fieldWords(loc) {
@@ -61,11 +66,32 @@ function rangeWords(item) {
   return null;
 }
 
-/** One 422 item in words: "Number of frames out of range: allowed 2 to 100." */
+/** What is wrong with a text, a missing field or a choice, from pydantic's error type
+ * (docs.pydantic.dev, "Validation Errors"), never its programmer's wording. */
+function problemWords(item, what) {
+  const ctx = item.ctx || {};
+  switch (item.type) {
+    case "string_too_short":
+      return ctx.min_length === 1 ? `${what} is empty.` : `${what} needs at least ${ctx.min_length} characters.`;
+    case "string_too_long": return `${what} can have at most ${ctx.max_length} characters.`;
+    case "missing": return `${what} is missing.`;
+    case "literal_error": case "enum": return `${what} must be one of ${ctx.expected}.`;
+    case "string_pattern_mismatch": return `${what} is not in the expected form.`;
+    case "value_error": {  // our own validators already speak in words
+      const words = String(item.msg || "").replace(/^Value error, /, "");
+      return words ? `${words[0].toUpperCase()}${words.slice(1)}.` : null;
+    }
+    default: return null;
+  }
+}
+
+/** One 422 item in words: "Number of frames out of range: allowed 2 to 100.", "The password
+ * needs at least 8 characters." */
 export function fieldMessage(item) {
   const range = rangeWords(item);
   const what = fieldWords(item.loc);
-  return range ? `${what} out of range: ${range}.` : `${what}: ${item.msg}.`;
+  if (range) return `${what} out of range: ${range}.`;
+  return problemWords(item, what) || `${what}: ${item.msg}.`;
 }
 
 /** A sentence for an error answer, from its status and ``detail``. */
