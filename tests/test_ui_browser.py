@@ -599,3 +599,38 @@ def test_https_gives_the_phone_a_secure_context(browser, tmp_path) -> None:
     finally:
         phone.close()
         server.stop()
+
+
+def test_the_lens_sheet_explains_the_crop_and_closes_with_done(phone: Phone) -> None:
+    """Pick a lens: the crop and the equivalents are said once, every figure has one unit,
+    the circle of confusion is stated and can be changed, and Done closes the sheet (a
+    required field of the folded "Add a lens" form once blocked it)."""
+    page = phone.page
+    _log_in(phone)
+    page.get_by_role("button", name="Lens").click()
+    sheet = page.locator("#lens-sheet")
+    sheet.wait_for(state="visible")
+    page.get_by_role("radio", name=re.compile("Summicron-M 50")).click()
+    optics = page.locator("#lens-optics")
+    optics.get_by_text("35 mm equivalent").wait_for()
+    note = page.locator("#lens-crop").inner_text()
+    assert "5.5×" in note and "50 mm" in note and "275 mm" in note
+    text = optics.inner_text()
+    for line in text.splitlines():  # "0.97 – 1.03 m", never "100 cm – 1.00 m"
+        if line.startswith("Depth of field") or "–" in line:
+            assert not ("cm" in line and " m" in line.replace("cm", "")), line
+    before = page.locator("[data-figure=hyperfocal]").inner_text()
+    coc = page.get_by_label("Circle of confusion")
+    assert "2 pixels" in coc.locator("option:checked").inner_text()
+    coc.select_option(value="print")
+    page.wait_for_function(
+        "b => document.querySelector('[data-figure=hyperfocal]').textContent !== b", arg=before)
+    # The table fits the phone: figures are not squeezed under their labels.
+    width = page.evaluate("() => document.querySelector('#lens-optics dl').getBoundingClientRect().width")
+    assert width > 0.8 * page.viewport_size["width"] - 40
+    phone.shot("16-lens-sheet")
+    sheet.get_by_role("button", name="Done").click()
+    sheet.wait_for(state="hidden")
+    label = page.locator("#lens-label").inner_text()
+    assert label.startswith("50 mm")
+    assert phone.errors == []

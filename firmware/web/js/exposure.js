@@ -125,9 +125,3 @@ export function bytesLabel(n) {
   return `${n >= 100 || i === 0 ? Math.round(n) : n.toFixed(1)} ${units[i]}`;
 }
 
-/** Distance in metres for depth-of-field readouts. */
-export function metresLabel(m) {
-  if (!Number.isFinite(m)) return "∞";
-  if (m < 1) return `${Math.round(m * 100)} cm`;
-  return `${m < 10 ? m.toFixed(2) : m.toFixed(1)} m`;
-}

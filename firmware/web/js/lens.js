@@ -3,7 +3,7 @@
 // hyperfocal distance and depth of field at a few distances.
 
 import { api, ApiError, bus, get } from "./api.js";
-import { apertures, metresLabel, nearestLog } from "./exposure.js";
+import { apertures, nearestLog } from "./exposure.js";
 import { $, closeOnBackdrop, el, openSheet, toast } from "./ui.js";
 
 // The same thin-lens optics as firmware/optics.py (IMX477: 4056 × 3040 pixels of 1.55 µm).
@@ -13,11 +13,37 @@ const SENSOR_H = 3040 * PITCH_MM;
 const DIAG = Math.hypot(SENSOR_W, SENSOR_H);
 const CROP = Math.hypot(36, 24) / DIAG;
 const ONE_INCH = Math.hypot(13.2, 8.8) / DIAG;
-const COC_MM = 2 * PITCH_MM;
 
-/** Equivalents, angle of view and depth of field for focal length ``f`` (mm) at ``n``. */
-export function opticsOf(f, n) {
-  const h = (f * f) / (n * COC_MM) + f;
+/** Circles of confusion to choose from; the first is the default (firmware/optics.py says
+ * why: on this camera photos are looked at pixel by pixel on a phone, and a spot smaller than
+ * two pixels cannot be told from sharp on a Bayer sensor). */
+export const CIRCLES_OF_CONFUSION = [
+  { id: "pixels", mm: 2 * PITCH_MM, label: "2 pixels: sharp at 100 % on screen" },
+  { id: "print", mm: DIAG / 1500, label: "Diagonal ÷ 1500: the whole frame as a print" },
+];
+const COC_KEY = "mrig.coc";
+
+function circleOfConfusion() {
+  const id = localStorage.getItem(COC_KEY);
+  return CIRCLES_OF_CONFUSION.find((c) => c.id === id) || CIRCLES_OF_CONFUSION[0];
+}
+
+/** Metres with as many decimals as the nearer distance needs, the same for both ends. */
+function digitsFor(m) { return m < 1 ? 2 : m < 10 ? 1 : 0; }
+function metres(m, digits = digitsFor(m)) { return Number.isFinite(m) ? m.toFixed(digits) : "∞"; }
+
+/** "0.97 – 1.03 m", "0.996 – 1.004 m", "3.1 m – ∞": one unit for both ends of a depth of
+ * field, with enough decimals (up to millimetres) that a shallow one does not read "1.00 – 1.00". */
+export function rangeLabel(near, far) {
+  const apart = Number.isFinite(far) ? Math.ceil(-Math.log10(far - near)) + 1 : 0;
+  const digits = Math.min(3, Math.max(digitsFor(near), apart));
+  return Number.isFinite(far) ? `${metres(near, digits)} – ${metres(far, digits)} m` : `${metres(near, digits)} m – ∞`;
+}
+
+/** Equivalents, angle of view and depth of field for focal length ``f`` (mm) at ``n``, with a
+ * circle of confusion of ``cocMm``. */
+export function opticsOf(f, n, cocMm = CIRCLES_OF_CONFUSION[0].mm) {
+  const h = (f * f) / (n * cocMm) + f;
   const dof = (s) => {
     const near = (s * (h - f)) / (h + s - 2 * f);
     const far = s >= h ? Infinity : (s * (h - f)) / (h - s);
@@ -38,6 +64,14 @@ export class LensPanel {
     this.available = true;
     $("#lens-btn").addEventListener("click", () => this.open());
     $("#lens-add").addEventListener("click", () => this.add());
+    const coc = $("#lens-coc");
+    coc.replaceChildren(...CIRCLES_OF_CONFUSION.map((c) => el("option", { value: c.id },
+      `${c.label} (${c.mm.toFixed(4)} mm)`)));
+    coc.value = circleOfConfusion().id;
+    coc.addEventListener("change", () => {
+      localStorage.setItem(COC_KEY, coc.value);
+      this._render();
+    });
     closeOnBackdrop($("#lens-sheet"));
     bus.addEventListener("aperture", (e) => this.setAperture(e.detail));
   }
@@ -120,23 +154,32 @@ export class LensPanel {
     const chip = $("#chip-aperture");
     const aperture = document.querySelector('.chip[data-dial="aperture"]');
     aperture.disabled = !this.available;
+    const crop = CROP.toFixed(1);
+    const focal = lens?.focal_length_mm ?? 50;
+    $("#lens-crop").textContent = `This sensor is ${crop}× smaller than 35 mm film (by the `
+      + `diagonal, ${DIAG.toFixed(1)} mm against 43.3 mm): a ${Math.round(focal)} mm lens frames `
+      + `like a ${Math.round(focal * CROP)} mm on a 35 mm camera, and like a `
+      + `${Math.round(focal * ONE_INCH)} mm on a 1-inch sensor.`;
     if (lens && f) {
-      const o = opticsOf(lens.focal_length_mm, f);
-      $("#st-lens").textContent = `${Math.round(lens.focal_length_mm)}mm f/${f}`;
-      $("#lens-label").textContent = `${Math.round(lens.focal_length_mm)}mm (${Math.round(o.eq35)})`;
+      const coc = circleOfConfusion();
+      const o = opticsOf(lens.focal_length_mm, f, coc.mm);
+      const mm = Math.round(lens.focal_length_mm);
+      $("#st-lens").textContent = `${mm} mm f/${f}`;
+      $("#lens-label").textContent = `${mm} mm · ${Math.round(o.eq35)} eq`;
       chip.textContent = `f/${f}`;
       const values = apertures(lens.max_f_number, lens.min_f_number ?? 22);
       this.controls.setApertures(values, nearestLog(values, f));
       const row = (s) => {
         const [near, far] = o.dof(s * 1000);
-        return [el("dt", {}, `DoF at ${metresLabel(s)}`), el("dd", {}, `${metresLabel(near)} – ${metresLabel(far)}`)];
+        return [el("dt", {}, `Depth of field, focused at ${s} m`), el("dd", {}, rangeLabel(near, far))];
       };
       $("#lens-optics").replaceChildren(el("dl", { class: "optics" },
         el("dt", {}, "Lens"), el("dd", {}, `${lens.name}, f/${f}`),
         el("dt", {}, "35 mm equivalent"), el("dd", {}, `${Math.round(o.eq35)} mm f/${o.eq35N.toFixed(1)}`),
         el("dt", {}, "1-inch equivalent"), el("dd", {}, `${Math.round(o.eq1in)} mm f/${o.eq1inN.toFixed(1)}`),
         el("dt", {}, "Angle of view"), el("dd", {}, `${o.fovH.toFixed(1)}° across`),
-        el("dt", {}, "Hyperfocal"), el("dd", {}, metresLabel(o.hyperfocalM)),
+        el("dt", {}, "Hyperfocal distance"),
+        el("dd", {}, el("span", { "data-figure": "hyperfocal" }, `${metres(o.hyperfocalM)} m`)),
         ...row(1), ...row(2), ...row(5)));
     } else {
       $("#st-lens").textContent = this.available ? "No lens" : "Lens —";
