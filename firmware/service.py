@@ -56,6 +56,9 @@ class CameraService:
         self._frame_timeout_s = frame_timeout_s
         self._backoff = backoff_s
         self._controls = Controls()
+        self._holds: dict[str, tuple[bool, bool]] = {}
+        self._held_exposure: tuple[int, float] | None = None
+        self._held_gains: tuple[float, float] | None = None
         self.broadcast = Broadcast()
         self.live = LiveAnalyzer(self.broadcast)
         """Histograms, ETTR and focus of the newest frame, computed while someone looks."""
@@ -148,11 +151,61 @@ class CameraService:
         camera = self._camera
         if camera is not None and self.healthy:
             try:
-                camera.set_controls(controls)
+                camera.set_controls(self.camera_controls)
             except hal_exc.CameraError as e:
                 self._fault(e)
                 raise CameraUnavailable(str(e)) from e
         return controls
+
+    # --- holds: automatic exposure and white balance kept where they are -------------------
+
+    #: Why exposure or white balance may be held: the photographer's AE lock (AEL) and AWB
+    #: lock, and a punch-in (magnify). While punched in, what AE and AWB see is not what the
+    #: photo will be: on a Pi 5 the statistics are the whole frame's (pisp.cpp
+    #: setStatsAndDebin), but on a Pi 4 the ScalerCrop is the ISP's input crop (vc4.cpp
+    #: platformSetIspCrop) and what its closed firmware meters then is not documented; either
+    #: way, focusing on a bright patch should not move the exposure of the whole picture.
+    HOLD_REASONS = ("ae_lock", "awb_lock", "magnify")
+
+    def set_hold(self, reason: str, *, exposure: bool = False, white_balance: bool = False) -> None:
+        """Hold (or, with both False, release) the exposure and/or white balance that AE and
+        AWB chose for the latest frame, for ``reason``; kept until every reason is released.
+        Manual exposure or white balance are not affected: they hold by themselves."""
+        if reason not in self.HOLD_REASONS:
+            raise ValueError(f"unknown hold {reason!r}")
+        if exposure or white_balance:
+            self._holds[reason] = (exposure, white_balance)
+        else:
+            self._holds.pop(reason, None)
+        latest = self.broadcast.latest
+        m = latest.frame.metadata if latest else None
+        if not any(e for e, _ in self._holds.values()):
+            self._held_exposure = None
+        elif self._held_exposure is None:
+            self._held_exposure = ((m.exposure_time_us, m.analogue_gain) if m else
+                                   (self._controls.exposure_time_us, self._controls.analogue_gain))
+        if not any(w for _, w in self._holds.values()):
+            self._held_gains = None
+        elif self._held_gains is None:
+            self._held_gains = tuple(m.colour_gains) if m else self._controls.colour_gains
+        self.set_controls(self._controls)
+
+    @property
+    def holds(self) -> dict[str, tuple[bool, bool]]:
+        """Reason -> (exposure held, white balance held)."""
+        return dict(self._holds)
+
+    @property
+    def camera_controls(self) -> Controls:
+        """What the camera is given: the photographer's controls, with AE or AWB replaced by
+        their held values while a hold is on (see :meth:`set_hold`)."""
+        c = self._controls
+        if self._held_exposure is not None and c.ae_enable:
+            us, gain = self._held_exposure
+            c = c.replace(ae_enable=False, exposure_time_us=us, analogue_gain=gain)
+        if self._held_gains is not None and c.awb_enable:
+            c = c.replace(awb_enable=False, colour_gains=self._held_gains)
+        return c
 
     def capture_still(
         self,
@@ -171,7 +224,7 @@ class CameraService:
         self.require_healthy()
         override = {k: v for k, v in (("exposure_time_us", exposure_time_us),
                                       ("analogue_gain", analogue_gain)) if v is not None}
-        longest_us = max(self._controls.exposure_time_us, exposure_time_us or 0)
+        longest_us = max(self.camera_controls.exposure_time_us, exposure_time_us or 0)
         timeout = longest_us * 1e-6 + self._frame_timeout_s + 5.0
         with self._still_lock:
             camera = self._camera
@@ -213,7 +266,8 @@ class CameraService:
         bracket of ``exposures``), each passed to ``on_frame`` as it arrives. Only where
         :attr:`can_burst`."""
         self.require_healthy()
-        longest_us = max([self._controls.exposure_time_us, *(us for us, _ in exposures or [])])
+        longest_us = max([self.camera_controls.exposure_time_us,
+                          *(us for us, _ in exposures or [])])
         timeout = longest_us * 1e-6 + self._frame_timeout_s + 5.0
         with self._still_lock:
             camera = self._camera
@@ -252,7 +306,7 @@ class CameraService:
             try:
                 camera.stop()
                 camera.configure(mode, self._preview_size)
-                camera.set_controls(self._controls)
+                camera.set_controls(self.camera_controls)
                 camera.start()
             except hal_exc.CameraError as e:
                 self._fault(e)
@@ -305,7 +359,7 @@ class CameraService:
                 try:
                     mode = self._mode or self._live_view_mode(camera)
                     camera.configure(mode, self._preview_size)
-                    camera.set_controls(self._controls)
+                    camera.set_controls(self.camera_controls)
                     camera.start()
                 except BaseException:
                     camera.close()
@@ -356,7 +410,7 @@ class CameraService:
     def _frame_budget_s(self) -> float:
         """How long a live-view frame may take: the timeout, plus a manual exposure's length
         (a frame exposed for 300 s arrives after 300 s and is not a hang)."""
-        c = self._controls
+        c = self.camera_controls
         return self._frame_timeout_s + (0.0 if c.ae_enable else c.exposure_time_us * 1e-6)
 
     @property

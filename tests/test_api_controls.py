@@ -273,3 +273,73 @@ def test_the_virtual_rig_is_kept_across_reopens():
     first.rig.set_lens(f_number=5.6)
     assert second.rig.lens.f_number == 5.6
     assert _camera_source("auto")().rig is not None  # no HQ camera here: the virtual one
+
+
+def _exposure(actual: dict) -> float:
+    return actual["exposure_time_us"] * actual["analogue_gain"]
+
+
+def _frames_later(client, count: int) -> dict:
+    """The controls' ``actual`` once ``count`` more frames have come."""
+    start = client.get("/api/controls").json()["actual"]["sequence"]
+    return wait_until(lambda: _actual_after(client, start + count - 1), timeout_s=30)
+
+
+def test_ae_lock_holds_the_exposure_through_a_change_of_light(client):
+    frame_after(client, 5)
+    scene = client.get("/api/mock/scene").json()
+    state = client.patch("/api/controls", json={"ae_lock": True}).json()
+    assert state["ae_lock"] and state["ae_enable"] and state["held"] == ["ae_lock"]
+    locked = _frames_later(client, 6)  # past the frames already in flight
+    client.patch("/api/mock/scene", json={"lux": scene["lux"] * 4})
+    later = _frames_later(client, 12)  # AE would have moved well within this
+    # Within a line of the full-resolution mode the zero-shutter-lag live view runs in.
+    assert later["exposure_time_us"] == pytest.approx(locked["exposure_time_us"], rel=0.01)
+    assert later["analogue_gain"] == pytest.approx(locked["analogue_gain"], rel=0.01)
+    assert later["colour_gains"] != [0, 0]
+
+    # Unlocked, AE follows the brighter light: about two stops less.
+    state = client.patch("/api/controls", json={"ae_lock": False}).json()
+    assert not state["ae_lock"] and state["held"] == []
+    wait_until(lambda: _exposure(client.get("/api/controls").json()["actual"])
+               < 0.4 * _exposure(locked), timeout_s=30)
+
+    # Locked again, then exposure set by hand: the lock is moot and goes.
+    client.patch("/api/controls", json={"ae_lock": True})
+    state = client.patch("/api/controls", json={"exposure_time_us": 4000}).json()
+    assert not state["ae_enable"] and not state["ae_lock"] and state["held"] == []
+
+
+def test_awb_lock_holds_the_colour_gains_through_a_change_of_light(client):
+    frame_after(client, 5)
+    state = client.patch("/api/controls", json={"awb_lock": True}).json()
+    assert state["awb_lock"] and state["awb_enable"]
+    locked = _frames_later(client, 6)
+    client.patch("/api/mock/scene", json={"colour_temperature": 3000})
+    later = _frames_later(client, 12)
+    assert later["colour_gains"] == pytest.approx(locked["colour_gains"], rel=0.01)
+    client.patch("/api/controls", json={"awb_lock": False})
+    wait_until(lambda: client.get("/api/controls").json()["actual"]["colour_gains"][1]
+               > 1.2 * locked["colour_gains"][1], timeout_s=30)  # tungsten: much more blue gain
+
+
+def test_magnify_never_re_meters(client):
+    """Punched in 5x, exposure and white balance stay as metered on the whole frame, even
+    when the light changes meanwhile (so the photo taken there matches what was framed);
+    back at 1x, AE and AWB run again."""
+    frame_after(client, 5)
+    scene = client.get("/api/mock/scene").json()
+    r = client.put("/api/magnify", json={"factor": 5, "x": 0.5, "y": 0.3})
+    assert r.status_code == 200
+    state = client.get("/api/controls").json()
+    assert state["held"] == ["magnify"] and state["ae_enable"] and not state["ae_lock"]
+    whole = _frames_later(client, 6)
+    client.patch("/api/mock/scene", json={"lux": scene["lux"] * 4, "colour_temperature": 3000})
+    punched = _frames_later(client, 12)
+    assert punched["exposure_time_us"] == pytest.approx(whole["exposure_time_us"], rel=0.01)
+    assert punched["analogue_gain"] == pytest.approx(whole["analogue_gain"], rel=0.01)
+    assert punched["colour_gains"] == pytest.approx(whole["colour_gains"], rel=0.01)
+    client.delete("/api/magnify")
+    assert client.get("/api/controls").json()["held"] == []
+    wait_until(lambda: _exposure(client.get("/api/controls").json()["actual"])
+               < 0.4 * _exposure(whole), timeout_s=30)

@@ -51,9 +51,15 @@ class ControlsPatch(_Strict):
     colour_gains: tuple[ColourGain, ColourGain] | None = Field(
         None, description="Red and blue gains for manual white balance"
     )
+    ae_lock: bool | None = Field(
+        None, description="AEL: keep the exposure automatic exposure chose for the latest frame "
+        "(until unlocked, or exposure is set by hand)")
+    awb_lock: bool | None = Field(
+        None, description="Keep the white balance AWB chose for the latest frame (until "
+        "unlocked, or white balance is set by hand)")
 
     def apply_to(self, current: Controls) -> Controls:
-        changes = self.model_dump(exclude_none=True)
+        changes = self.model_dump(exclude_none=True, exclude={"ae_lock", "awb_lock"})
         if "colour_gains" in changes:
             changes["colour_gains"] = tuple(changes["colour_gains"])
         if "ae_enable" not in changes:
@@ -113,11 +119,23 @@ class ControlsState(BaseModel):
     awb_enable: bool
     awb_mode: str
     colour_gains: tuple[float, float]
+    ae_lock: bool
+    """AEL is on: automatic exposure holds the exposure it had chosen."""
+    awb_lock: bool
+    """AWB lock is on: automatic white balance holds the gains it had chosen."""
+    held: list[str]
+    """Every reason exposure or white balance is held now: ``ae_lock``, ``awb_lock``,
+    ``magnify`` (a punch-in never re-meters)."""
     actual: FrameInfo | None
 
     @classmethod
-    def of(cls, c: Controls, latest: FrameMetadata | None) -> ControlsState:
+    def of(cls, c: Controls, latest: FrameMetadata | None,
+           holds: dict[str, tuple[bool, bool]] | None = None) -> ControlsState:
+        holds = holds or {}
         return cls(
+            ae_lock="ae_lock" in holds,
+            awb_lock="awb_lock" in holds,
+            held=sorted(holds),
             ae_enable=c.ae_enable,
             exposure_priority=c.exposure_priority,
             exposure_time_us=c.exposure_time_us,

@@ -153,6 +153,9 @@ def put_magnify(request: MagnifyRequest, service: ServiceDep) -> MagnifyState:
     ``ScalerCrop``), or 1× for the whole field; applies from the next frame or two."""
     service.require_healthy()
     crop = magnify_crop(service.sensor_mode.crop, request.factor, request.x, request.y)
+    # Exposure and white balance stay as metered on the whole frame while punched in (held
+    # before the crop reaches a frame): the photo taken at 5x matches the scene.
+    service.set_hold("magnify", exposure=crop is not None, white_balance=crop is not None)
     service.set_magnified(crop is not None)
     service.set_controls(service.controls.replace(scaler_crop=crop))
     return _magnify_state(service)
@@ -164,4 +167,5 @@ def delete_magnify(service: ServiceDep) -> MagnifyState:
     service.require_healthy()
     service.set_controls(service.controls.replace(scaler_crop=None))
     service.set_magnified(False)
+    service.set_hold("magnify")
     return _magnify_state(service)
