@@ -63,10 +63,10 @@ def read_certificate(path: Path) -> Certificate:
     stop = pem.find(end, start)
     if start < 0 or stop < 0:
         raise ConfigError(f"{path}: no PEM certificate in it")
-    der = ssl.PEM_cert_to_DER_cert(pem[start:stop + len(end)])
     try:
+        der = ssl.PEM_cert_to_DER_cert(pem[start:stop + len(end)])
         names, not_after = _decode(der)
-    except (IndexError, ValueError) as e:
+    except (IndexError, ValueError) as e:  # binascii.Error and UnicodeError are ValueErrors
         raise ConfigError(f"{path}: not an X.509 certificate ({e})") from None
     digest = hashlib.sha256(der).hexdigest().upper()
     return Certificate(

@@ -234,6 +234,10 @@ certificate_current() {
     key=$(target "$KEY")
     [[ -r $cert && -r $key ]] || return 1
     openssl x509 -in "$cert" -noout -checkend $((RENEW_DAYS * 86400)) >/dev/null 2>&1 || return 1
+    # The key that belongs to it (an install cut short between the two files leaves a pair
+    # the server would refuse).
+    [[ $(openssl x509 -in "$cert" -noout -pubkey 2>/dev/null) == \
+       "$(openssl pkey -in "$key" -pubout 2>/dev/null)" ]] || return 1
     openssl x509 -in "$cert" -noout -ext subjectAltName 2>/dev/null | grep -qF "DNS:$HOST_NAME.local"
 }
 
@@ -260,7 +264,20 @@ make_certificate() {
     put 0640 "$TMP/mrig.key" "$KEY"
     run chown root:"$SERVICE_USER" "$KEY"
     put 0644 "$TMP/mrig.crt" "$CERT"
-    say "made an HTTPS certificate for $(certificate_names)"
+    say "made an HTTPS certificate for $(certificate_names): its fingerprint is new (below)"
+}
+
+# Whether config.toml turns HTTPS on: `https = true` in its [server] section.
+https_on() {
+    [[ -r $(target "$CONF") ]] || return 1
+    awk '/^[[:space:]]*\[/ { section = $0 }
+         section ~ /^[[:space:]]*\[server\]/ && /^[[:space:]]*https[[:space:]]*=[[:space:]]*true/ { on = 1 }
+         END { exit !on }' "$(target "$CONF")"
+}
+
+# Whether config.toml has the https key at all (a config kept from before HTTPS has not).
+https_known() {
+    [[ -r $(target "$CONF") ]] && grep -q '^[[:space:]]*https[[:space:]]*=' "$(target "$CONF")"
 }
 
 # "SHA-256 AB:CD:...", as browsers show it, or nothing before the certificate exists.
@@ -323,8 +340,11 @@ install_all() {
 
     say "== service"
     put 0644 "$SRC/systemd/mrig.service" "$UNIT"
-    sed -e "s#<port>[0-9]*</port>#<port>$PORT</port>#" "$SRC/systemd/avahi/mrig.service" \
-        > "$TMP/avahi.service"
+    local service_type=_http._tcp
+    if https_on; then service_type=_https._tcp; fi  # DNS-SD browsers open what it says
+    sed -e "s#<port>[0-9]*</port>#<port>$PORT</port>#" \
+        -e "s#<type>_http._tcp</type>#<type>$service_type</type>#" \
+        "$SRC/systemd/avahi/mrig.service" > "$TMP/avahi.service"
     put 0644 "$TMP/avahi.service" "$AVAHI"
     run systemctl daemon-reload
     unit_state enable
@@ -333,8 +353,8 @@ install_all() {
     local port=$PORT scheme=http fingerprint
     if [[ -r $(target "$CONF") ]]; then  # a kept config may name another port, or HTTPS
         port=$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' "$(target "$CONF")" | head -n1)
-        if grep -q '^https *= *true' "$(target "$CONF")"; then scheme=https; fi
     fi
+    if https_on; then scheme=https; fi
     fingerprint=$(certificate_fingerprint)
     say ""
     say "mrig is installed. Next:"
@@ -346,9 +366,16 @@ install_all() {
         if [[ $scheme == https ]]; then
             say "  HTTPS is on. The browser warns once: accept only if its certificate shows"
         else
-            say "  HTTPS is off (https = true in $CONF turns it on); its certificate's fingerprint:"
+            say "  HTTPS is off (https = true in the [server] section of $CONF turns it on);"
+            say "  its certificate's fingerprint:"
         fi
         say "       $fingerprint"
+        if ! https_known; then
+            say "  Your $CONF is from before HTTPS: to turn it on, add under [server]:"
+            say "       https = true"
+            say "       tls_certfile = \"$CERT\""
+            say "       tls_keyfile = \"$KEY\""
+        fi
     fi
     say "  Logs: journalctl -u mrig -f    Settings: $CONF (then: sudo systemctl restart mrig)"
 }

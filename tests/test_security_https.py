@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import shutil
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -79,7 +80,9 @@ def test_the_installer_makes_a_certificate_for_this_pi(tmp_path):
     assert "would run: chown root:mrig /etc/mrig/tls/mrig.key" in out
     # The owner is told the fingerprint, and that HTTPS is off until the config says so.
     assert f"SHA-256 {ours.fingerprint_sha256}" in out
-    assert "HTTPS is off (https = true in /etc/mrig/config.toml turns it on)" in out
+    assert ("HTTPS is off (https = true in the [server] section of /etc/mrig/config.toml "
+            "turns it on)") in out
+    assert "from before HTTPS" not in out
     settings = load_settings(root / "etc/mrig/config.toml")
     assert settings.server.https is False
     assert settings.server.tls_certfile == Path("/etc/mrig/tls/mrig.crt")
@@ -111,15 +114,44 @@ def test_a_certificate_is_kept_until_it_nears_its_end_or_a_new_one_is_asked_for(
     assert tls.read_certificate(cert).names[0] == "studio.local"
 
 
-def test_https_turned_on_is_in_the_installers_words(tmp_path):
+def test_https_turned_on_is_in_the_installers_words_and_announced(tmp_path):
     root = tmp_path / "root"
     install(root)
     conf = root / "etc/mrig/config.toml"
+    avahi = root / "etc/avahi/services/mrig.service"
+    assert "<type>_http._tcp</type>" in avahi.read_text()
     conf.write_text(conf.read_text().replace("https = false", "https = true"))
     out = install(root).stdout
     assert "https://camera.local:8080/" in out
     assert "accept only if its certificate shows" in out
     assert load_settings(conf).server.https is True
+    assert "<type>_https._tcp</type>" in avahi.read_text()  # DNS-SD browsers open https
+
+
+def test_a_config_from_before_https_is_told_what_to_add(tmp_path):
+    """A config kept from an older install has no https lines: the installer says what to add
+    and where; `https = true` in another section does not count (the service would refuse it)."""
+    root = tmp_path / "root"
+    install(root)
+    conf = root / "etc/mrig/config.toml"
+    old = "\n".join(line for line in conf.read_text().splitlines()
+                    if not line.startswith(("https", "tls_")))
+    conf.write_text(old + "\n")
+    out = install(root).stdout
+    assert "from before HTTPS: to turn it on, add under [server]:" in out
+    assert 'tls_certfile = "/etc/mrig/tls/mrig.crt"' in out
+    conf.write_text(old + "\nhttps = true\n")  # appended at the end: under [gpio]
+    out = install(root).stdout
+    assert "http://camera.local:8080/" in out and "HTTPS is off" in out
+
+
+def test_a_key_that_does_not_fit_its_certificate_is_replaced(tmp_path):
+    root = tmp_path / "root"
+    install(root)
+    make_certificate(tmp_path / "other")
+    (root / TLS_DIR / "mrig.key").write_bytes((tmp_path / "other/mrig.key").read_bytes())
+    assert "made an HTTPS certificate" in install(root).stdout
+    tls.check_key_pair(root / TLS_DIR / "mrig.crt", root / TLS_DIR / "mrig.key")
 
 
 # --- the server over TLS ----------------------------------------------------------------------
@@ -163,7 +195,7 @@ def test_a_client_that_does_not_trust_it_is_refused_and_plain_http_gets_nothing(
 def test_sockets_that_never_start_tls_are_capped_and_dropped(https_server):
     """Idle sockets that never send a TLS hello: beyond 32 from one address closed at once,
     the rest within the 10 s handshake deadline (asyncio's own is 60 s); the owner is served."""
-    server, client, *_ = https_server
+    server, client, cert, _ = https_server
     held = [socket.create_connection(("127.0.0.1", server.port), source_address=("127.0.0.5", 0))
             for _ in range(40)]
     try:
@@ -178,8 +210,37 @@ def test_sockets_that_never_start_tls_are_capped_and_dropped(https_server):
     finally:
         for s in held:
             s.close()
-    # The server lives on: the log has no traceback from the dropped handshakes.
+    # Every dropped or refused one was let go: the same address gets its 32 TLS connections.
+    context = ssl.create_default_context(cafile=cert)
+    again = []
+    try:
+        for _ in range(connections.MAX_CONNECTIONS_PER_CLIENT):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=10,
+                                           source_address=("127.0.0.5", 0))
+            again.append(context.wrap_socket(raw, server_hostname="127.0.0.1"))
+    finally:
+        for s in again:
+            s.close()
+    assert len(again) == connections.MAX_CONNECTIONS_PER_CLIENT
     assert client.get("/api/status").status_code == 200
+
+
+def test_an_ending_certificate_is_served_and_said_at_start(tmp_path):
+    """A certificate near (or past) its end is still served, so the camera stays reachable;
+    the journal says so at every start, with the command that makes a new one."""
+    cert, key = make_certificate(tmp_path / "tls", days=5)
+    data = tmp_path / "data"
+    set_password(data)
+    log = tmp_path / "serve.log"
+    server = Server(data, log, https_config(tmp_path / "config.toml", cert, key), https_ca=cert)
+    try:
+        client = server.client()
+        assert client.get("/api/status").status_code == 200
+        client.close()
+    finally:
+        server.stop()
+    assert "the HTTPS certificate ends in 5 days" in log.read_text()
+    assert "sudo systemd/install.sh --new-certificate" in log.read_text()
 
 
 def closed(s: socket.socket, wait_s: float) -> bool:

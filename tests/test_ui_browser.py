@@ -579,8 +579,8 @@ def test_first_start_by_holding_the_shutter_button(browser, tmp_path) -> None:
 
 def test_https_gives_the_phone_a_secure_context(browser, tmp_path) -> None:
     """With ``https = true`` the page, its live view and its logins run over TLS with the
-    device's certificate; the browser counts it a secure context (what sharing photos to the
-    phone and installing the page as an app need) and keeps the session cookie for HTTPS."""
+    device's certificate, accepted once by the owner: the session cookie is kept for HTTPS
+    only, and nothing on the page breaks (no mixed content, no request elsewhere)."""
     cert, key = make_certificate(tmp_path / "tls")
     server = Server(tmp_path / "data", https_config(tmp_path / "config.toml", cert, key), "https")
     # The owner accepted the self-signed certificate after comparing its fingerprint.

@@ -42,6 +42,10 @@ from firmware.auth.throttle import client_key
 log = logging.getLogger(__name__)
 MAX_CONNECTIONS_PER_CLIENT = 32
 HEADER_TIMEOUT_S = 10.0
+#: TLS connections at once for the whole server, from every client: each holds about 80 KiB
+#: (its TLS buffers), so the cap bounds them at about 80 MiB, whatever the number of addresses
+#: one machine on the network takes.
+MAX_TLS_CONNECTIONS = 1024
 
 
 #: Open connections by client key, for the whole server (one event loop: no lock).
@@ -58,7 +62,7 @@ def _admit(transport: asyncio.BaseTransport, uncapped: frozenset[str]) -> str | 
     open_by_client[key] += 1
     if open_by_client[key] <= MAX_CONNECTIONS_PER_CLIENT or (peer and peer[0] in uncapped):
         return key
-    if key not in _warned:  # once while the client stays at the cap
+    if key not in _warned:  # once until the client has let every connection go
         _warned.add(key)
         log.warning("%s holds %d connections: refusing more", key, MAX_CONNECTIONS_PER_CLIENT)
     _release(key)
@@ -68,24 +72,26 @@ def _admit(transport: asyncio.BaseTransport, uncapped: frozenset[str]) -> str | 
 def _release(key: str | None) -> None:
     if key is not None:
         open_by_client[key] -= 1
-        if open_by_client[key] < MAX_CONNECTIONS_PER_CLIENT:
-            _warned.discard(key)
         if open_by_client[key] <= 0:
             del open_by_client[key]
+            _warned.discard(key)
 
 
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with the per-client cap and the header deadline."""
 
-    def __init__(self, *args: Any, uncapped: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, uncapped: frozenset[str] = frozenset(),
+                 counted: bool = False, **kwargs: Any) -> None:
+        """``counted``: the connection is counted already (by :class:`GuardedTLSProtocol`)."""
         super().__init__(*args, **kwargs)
+        self.counted = counted
         self._uncapped = uncapped
         self._client_key: str | None = None
         self._header_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if transport.get_extra_info("sslcontext") is None:  # else GuardedTLSProtocol counted it
+        if not self.counted:
             self._client_key = _admit(transport, self._uncapped)
             if self._client_key is None:
                 transport.abort()
@@ -135,29 +141,47 @@ class GuardedH11Protocol(H11Protocol):
 
 class GuardedTLSProtocol(sslproto.SSLProtocol):
     """TLS in front of :class:`GuardedH11Protocol`: the connection counts against its client
-    from the TCP accept, and the handshake must finish within :data:`HEADER_TIMEOUT_S`."""
+    (and :data:`MAX_TLS_CONNECTIONS`) from the TCP accept, the handshake must finish within
+    :data:`HEADER_TIMEOUT_S`, and so must the goodbye (asyncio waits 30 s for a client's
+    close_notify)."""
+
+    #: asyncio's read buffer per connection is 256 KiB (sslproto.py ``max_size``): 32 KiB
+    #: serves the camera's small requests as well and costs an eighth.
+    max_size = 32 * 1024
+    open_count = 0
 
     def __init__(self, loop: asyncio.AbstractEventLoop, app_protocol: asyncio.Protocol,
                  context: ssl.SSLContext, uncapped: frozenset[str] = frozenset()) -> None:
         super().__init__(loop, app_protocol, context, None, server_side=True,
-                         ssl_handshake_timeout=HEADER_TIMEOUT_S)
+                         ssl_handshake_timeout=HEADER_TIMEOUT_S,
+                         ssl_shutdown_timeout=HEADER_TIMEOUT_S)
         self._uncapped = uncapped
         self._client_key: str | None = None
         self._refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._client_key = _admit(transport, self._uncapped)
+        if GuardedTLSProtocol.open_count >= MAX_TLS_CONNECTIONS:
+            self._client_key = None
+        else:
+            self._client_key = _admit(transport, self._uncapped)
         if self._client_key is None:
             self._refused = True
             transport.abort()
             return
+        GuardedTLSProtocol.open_count += 1
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         key, self._client_key = self._client_key, None
+        if self._refused:
+            # It never started TLS or its HTTP protocol: nothing to tell them, and its unused
+            # app transport is marked closed so that it does not warn when collected.
+            if self._app_transport is not None:
+                self._app_transport._closed = True
+            return
+        GuardedTLSProtocol.open_count -= 1
         _release(key)
-        if not self._refused:  # a refused one never started TLS or its HTTP protocol
-            super().connection_lost(exc)
+        super().connection_lost(exc)
 
 
 def protocol_factory(
@@ -169,7 +193,7 @@ def protocol_factory(
     uncapped = frozenset(trusted_proxies)
 
     def make(**uvicorn_kwargs: Any) -> asyncio.Protocol:
-        http = GuardedH11Protocol(uncapped=uncapped, **uvicorn_kwargs)
+        http = GuardedH11Protocol(uncapped=uncapped, counted=tls is not None, **uvicorn_kwargs)
         if tls is None:
             return http
         return GuardedTLSProtocol(asyncio.get_running_loop(), http, tls, uncapped)

@@ -18,8 +18,9 @@ from firmware.auth.security import Security
 from firmware.auth.sessions import COOKIE_NAME, LIFETIME_S, Session
 from firmware.auth.setup import BUTTON_HOLD_S
 
-#: On the routes that hash a password: they queue for it outside the thread pool.
-IN_TURN = Depends(password_hash_turn)
+#: On the routes that hash a password: they queue for it outside the thread pool, and let
+#: the next one go when the route returns, not when a slow client has read the answer.
+IN_TURN = Depends(password_hash_turn, scope="function")
 
 router = APIRouter(tags=["login"])
 
