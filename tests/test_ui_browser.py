@@ -634,3 +634,36 @@ def test_the_lens_sheet_explains_the_crop_and_closes_with_done(phone: Phone) -> 
     label = page.locator("#lens-label").inner_text()
     assert label.startswith("50 mm")
     assert phone.errors == []
+
+
+def test_exposure_and_white_balance_locks(phone: Phone) -> None:
+    """AEL under the EV dial and AWB lock under the WB dial: pressed, the camera holds what it
+    chose; the status bar and the chips say so; in M the AE lock is not offered."""
+    page = phone.page
+    _log_in(phone)
+    page.get_by_role("radio", name="Program").click()
+    page.locator('.chip[data-dial="ev"]').click()
+    lock = page.get_by_role("button", name="AE lock")
+    lock.click()
+    page.wait_for_function("() => document.querySelector('#ae-lock').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_function("() => document.querySelector('#st-ev').textContent === 'AEL'")
+    assert page.locator('.chip[data-dial="ev"] small').inner_text() == "EV · AEL"
+    state = page.request.get(phone.server.base + "/api/controls").json()
+    assert state["ae_lock"] and state["ae_enable"] and "ae_lock" in state["held"]
+    phone.shot("17-ae-lock")
+    lock.click()
+    page.wait_for_function("() => document.querySelector('#ae-lock').getAttribute('aria-pressed') === 'false'")
+    assert not page.request.get(phone.server.base + "/api/controls").json()["ae_lock"]
+
+    page.locator('.chip[data-dial="wb"]').click()
+    awb = page.get_by_role("button", name="AWB lock")
+    awb.click()
+    page.wait_for_function("() => document.querySelector('#awb-lock').getAttribute('aria-pressed') === 'true'")
+    assert page.request.get(phone.server.base + "/api/controls").json()["awb_lock"]
+    awb.click()
+    page.wait_for_function("() => document.querySelector('#awb-lock').getAttribute('aria-pressed') === 'false'")
+
+    page.get_by_role("radio", name="Manual").click()
+    page.wait_for_function("() => document.querySelector('#ae-lock').hidden")
+    page.get_by_role("radio", name="Program").click()
+    assert phone.errors == []

@@ -13,7 +13,7 @@ import { Dial } from "./dial.js";
 import {
   EV_STEPS, ISO_SPEEDS, METERING, SHUTTER_SPEEDS, WB_PRESETS, evLabel, gainOfIso, isoOfGain, nearestLinear, nearestLog, shutterLabel,
 } from "./exposure.js";
-import { $, prefs, toast } from "./ui.js";
+import { $, el, prefs, toast } from "./ui.js";
 
 const POLL_MS = 1000;
 
@@ -42,6 +42,16 @@ export class Controls {
     };
     const host = $("#dial-host");
     for (const dial of Object.values(this.dials)) host.append(dial.root);
+    // AE lock and AWB lock: under the EV dial and the WB dial, where the photographer is
+    // thinking about them. A lock holds what automatic exposure or white balance chose.
+    this.locks = {
+      ev: el("button", { type: "button", class: "btn lock-btn", id: "ae-lock", "aria-pressed": "false", hidden: true,
+        onclick: () => this.patch({ ae_lock: !this.state?.ae_lock }) }, "AE lock"),
+      wb: el("button", { type: "button", class: "btn lock-btn", id: "awb-lock", "aria-pressed": "false", hidden: true,
+        onclick: () => this.patch({ awb_lock: !this.state?.awb_lock }) }, "AWB lock"),
+    };
+    this.dials.ev.root.append(this.locks.ev);
+    this.dials.wb.root.append(this.locks.wb);
     for (const chip of document.querySelectorAll(".chip")) {
       chip.addEventListener("click", () => this.toggleDial(chip.dataset.dial));
     }
@@ -192,6 +202,13 @@ export class Controls {
       auto && !shutterHeld);
     setChip("iso", auto ? "Auto" : String(isoOfGain(state.analogue_gain)), auto);
     setChip("ev", this.mode === "M" ? "—" : evLabel(state.ev), false);
+    // Locks: pressed while on; offered only while the camera chooses that setting itself.
+    this.locks.ev.hidden = !state.ae_enable;
+    this.locks.ev.setAttribute("aria-pressed", String(Boolean(state.ae_lock)));
+    this.locks.wb.hidden = !state.awb_enable;
+    this.locks.wb.setAttribute("aria-pressed", String(Boolean(state.awb_lock)));
+    setText('.chip[data-dial="ev"] small', state.ae_lock ? "EV · AEL" : "EV");
+    setText('.chip[data-dial="wb"] small', state.awb_lock ? "WB · LOCK" : "WB");
     setChip("metering", METERING.find((m) => m.value === state.metering)?.label ?? state.metering, false);
     const wb = this.dials.wb.values[this._wbIndex(state)];
     setChip("wb", state.awb_enable ? (wb?.label ?? "Auto") : `${wb?.label ?? "Manual"}`, state.awb_enable && state.awb_mode === "auto");
@@ -200,7 +217,9 @@ export class Controls {
     setText("#st-shutter", a ? shutterLabel(a.exposure_time_us) : shutterLabel(state.exposure_time_us));
     setText("#st-iso", `ISO ${a ? a.iso : isoOfGain(state.analogue_gain)}`);
     setText("#st-wb", a ? `${a.colour_temperature}K` : "—K");
-    setText("#st-ev", this.mode === "M" ? "M" : evLabel(state.ev));
+    const held = state.held ?? [];
+    setText("#st-ev", this.mode === "M" ? "M"
+      : held.includes("ae_lock") ? "AEL" : held.includes("magnify") ? "Held" : evLabel(state.ev));
     $("#st-shutter").dataset.auto = String(auto && !shutterHeld);
     $("#st-iso").dataset.auto = String(auto);
     const temp = a?.sensor_temperature_c;
