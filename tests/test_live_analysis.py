@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from firmware.live import analysis, exposure, focus, histogram, magnify
+from firmware.live import analysis, exposure, focus, histogram, magnify, meter
 from hal.camera import FrameMetadata, PreviewFrame, RawFrame
 
 BLACK, WHITE = 256, 4095
@@ -35,7 +35,7 @@ def _level(ev_below: float) -> int:
     return round(BLACK + SPAN * 2.0**-ev_below)
 
 
-@pytest.mark.parametrize("module", [histogram, exposure, focus, magnify])
+@pytest.mark.parametrize("module", [histogram, exposure, focus, magnify, meter])
 def test_docstring_examples(module):
     failures, tried = doctest.testmod(module, extraglobs={"np": np})
     assert tried > 0 and failures == 0

@@ -38,7 +38,8 @@ def live_where(client, predicate, sequence: int = 0, frames: int = 60) -> dict:
         if predicate(body):
             return body
         sequence = body["sequence"]
-    raise AssertionError(f"no frame matched in {frames}: last {body['exposure_time_us']} us")
+    raise AssertionError(f"no frame matched in {frames}: last {body['exposure_time_us']} us "
+                         f"gain {body['analogue_gain']}")
 
 
 def exposed(exposure_us: float):
@@ -65,6 +66,31 @@ def test_live_answers_with_every_figure(client):
     codes = np.frombuffer(base64.b64decode(body.exposure_map.data), np.uint8)
     assert codes.size == body.exposure_map.width * body.exposure_map.height
     assert "exposure_map" not in client.get("/api/live", params={"map": "false"}).json()
+
+
+def test_the_meter_reads_zero_where_ae_settles_and_counts_stops_in_manual(client):
+    """In P the camera's AE settles where the meter (same target, same centre weighting) reads
+    about 0; in M, half the exposure reads about -1 stop and an eighth about -3 (less light,
+    not more: a longer exposure than AE's would not fit in a frame of the 10 fps live view)."""
+    settled = live_where(client, lambda b: abs(b["meter"]["ev"]["centre"]) < 0.25, frames=120)
+    total_us = settled["exposure_time_us"] * settled["analogue_gain"]
+    for factor, stops in ((0.5, -1.0), (0.125, -3.0)):
+        us = round(total_us * factor)
+        seq = set_controls(client, exposure_time_us=us, analogue_gain=1.0, ae_enable=False)
+        body = live_where(client, lambda b, us=us: abs(b["exposure_time_us"] - us) < 0.01 * us
+                          and abs(b["analogue_gain"] - 1) < 0.02,
+                          seq)
+        body = live_after(client, body["sequence"])  # its raw frame analysed
+        assert body["meter"]["ev"]["centre"] == pytest.approx(stops, abs=0.3), body["meter"]
+    # Spot metering follows the tapped point (the focus patch): the white patch of the chart
+    # against the black one.
+    readings = {}
+    for name, x, y in (("white", 0.33, 0.93), ("black", 0.66, 0.93)):
+        client.patch("/api/live/options", json={"focus_x": x, "focus_y": y})
+        body = live_where(client, lambda b, x=x: b["meter"]["spot"][0] == x, seq)
+        readings[name] = body["meter"]["ev"]["spot"]
+        assert body["meter"]["spot"] == [x, y]
+    assert readings["white"] > readings["black"] + 2
 
 
 def test_controls_take_effect_a_few_frames_later_and_stay(client):

@@ -14,13 +14,13 @@ import time
 
 import numpy as np
 
-from firmware.live import exposure, focus, histogram
+from firmware.live import exposure, focus, histogram, meter
 from hal.camera import PreviewFrame
 
 #: Samples per row the histograms aim for: enough for a 256-bin histogram, cheap to count.
 HISTOGRAM_SAMPLES_PER_ROW = 320
 
-STAGES = ("histogram", "raw_histogram", "ettr", "focus", "exposure_map")
+STAGES = ("histogram", "raw_histogram", "ettr", "focus", "meter", "exposure_map")
 """The analysis stages in the order :func:`analyse` runs them."""
 
 
@@ -54,6 +54,7 @@ class LiveSnapshot:
     clipping: dict[str, float]
     ettr: exposure.Ettr
     focus_measure: float
+    meter_ev: dict[str, float]
     exposure_map: np.ndarray
     cost_ms: dict[str, float]
     _json: dict = dataclasses.field(default_factory=dict, repr=False)
@@ -109,6 +110,11 @@ class LiveSnapshot:
                 "size": self.options.focus_size,
                 "method": "variance of Laplacian, raw green",
             },
+            "meter": {
+                "ev": {k: round(v, 3) for k, v in self.meter_ev.items()},
+                "spot": [self.options.focus_x, self.options.focus_y],
+                "y_target": meter.Y_TARGET,
+            },
             "analysis_ms": {k: round(v, 3) for k, v in self.cost_ms.items()},
         }
         if include_map:
@@ -163,6 +169,11 @@ def analyse(frame: PreviewFrame, options: AnalysisOptions | None = None) -> Live
     cost["focus"] = (clock() - t) / 1e6
 
     t = clock()
+    # Spot metering where the photographer tapped: the focus patch's centre.
+    readings = meter.readings(raw, frame.metadata.colour_gains, (options.focus_x, options.focus_y))
+    cost["meter"] = (clock() - t) / 1e6
+
+    t = clock()
     headroom = exposure.exposure_map(raw)
     cost["exposure_map"] = (clock() - t) / 1e6
 
@@ -176,6 +187,7 @@ def analyse(frame: PreviewFrame, options: AnalysisOptions | None = None) -> Live
         clipping=clipping,
         ettr=hint,
         focus_measure=sharpness,
+        meter_ev=readings,
         exposure_map=headroom,
         cost_ms=cost,
     )

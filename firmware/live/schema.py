@@ -108,6 +108,15 @@ class FocusDetail(BaseModel):
     method: str
 
 
+class MeterDetail(BaseModel):
+    """The light meter (firmware/live/meter.py): stops over (+) or under (−) where automatic
+    exposure would put the frame, by metering mode; spot around ``spot`` (the tapped point)."""
+
+    ev: dict[Literal["centre", "spot", "matrix"], float]
+    spot: tuple[float, float]
+    y_target: float
+
+
 class ExposureMap(BaseModel):
     width: int
     height: int
@@ -139,5 +148,6 @@ class LiveBody(BaseModel):
     ettr: EttrDetail
     focus_measure: float
     focus: FocusDetail
+    meter: MeterDetail
     analysis_ms: dict[str, float]
     exposure_map: ExposureMap | None = None
