@@ -667,3 +667,36 @@ def test_exposure_and_white_balance_locks(phone: Phone) -> None:
     page.wait_for_function("() => document.querySelector('#ae-lock').hidden")
     page.get_by_role("radio", name="Program").click()
     assert phone.errors == []
+
+
+def test_the_meter_in_manual(phone: Phone) -> None:
+    """In M the EV chip is the light meter: a shutter four stops faster than the camera's own
+    choice reads about -4, by the metering mode chosen; a tap on it picks the metering."""
+    page = phone.page
+    _log_in(phone)
+    page.get_by_role("radio", name="Program").click()
+    page.wait_for_function("() => document.querySelector('#chip-shutter').textContent === 'Auto'")
+    page.wait_for_timeout(1500)  # AE settles
+    page.get_by_role("radio", name="Manual").click()
+    page.wait_for_function("() => document.querySelector('.chip[data-dial=\"ev\"] small').textContent === 'EXPOSURE'")
+    page.wait_for_function("() => /^(0|[+−]\\d\\.\\d)$/.test(document.querySelector('#chip-ev').textContent)")
+    metered = _reading(page)
+    assert abs(metered) < 0.7, metered  # M starts from what AE chose
+    page.locator('.chip[data-dial="shutter"]').click()
+    faster = page.get_by_role("button", name="Shutter speed: one step down")
+    for _ in range(12):  # twelve thirds: four stops faster
+        faster.click()
+    page.wait_for_function("m => { const t = document.querySelector('#chip-ev').textContent;"
+                           " return /^[+−]\\d\\.\\d$/.test(t) && Number(t.replace('−', '-')) < m - 3; }",
+                           arg=metered)
+    assert -5.0 < _reading(page) - metered < -3.0
+    assert page.locator("#st-ev").inner_text().startswith("M ")
+    phone.shot("18-meter-in-m")
+    page.locator('.chip[data-dial="ev"]').click()
+    page.get_by_role("slider", name="Metering").wait_for()
+    page.get_by_role("radio", name="Program").click()
+    assert phone.errors == []
+
+
+def _reading(page) -> float:
+    return float(page.locator("#chip-ev").inner_text().replace("−", "-"))

@@ -52,6 +52,7 @@ export class Aids {
     });
     bus.addEventListener("magnify", () => { this.focusPeak = 0; });
     bus.addEventListener("layout", () => this._resize());
+    bus.addEventListener("controls", (e) => { this.manual = !e.detail.ae_enable; });
   }
 
   start() {
@@ -136,12 +137,13 @@ export class Aids {
   /** The camera's analysis, pushed by server-sent events while an aid needs it; polled
    * (GET /api/live) where EventSource is missing. */
   _pollLive() {
-    const wanted = (this.on.rawhist || this.on.ettr || this.on.focusmeter) && this.liveAvailable
-      && !document.hidden;
+    // Manual exposure wants it too: the EV chip shows the meter (controls.js).
+    const wanted = (this.on.rawhist || this.on.ettr || this.on.focusmeter || this.manual)
+      && this.liveAvailable && !document.hidden;
     if (wanted && !this.events && typeof EventSource === "function") this._openEvents();
     if (!wanted && this.events) this._closeEvents();
     if (wanted && typeof EventSource !== "function") {
-      get("/api/live?map=false", { timeoutMs: 6000 }).then((d) => { this.liveData = d; }, (e) => {
+      get("/api/live?map=false", { timeoutMs: 6000 }).then((d) => { this._live(d); }, (e) => {
         if (e instanceof ApiError && e.unavailable) { this.liveAvailable = false; this._render(); }
         this.liveData = null;
       });
@@ -152,7 +154,7 @@ export class Aids {
   _openEvents() {
     const source = new EventSource("/api/live/events?map=false");
     this.events = source;
-    source.addEventListener("live", (e) => { this.liveData = JSON.parse(e.data); });
+    source.addEventListener("live", (e) => { this._live(JSON.parse(e.data)); });
     source.addEventListener("end", () => { this._closeEvents(); this.liveData = null; });
     source.addEventListener("error", () => {
       // The browser retries by itself; a 404 (no live analysis on this camera) is final.
@@ -163,6 +165,12 @@ export class Aids {
         });
       }
     });
+  }
+
+  /** A new analysis: kept for the overlays, and told to whoever shows figures from it. */
+  _live(data) {
+    this.liveData = data;
+    bus.dispatchEvent(new CustomEvent("live", { detail: data }));
   }
 
   _closeEvents() {

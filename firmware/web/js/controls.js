@@ -53,10 +53,29 @@ export class Controls {
     this.dials.ev.root.append(this.locks.ev);
     this.dials.wb.root.append(this.locks.wb);
     for (const chip of document.querySelectorAll(".chip")) {
-      chip.addEventListener("click", () => this.toggleDial(chip.dataset.dial));
+      // In M the EV chip is the meter: a tap there chooses how it meters.
+      chip.addEventListener("click", () => this.toggleDial(
+        chip.dataset.dial === "ev" && this.mode === "M" ? "metering" : chip.dataset.dial));
     }
     for (const button of document.querySelectorAll("#modes [data-mode]")) {
       button.addEventListener("click", () => this.setMode(button.dataset.mode));
+    }
+    this.meterEv = null;
+    bus.addEventListener("live", (e) => {
+      this.meterEv = e.detail?.meter?.ev ?? null;
+      if (this.state) this._renderMeter(this.state);
+    });
+  }
+
+  /** In M the EV chip is the light meter: stops over or under by the metering mode, live. */
+  _renderMeter(state) {
+    const manual = this.mode === "M";
+    const reading = manual ? this.meterEv?.[state.metering] : undefined;
+    const text = reading == null ? "—" : meterLabel(reading);
+    setText('.chip[data-dial="ev"] small', manual ? "EXPOSURE" : state.ae_lock ? "EV · AEL" : "EV");
+    if (manual) {
+      setChip("ev", text, false);
+      setText("#st-ev", reading == null ? "M" : `M ${text}`);
     }
   }
 
@@ -201,13 +220,12 @@ export class Controls {
     setChip("shutter", auto && !shutterHeld ? "Auto" : shutterLabel(state.exposure_time_us),
       auto && !shutterHeld);
     setChip("iso", auto ? "Auto" : String(isoOfGain(state.analogue_gain)), auto);
-    setChip("ev", this.mode === "M" ? "—" : evLabel(state.ev), false);
+    if (this.mode !== "M") setChip("ev", evLabel(state.ev), false);
     // Locks: pressed while on; offered only while the camera chooses that setting itself.
     this.locks.ev.hidden = !state.ae_enable;
     this.locks.ev.setAttribute("aria-pressed", String(Boolean(state.ae_lock)));
     this.locks.wb.hidden = !state.awb_enable;
     this.locks.wb.setAttribute("aria-pressed", String(Boolean(state.awb_lock)));
-    setText('.chip[data-dial="ev"] small', state.ae_lock ? "EV · AEL" : "EV");
     setText('.chip[data-dial="wb"] small', state.awb_lock ? "WB · LOCK" : "WB");
     setChip("metering", METERING.find((m) => m.value === state.metering)?.label ?? state.metering, false);
     const wb = this.dials.wb.values[this._wbIndex(state)];
@@ -218,8 +236,10 @@ export class Controls {
     setText("#st-iso", `ISO ${a ? a.iso : isoOfGain(state.analogue_gain)}`);
     setText("#st-wb", a ? `${a.colour_temperature}K` : "—K");
     const held = state.held ?? [];
-    setText("#st-ev", this.mode === "M" ? "M"
-      : held.includes("ae_lock") ? "AEL" : held.includes("magnify") ? "Held" : evLabel(state.ev));
+    if (this.mode !== "M") {
+      setText("#st-ev", held.includes("ae_lock") ? "AEL" : held.includes("magnify") ? "Held" : evLabel(state.ev));
+    }
+    this._renderMeter(state);
     $("#st-shutter").dataset.auto = String(auto && !shutterHeld);
     $("#st-iso").dataset.auto = String(auto);
     const temp = a?.sensor_temperature_c;
@@ -253,9 +273,8 @@ export class Controls {
       button.setAttribute("aria-checked", String(button.dataset.mode === this.mode));
     }
     setText("#st-mode", this.mode);
-    const evChip = document.querySelector('.chip[data-dial="ev"]');
-    evChip.disabled = this.mode === "M";
     if (this.mode === "M" && this.openDial === "ev") this.toggleDial("ev");
+    if (this.state) this._renderMeter(this.state);
   }
 
   /** The aperture dial follows the mounted lens (called by the lens module). */
@@ -273,4 +292,13 @@ function setText(selector, text) {
 function setChip(name, text, auto) {
   setText(`#chip-${name}`, text);
   $(`#chip-${name}`).closest(".chip").dataset.auto = String(Boolean(auto));
+}
+
+/** A meter reading: "+1.3", "−0.7", "0" (tenths of a stop; beyond ±5 the arrow). */
+function meterLabel(ev) {
+  if (ev > 5) return "+5 ▶";
+  if (ev < -5) return "◀ −5";
+  const tenths = Math.round(ev * 10) / 10;
+  if (tenths === 0) return "0";
+  return `${tenths > 0 ? "+" : "−"}${Math.abs(tenths).toFixed(1)}`;
 }
