@@ -126,6 +126,30 @@ def test_logout_needs_the_csrf_token(client):
     assert client.get("/api/status").status_code == 200
 
 
+def test_the_sessions_list_names_each_device_and_ends_one(client):
+    phone_ua = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+    other = TestClient(client.app, base_url=BASE_URL, headers={"User-Agent": phone_ua})
+    csrf = other.post("/api/login", json={"password": TEST_PASSWORD}).json()["csrf_token"]
+    listed = client.get("/api/sessions").json()
+    assert len(listed) == 2 and listed[0]["this_device"] and not listed[1]["this_device"]
+    assert listed[1]["device"] == "Safari on iPhone"
+    assert listed[1]["client"] and listed[1]["expires_in_s"] > 0
+    assert phone_ua not in str(listed)  # only the words are kept
+    # The other phone sees itself first.
+    theirs = other.get("/api/sessions", headers={"X-CSRF-Token": csrf}).json()
+    assert theirs[0]["device"] == "Safari on iPhone" and theirs[0]["this_device"]
+
+    assert client.delete("/api/sessions/0000000000000000").status_code == 404
+    assert client.delete(f"/api/sessions/{listed[1]['id']}").status_code == 204
+    assert other.get("/api/status").status_code == 401
+    assert [e["this_device"] for e in client.get("/api/sessions").json()] == [True]
+    # Ending this device's own session is a logout.
+    r = client.delete(f"/api/sessions/{listed[0]['id']}")
+    assert r.status_code == 204 and "mrig_session=" in r.headers.get("set-cookie", "")
+    assert client.get("/api/status").status_code == 401
+
+
 def test_password_change_ends_every_other_session(client):
     other = TestClient(client.app, base_url=BASE_URL)
     csrf = other.post("/api/login", json={"password": TEST_PASSWORD}).json()["csrf_token"]

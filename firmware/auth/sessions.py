@@ -45,9 +45,42 @@ class Session:
     password_fingerprint: str
     created_s: float
     last_seen_s: float
+    client: str = ""
+    """The address it logged in from."""
+    device: str = ""
+    """What logged in, in words ("Chrome on Android"): from its User-Agent, which is not kept."""
 
     def expires_in_s(self, now_s: float) -> float:
         return max(0.0, min(self.created_s + LIFETIME_S, self.last_seen_s + IDLE_S) - now_s)
+
+    @property
+    def public_id(self) -> str:
+        """A name for the session that the sessions list shows and ends it by; derived from
+        the token's hash, so it opens nothing."""
+        return hashlib.sha256(f"session-id:{self.key}".encode()).hexdigest()[:16]
+
+
+#: Browsers and systems a User-Agent names, most specific first (Edge and Chrome both say
+#: "Chrome"; every iPhone browser says "Safari").
+_BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("FxiOS", "Firefox"), ("CriOS", "Chrome"),
+             ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"),
+            ("Mac OS X", "Mac"), ("Windows", "Windows"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def describe_device(user_agent: str | None) -> str:
+    """ "Chrome on Android", "Safari on iPhone", or "a browser" when nothing is recognised.
+
+    >>> describe_device("Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 "
+    ...                 "(KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36")
+    'Chrome on Android'
+    """
+    ua = (user_agent or "")[:512]
+    browser = next((name for mark, name in _BROWSERS if mark in ua), "a browser")
+    system = next((name for mark, name in _SYSTEMS if mark in ua), None)
+    if not ua:
+        return "a program (no browser named)"
+    return f"{browser} on {system}" if system else browser
 
 
 def _key(token: str) -> str:
@@ -90,7 +123,8 @@ class SessionStore:
                 created = min(float(r["created"]), wall)
                 last_seen = min(float(r["last_seen"]), wall)
                 session = Session(str(r["key"]), str(r["csrf"]), str(r["password"]),
-                                  created + offset, last_seen + offset)
+                                  created + offset, last_seen + offset,
+                                  str(r.get("client", ""))[:64], str(r.get("device", ""))[:64])
             except (KeyError, TypeError, ValueError):
                 continue
             self._sessions[session.key] = session
@@ -109,7 +143,8 @@ class SessionStore:
         with self._lock:
             records = [{"key": s.key, "csrf": s.csrf_token, "password": s.password_fingerprint,
                         "created": round(s.created_s + offset, 3),
-                        "last_seen": round(s.last_seen_s + offset, 3)}
+                        "last_seen": round(s.last_seen_s + offset, 3),
+                        "client": s.client, "device": s.device}
                        for s in self._sessions.values()]
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -155,6 +190,30 @@ class SessionStore:
             session.last_seen_s = now
             self._sessions.move_to_end(key)
             return session
+
+    def describe(self, session: Session, client: str | None, device: str) -> None:
+        """Say where a new session logged in from and with what (for the sessions list)."""
+        session.client = (client or "")[:64]
+        session.device = device[:64]
+        self.save()
+
+    def live(self, password_fingerprint: str | None) -> list[tuple[Session, float]]:
+        """The sessions still valid, newest use first, with the seconds each has left."""
+        now = self._clock()
+        with self._lock:
+            sessions = [s for s in self._sessions.values()
+                        if s.password_fingerprint == password_fingerprint
+                        and s.expires_in_s(now) > 0]
+        sessions.sort(key=lambda s: s.last_seen_s, reverse=True)
+        return [(s, s.expires_in_s(now)) for s in sessions]
+
+    def by_public_id(self, public_id: str) -> Session | None:
+        with self._lock:
+            return next((s for s in self._sessions.values() if s.public_id == public_id), None)
+
+    def wall_time(self, monotonic_s: float) -> float:
+        """A session time as Unix time."""
+        return monotonic_s - self._clock() + self._wall()
 
     def end(self, session: Session) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from firmware.api.deps import SecurityDep, SessionDep, password_hash_turn
 from firmware.auth.passwords import PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, check_new_password
 from firmware.auth.security import Security
-from firmware.auth.sessions import COOKIE_NAME, LIFETIME_S, Session
+from firmware.auth.sessions import COOKIE_NAME, LIFETIME_S, Session, describe_device
 from firmware.auth.setup import BUTTON_HOLD_S
 
 #: On the routes that hash a password: they queue for it outside the thread pool, and let
@@ -90,6 +90,8 @@ def _client(request: Request) -> str | None:
 
 def _start_session(request: Request, response: Response, security: Security,
                    token: str, session: Session) -> LoginAnswer:
+    security.sessions.describe(session, _client(request),
+                               describe_device(request.headers.get("user-agent")))
     response.set_cookie(
         COOKIE_NAME, token, max_age=LIFETIME_S, path="/", httponly=True, samesite="strict",
         secure=request.url.scheme == "https",
@@ -182,3 +184,41 @@ def change_password(body: PasswordChange, request: Request, session: SessionDep,
     ended = security.change_password(session, body.current_password, body.new_password,
                                      _client(request))
     return PasswordChanged(other_sessions_ended=ended)
+
+
+class SessionEntry(BaseModel):
+    id: str = Field(description="What DELETE /api/sessions/{id} takes")
+    this_device: bool = Field(description="The session this request came with")
+    device: str = Field(description='What logged in, in words: "Chrome on Android"')
+    client: str = Field(description="The address it logged in from")
+    logged_in_unix: float
+    last_used_unix: float
+    expires_in_s: int
+
+
+@router.get("/sessions")
+def list_sessions(session: SessionDep, security: SecurityDep) -> list[SessionEntry]:
+    """Every device logged in to the camera, the one asking first."""
+    entries = [
+        SessionEntry(
+            id=s.public_id, this_device=s.key == session.key, device=s.device or "a browser",
+            client=s.client, logged_in_unix=round(security.sessions.wall_time(s.created_s), 3),
+            last_used_unix=round(security.sessions.wall_time(s.last_seen_s), 3),
+            expires_in_s=int(left),
+        )
+        for s, left in security.sessions.live(security.passwords.fingerprint())
+    ]
+    entries.sort(key=lambda e: not e.this_device)
+    return entries
+
+
+@router.delete("/sessions/{session_id}", status_code=204, responses={404: {}})
+def end_session(session_id: str, response: Response, session: SessionDep,
+                security: SecurityDep) -> None:
+    """Log a device out (this one too: then it is a logout)."""
+    ended = security.sessions.by_public_id(session_id[:64])
+    if ended is None:
+        raise HTTPException(404, "no such session (it may have ended already)")
+    security.sessions.end(ended)
+    if ended.key == session.key:
+        response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
