@@ -126,8 +126,8 @@ class Phone:
         self.server = server
         self.outside: list[str] = []
         self.errors: list[str] = []
-        self.context = browser.new_context(**browser.pixel_7, accept_downloads=True,
-                                           **context_options)
+        self.context = browser.new_context(**{**browser.pixel_7, **context_options},
+                                           accept_downloads=True)
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.set_default_timeout(WAIT_MS)
@@ -700,3 +700,46 @@ def test_the_meter_in_manual(phone: Phone) -> None:
 
 def _reading(page) -> float:
     return float(page.locator("#chip-ev").inner_text().replace("−", "-"))
+
+
+def test_account_devices_password_and_logout(browser, server, tmp_path) -> None:
+    """The account sheet: this phone and another logged in; the other logged out from here;
+    the password changed (a wrong current one refused in words) and back; then log out."""
+    phone = Phone(browser, server, tmp_path)
+    other = Phone(browser, server, tmp_path, user_agent=(
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"))
+    try:
+        _log_in(phone)
+        _log_in(other)
+        page = phone.page
+        page.get_by_role("button", name="More aids and settings").click()
+        page.get_by_role("button", name="Account: password and logged-in devices").click()
+        sessions = page.locator("#session-list li")
+        sessions.filter(has_text="Safari on iPhone").wait_for()
+        assert sessions.first.inner_text().startswith("This phone · Chrome on Android")
+        phone.shot("19-account")
+        sessions.filter(has_text="Safari on iPhone").get_by_role("button", name=re.compile("Log out")).click()
+        page.locator("#toast").filter(has_text="Safari on iPhone is logged out").wait_for()
+        assert other.page.request.get(server.base + "/api/status").status == 401
+
+        form = page.locator("#password-form")
+        form.get_by_label("Current password").fill("not the password")
+        form.get_by_label("New password (8 characters or more)").fill("a brand new password")
+        form.get_by_label("Repeat the new password").fill("a brand new password")
+        page.get_by_role("button", name="Change password").click()
+        page.locator("#password-error").filter(has_text="The current password is wrong.").wait_for()
+        for current, new in ((PASSWORD, "a brand new password"), ("a brand new password", PASSWORD)):
+            form.get_by_label("Current password").fill(current)
+            form.get_by_label("New password (8 characters or more)").fill(new)
+            form.get_by_label("Repeat the new password").fill(new)
+            page.get_by_role("button", name="Change password").click()
+            page.locator("#toast").filter(has_text="Password changed").wait_for()
+            page.wait_for_function("() => document.querySelector('#toast').hidden")
+        page.get_by_role("button", name="Log out of this phone").click()
+        page.locator("#login").wait_for(state="visible")
+        assert page.request.get(server.base + "/api/status").status == 401
+        assert phone.errors == [] or all("401" in e for e in phone.errors), phone.errors
+    finally:
+        phone.close()
+        other.close()

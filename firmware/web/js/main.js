@@ -1,5 +1,6 @@
 // mrig's phone UI: wires the modules together and keeps an eye on the camera's health.
 
+import { Account } from "./account.js";
 import { bus, get } from "./api.js";
 import { Aids } from "./aids.js";
 import { ensureSession } from "./auth.js";
@@ -19,9 +20,10 @@ async function main() {
   const capture = new Capture(controls);
   const gallery = new Gallery();
   const lens = new LensPanel(controls);
+  const account = new Account();
   for (const id of ["#aids-sheet", "#lens-sheet", "#confirm"]) closeOnBackdrop($(id));
   $("#aids-more").addEventListener("click", () => openSheet($("#aids-sheet")));
-  window.mrig = { live, controls, aids, capture, gallery, lens };   // for debugging on the phone
+  window.mrig = { live, controls, aids, capture, gallery, lens, account };   // for debugging on the phone
 
   await ensureSession();
   live.connect();
