@@ -743,3 +743,54 @@ def test_account_devices_password_and_logout(browser, server, tmp_path) -> None:
     finally:
         phone.close()
         other.close()
+
+
+def test_the_simulator_turns_the_rings_and_changes_the_light(phone: Phone) -> None:
+    """On the virtual camera, More -> Simulator turns the lens's focus and aperture rings and
+    changes the light: the rig follows, and so does the picture."""
+    page = phone.page
+    _log_in(phone)
+    base = phone.server.base
+    page.get_by_role("button", name="More aids and settings").click()
+    page.get_by_role("button", name=re.compile("^Simulator")).click()
+    sheet = page.locator("#sim-sheet")
+    sheet.wait_for(state="visible")
+    page.locator("#sim-focus").fill("0")  # the closest focus
+    page.wait_for_function("() => document.querySelector('#sim-focus-out').textContent.endsWith(' m')")
+    rig = lambda: page.request.get(base + "/api/mock/lens").json()  # noqa: E731
+    deadline = time.monotonic() + 10
+    while rig()["focus_distance_m"] != rig()["closest_focus_m"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    page.locator("#sim-aperture").fill("6")  # two stops down from wide open
+    deadline = time.monotonic() + 10
+    while rig()["f_number"] != rig()["widest_f_number"] * 2:
+        assert time.monotonic() < deadline, rig()
+        time.sleep(0.1)
+    assert sheet.locator("#sim-aperture-out").inner_text() == f"f/{rig()['f_number']:g}"
+
+    # Manual exposure, then ten times the light: the picture brightens.
+    page.locator("#sim-done").click()
+    page.get_by_role("radio", name="Manual").click()
+    page.wait_for_timeout(1000)
+    before = phone.mean_brightness()
+    page.get_by_role("button", name="More aids and settings").click()
+    page.get_by_role("button", name=re.compile("^Simulator")).click()
+    lux = page.request.get(base + "/api/mock/scene").json()["lux"]
+    light = page.locator("#sim-lux")
+    light.fill(str(int(light.input_value()) + 200))  # 10^(6 * 200/1000) = about 16 times
+    deadline = time.monotonic() + 10
+    while page.request.get(base + "/api/mock/scene").json()["lux"] < 10 * lux:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert "lux" in sheet.locator("#sim-lux-out").inner_text()
+    page.locator("#sim-kelvin").fill("3200")
+    phone.shot("20-simulator")
+    page.locator("#sim-done").click()
+    page.wait_for_timeout(1500)
+    assert phone.mean_brightness() > before + 20
+    # Back to the rig's defaults for the other tests.
+    page.request.patch(base + "/api/mock/scene", data={"lux": lux, "colour_temperature": 5000},
+                       headers={"X-CSRF-Token": page.evaluate("sessionStorage.getItem('mrig.csrf')")})
+    page.get_by_role("radio", name="Program").click()
+    assert phone.errors == []

@@ -9,6 +9,7 @@ import { Controls } from "./controls.js";
 import { Gallery } from "./gallery.js";
 import { LensPanel } from "./lens.js";
 import { LiveView, showHealth } from "./liveview.js";
+import { Simulator } from "./simulator.js";
 import { $, closeOnBackdrop, openSheet, toast } from "./ui.js";
 
 const STATUS_MS = 2000;
@@ -21,15 +22,16 @@ async function main() {
   const gallery = new Gallery();
   const lens = new LensPanel(controls);
   const account = new Account();
+  const simulator = new Simulator();
   for (const id of ["#aids-sheet", "#lens-sheet", "#confirm"]) closeOnBackdrop($(id));
   $("#aids-more").addEventListener("click", () => openSheet($("#aids-sheet")));
-  window.mrig = { live, controls, aids, capture, gallery, lens, account };   // for debugging on the phone
+  window.mrig = { live, controls, aids, capture, gallery, lens, account, simulator };   // for debugging on the phone
 
   await ensureSession();
   live.connect();
   live.syncMagnify();
   aids.start();
-  await Promise.all([controls.start(), lens.start(), gallery.refresh()]);
+  await Promise.all([controls.start(), lens.start(), gallery.refresh(), simulator.start()]);
   watchHealth();
   bus.addEventListener("logged-in", () => {
     live.connect();
