@@ -57,6 +57,11 @@ MIB = 1024 * 1024
 PHOTO_EXTENSIONS = ("dng", "jpg")
 SIDECAR_EXTENSION = "json"
 TMP_PREFIX = ".tmp-"
+#: Size of one capture before any is on the card: a 12.3 MP 16-bit DNG (4056 × 3040 × 2 bytes)
+#: plus its JPEG and preview (a few MB); replaced by the average of the latest captures.
+FIRST_SHOT_BYTES = 4056 * 3040 * 2 + 6_000_000
+#: How many of the latest captures the shots-left estimate averages.
+ESTIMATE_FROM = 20
 THUMBS_DIR = ".thumbs"
 SPOOL_DIR = ".spool"
 COUNTER_FILE = ".photo-counter"
@@ -340,17 +345,20 @@ class PhotoStore:
 
     def usage(self, typical_capture_bytes: int | None = None) -> dict[str, int]:
         """Free space, the reserve, and about how many captures still fit: free space above the
-        reserve divided by ``typical_capture_bytes`` (default: the mean size of the stored
-        captures, or 30 MB, a full-resolution DNG plus JPEG, when there are none)."""
+        reserve divided by ``typical_capture_bytes``. By default that is the mean size of the
+        latest :data:`ESTIMATE_FROM` finished captures (one still developing has no JPEG yet
+        and would read small), or :data:`FIRST_SHOT_BYTES` before there are any. The one
+        estimate the gallery, the status bar and ``GET /api/photos`` all show."""
         free = self.free_bytes()
         if typical_capture_bytes is None:
-            groups = self._scan()
-            sizes = [sum(st.st_size for st in g.values()) for g in groups.values()]
-            typical_capture_bytes = int(sum(sizes) / len(sizes)) if sizes else 30_000_000
+            page = self.list(offset=0, limit=ESTIMATE_FROM)
+            sizes = [e.size for e in page.items if e.size > 0 and not e.developing]
+            typical_capture_bytes = round(sum(sizes) / len(sizes)) if sizes else FIRST_SHOT_BYTES
         room = max(0, free - self.reserve_bytes)
         return {
             "free_bytes": free,
             "reserve_bytes": self.reserve_bytes,
+            "bytes_per_shot": typical_capture_bytes,
             "shots_left": room // max(1, typical_capture_bytes),
         }
 

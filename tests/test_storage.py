@@ -359,5 +359,6 @@ def test_usage_estimates_shots_left(tmp_path):
     store = _store(tmp_path, reserve_bytes=1000, free_bytes=lambda _: free[0])
     store.save({"jpg": b"x" * 400, "dng": b"y" * 600})
     free[0] = 101_000
-    assert store.usage() == {"free_bytes": 101_000, "reserve_bytes": 1000, "shots_left": 100}
+    assert store.usage() == {"free_bytes": 101_000, "reserve_bytes": 1000,
+                             "bytes_per_shot": 1000, "shots_left": 100}
     assert store.usage(typical_capture_bytes=50_000)["shots_left"] == 2

@@ -367,6 +367,14 @@ def test_aids_magnify_errors_and_landscape(phone: Phone) -> None:
     assert capture["x"] + capture["width"] <= 915 and capture["y"] + capture["height"] <= 412
     phone.shot("08-landscape")
 
+    # Back to the whole field: a punch-in holds exposure and white balance until it ends.
+    assert page.request.get(phone.server.base + "/api/controls").json()["held"] == ["magnify"]
+    page.set_viewport_size({"width": 412, "height": 839})
+    while page.request.get(phone.server.base + "/api/magnify").json()["factor"] != 1:
+        page.get_by_role("button", name="Magnify").click()
+        page.wait_for_timeout(300)
+    assert page.request.get(phone.server.base + "/api/controls").json()["held"] == []
+
     assert phone.outside == []
     assert phone.errors == []
 
@@ -676,14 +684,22 @@ def test_the_meter_in_manual(phone: Phone) -> None:
     _log_in(phone)
     page.get_by_role("radio", name="Program").click()
     page.wait_for_function("() => document.querySelector('#chip-shutter').textContent === 'Auto'")
-    page.wait_for_timeout(1500)  # AE settles
+    # Centre-weighted, as the camera's AE meters (its spot is the centre; ours is the tap).
+    page.locator('.chip[data-dial="metering"]').click()
+    page.get_by_role("slider", name="Metering").get_by_text("Centre", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#chip-metering').textContent === 'Centre'")
+    page.locator('.chip[data-dial="metering"]').click()
+    csrf = page.evaluate("sessionStorage.getItem('mrig.csrf')")
+    page.request.patch(phone.server.base + "/api/controls", data={"ev": 0},
+                       headers={"X-CSRF-Token": csrf})  # an earlier test's compensation
+    page.wait_for_timeout(2000)  # AE settles
     page.get_by_role("radio", name="Manual").click()
     page.wait_for_function("() => document.querySelector('.chip[data-dial=\"ev\"] small').textContent === 'EXPOSURE'")
     page.wait_for_function("() => /^(0|[+−]\\d\\.\\d)$/.test(document.querySelector('#chip-ev').textContent)")
     metered = _reading(page)
     assert abs(metered) < 0.7, metered  # M starts from what AE chose
     page.locator('.chip[data-dial="shutter"]').click()
-    faster = page.get_by_role("button", name="Shutter speed: one step down")
+    faster = page.get_by_role("button", name="Shutter speed: faster")
     for _ in range(12):  # twelve thirds: four stops faster
         faster.click()
     page.wait_for_function("m => { const t = document.querySelector('#chip-ev').textContent;"
@@ -792,5 +808,44 @@ def test_the_simulator_turns_the_rings_and_changes_the_light(phone: Phone) -> No
     # Back to the rig's defaults for the other tests.
     page.request.patch(base + "/api/mock/scene", data={"lux": lux, "colour_temperature": 5000},
                        headers={"X-CSRF-Token": page.evaluate("sessionStorage.getItem('mrig.csrf')")})
+    page.get_by_role("radio", name="Program").click()
+    assert phone.errors == []
+
+
+def test_labels_a_photographer_reads(phone: Phone) -> None:
+    """Standard ISO labels (the exact gain on a tap), white-balance presets with their
+    colour temperatures, and shutter buttons that say which way they go."""
+    page = phone.page
+    _log_in(phone)
+    standard = {"100", "125", "160", "200", "250", "320", "400", "500", "640", "800", "1000",
+                "1250", "1600", "2000", "2200"}
+    iso = page.locator("#st-iso")
+    assert iso.inner_text().removeprefix("ISO ") in standard
+    assert re.fullmatch(r"ISO \d+ exactly: analogue gain \d+\.\d\d", iso.get_attribute("title"))
+    iso.click()
+    page.locator("#toast").filter(has_text="analogue gain").wait_for()
+
+    page.locator('.chip[data-dial="wb"]').click()
+    wb = page.get_by_role("slider", name="White balance")
+    for name, kelvin in (("Tungsten", "3000–3500K"), ("Incandescent", "2500–3000K"),
+                         ("Indoor", "3000–5000K")):
+        assert wb.get_by_text(f"{name} {kelvin}", exact=True).count() == 1
+    page.locator('.chip[data-dial="wb"]').click()
+
+    page.get_by_role("radio", name="Manual").click()
+    page.locator('.chip[data-dial="shutter"]').click()
+    before = page.request.get(phone.server.base + "/api/controls").json()["exposure_time_us"]
+    page.get_by_role("button", name="Shutter speed: faster").click()
+    deadline = time.monotonic() + 10
+    while page.request.get(phone.server.base + "/api/controls").json()["exposure_time_us"] >= before:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    phone.shot("21-labels")
+    # The status bar is one line, whatever it says, down to an iPhone SE's width.
+    for width, height in ((412, 839), (390, 664), (375, 553)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(200)
+        assert page.locator("#status").bounding_box()["height"] < 44, width
+    page.set_viewport_size({"width": 412, "height": 839})
     page.get_by_role("radio", name="Program").click()
     assert phone.errors == []

@@ -50,11 +50,6 @@ SHELL_HEADERS = {
 }
 #: Kelvin steps of the white-balance dial.
 KELVIN_STEP = 100
-#: Size of one capture before any is on the card: a 12.3 MP 16-bit DNG (4056 × 3040 × 2 bytes)
-#: plus its JPEG and preview (a few MB); replaced by the average of the latest captures.
-FIRST_SHOT_BYTES = 4056 * 3040 * 2 + 6_000_000
-#: How many of the latest captures the estimate averages.
-ESTIMATE_FROM = 20
 
 router = APIRouter(tags=["web UI"])
 shell = APIRouter(include_in_schema=False)
@@ -86,25 +81,27 @@ def kelvin_table(settings: SettingsDep) -> dict:
     for k in range(first, int(hi) + 1, KELVIN_STEP):
         red, blue = tuning.colour_gains(k)
         rows.append({"kelvin": k, "colour_gains": [round(red, 4), round(blue, 4)]})
-    return {"tuning": settings.camera.tuning, "steps": rows}
+    # The colour temperatures each white-balance preset searches (the tuning's rpi.awb
+    # modes), so the dial can name them: "Tungsten 3000–3500 K".
+    modes = tuning.algorithm("rpi.awb").get("modes", {})
+    ranges = {name: [int(m["lo"]), int(m["hi"])] for name, m in modes.items()}
+    return {"tuning": settings.camera.tuning, "steps": rows, "awb_modes": ranges}
 
 
 @router.get("/ui/storage")
 def storage(request: Request) -> dict:
-    """``free_bytes`` for photos (after the reserve), ``photos`` on the card, ``shots_left``."""
+    """``free_bytes`` for photos (after the reserve), ``photos`` on the card, ``shots_left``
+    (the store's one estimate: :meth:`firmware.storage.PhotoStore.usage`)."""
     capture = getattr(request.app.state, "capture", None)
     if capture is None:
         raise HTTPException(404, "this camera has no photo storage")
     store = capture.store
-    free = max(0, store.free_bytes() - store.reserve_bytes)
-    page = store.list(offset=0, limit=ESTIMATE_FROM)
-    sizes = [item.size for item in page.items if item.size > 0]
-    per_shot = sum(sizes) / len(sizes) if sizes else FIRST_SHOT_BYTES
+    usage = store.usage()
     return {
-        "free_bytes": free,
-        "photos": page.total,
-        "bytes_per_shot": round(per_shot),
-        "shots_left": int(free // per_shot),
+        "free_bytes": max(0, usage["free_bytes"] - usage["reserve_bytes"]),
+        "photos": store.list(offset=0, limit=1).total,
+        "bytes_per_shot": usage["bytes_per_shot"],
+        "shots_left": usage["shots_left"],
     }
 
 

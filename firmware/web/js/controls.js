@@ -11,11 +11,14 @@
 import { api, ApiError, bus, get } from "./api.js";
 import { Dial } from "./dial.js";
 import {
-  EV_STEPS, ISO_SPEEDS, METERING, SHUTTER_SPEEDS, WB_PRESETS, evLabel, gainOfIso, isoOfGain, nearestLinear, nearestLog, shutterLabel,
+  EV_STEPS, ISO_SPEEDS, METERING, SHUTTER_SPEEDS, WB_PRESETS, evLabel, gainOfIso, isoLabel, isoOfGain, nearestLinear, nearestLog, shutterLabel,
 } from "./exposure.js";
 import { $, el, prefs, toast } from "./ui.js";
 
 const POLL_MS = 1000;
+/** Sensor temperature shown as a warning from here (the IMX477's dark current, and so its
+ * noise and hot pixels, roughly doubles every 6-8 °C; at 55 °C long exposures show it). */
+const SENSOR_HOT_C = 55;
 
 export class Controls {
   constructor() {
@@ -28,10 +31,11 @@ export class Controls {
     this._modePinnedUntil = 0;
     this.dials = {
       shutter: new Dial({ label: "Shutter speed", values: SHUTTER_SPEEDS, id: "dial-shutter",
-        onChange: (us) => this.setShutter(us) }),
+        steps: ["Faster", "Slower"], onChange: (us) => this.setShutter(us) }),
       iso: new Dial({ label: "ISO", values: ISO_SPEEDS, id: "dial-iso",
         onChange: (iso) => this.setIso(iso) }),
       aperture: new Dial({ label: "Aperture", values: [{ value: 0, label: "—" }], id: "dial-aperture",
+        steps: ["Wider", "Smaller"],
         onChange: (f) => bus.dispatchEvent(new CustomEvent("aperture", { detail: f })) }),
       ev: new Dial({ label: "Exposure compensation", values: EV_STEPS, id: "dial-ev",
         onChange: (ev) => this.setEv(ev) }),
@@ -60,6 +64,7 @@ export class Controls {
     for (const button of document.querySelectorAll("#modes [data-mode]")) {
       button.addEventListener("click", () => this.setMode(button.dataset.mode));
     }
+    $("#st-iso").addEventListener("click", () => toast($("#st-iso").title));
     this.meterEv = null;
     bus.addEventListener("live", (e) => {
       this.meterEv = e.detail?.meter?.ev ?? null;
@@ -83,7 +88,10 @@ export class Controls {
     try {
       const table = await get("/api/ui/kelvin");
       this.kelvin = table.steps;
-      const presets = WB_PRESETS.map((p) => ({ ...p, value: { preset: p.value } }));
+      const ranges = table.awb_modes ?? {};
+      // Presets named with the colour temperatures they look in: three warm ones differ here.
+      const presets = WB_PRESETS.map((p) => ({ ...p, value: { preset: p.value },
+        label: p.value !== "auto" && ranges[p.value] ? `${p.label} ${ranges[p.value][0]}–${ranges[p.value][1]}K` : p.label }));
       const kelvins = this.kelvin.map((row) => ({ value: { kelvin: row.kelvin, gains: row.colour_gains },
         label: `${row.kelvin}K` }));
       this.dials.wb.setValues([...presets, ...kelvins]);
@@ -219,7 +227,7 @@ export class Controls {
 
     setChip("shutter", auto && !shutterHeld ? "Auto" : shutterLabel(state.exposure_time_us),
       auto && !shutterHeld);
-    setChip("iso", auto ? "Auto" : String(isoOfGain(state.analogue_gain)), auto);
+    setChip("iso", auto ? "Auto" : isoLabel(isoOfGain(state.analogue_gain)), auto);
     if (this.mode !== "M") setChip("ev", evLabel(state.ev), false);
     // Locks: pressed while on; offered only while the camera chooses that setting itself.
     this.locks.ev.hidden = !state.ae_enable;
@@ -233,7 +241,10 @@ export class Controls {
 
     // Status bar: what the camera actually did for the latest frame.
     setText("#st-shutter", a ? shutterLabel(a.exposure_time_us) : shutterLabel(state.exposure_time_us));
-    setText("#st-iso", `ISO ${a ? a.iso : isoOfGain(state.analogue_gain)}`);
+    const frameGain = a ? a.analogue_gain : state.analogue_gain;
+    setText("#st-iso", `ISO ${isoLabel(isoOfGain(frameGain))}`);
+    // The exact figure, for whoever wants it: a tap on it, or a long look.
+    $("#st-iso").title = `ISO ${isoOfGain(frameGain)} exactly: analogue gain ${frameGain.toFixed(2)}`;
     setText("#st-wb", a ? `${a.colour_temperature}K` : "—K");
     const held = state.held ?? [];
     if (this.mode !== "M") {
@@ -242,9 +253,11 @@ export class Controls {
     this._renderMeter(state);
     $("#st-shutter").dataset.auto = String(auto && !shutterHeld);
     $("#st-iso").dataset.auto = String(auto);
+    // The sensor's temperature only when it is a warning: noise and hot pixels grow with it.
     const temp = a?.sensor_temperature_c;
-    $("#st-temp").hidden = temp == null;
-    if (temp != null) setText("#st-temp", `${Math.round(temp)}°C`);
+    const hot = temp != null && temp >= SENSOR_HOT_C;
+    $("#st-temp").hidden = !hot;
+    if (hot) setText("#st-temp", `Sensor ${Math.round(temp)}°C`);
     bus.dispatchEvent(new CustomEvent("controls", { detail: state }));
   }
 

@@ -13,7 +13,7 @@ export class Dial {
    * @param {{value: any, label: string}[]} o.values
    * @param {(value: any) => void} o.onChange called when the user settles on a value
    */
-  constructor({ label, values, onChange, id }) {
+  constructor({ label, values, onChange, id, steps = null }) {
     this.label = label;
     this.onChange = onChange;
     this.index = 0;
@@ -46,12 +46,20 @@ export class Dial {
     this.root = el("div", { class: "dial", hidden: true },
       el("div", { class: "dial-title" }, label),
       el("div", { class: "dial-body" },
-        el("button", { class: "dial-step", type: "button", tabindex: "-1",
-          "aria-label": `${label}: one step down`, onclick: () => this.step(-1, true) }, "−"),
+        this._stepButton(-1, label, steps?.[0]),
         el("div", { class: "dial-window" }, this.track),
-        el("button", { class: "dial-step", type: "button", tabindex: "-1",
-          "aria-label": `${label}: one step up`, onclick: () => this.step(1, true) }, "+")));
+        this._stepButton(1, label, steps?.[1])));
     this.setValues(values);
+  }
+
+  /** A step button: "−"/"+" by default, or words where the sign would mislead (a shutter
+   * speed's "+" read as "faster" while the list runs to longer times). */
+  _stepButton(delta, label, words) {
+    return el("button", {
+      class: words ? "dial-step dial-step-words" : "dial-step", type: "button", tabindex: "-1",
+      "aria-label": `${label}: ${words ? words.toLowerCase() : delta < 0 ? "one step down" : "one step up"}`,
+      onclick: () => this.step(delta, true),
+    }, words ?? (delta < 0 ? "−" : "+"));
   }
 
   setValues(values, index = this.index) {

@@ -31,9 +31,15 @@ export const SHUTTER_SPEEDS = [
   { value: EXPOSURE_MAX_US, label: secondsLabel(653) },
 ].map((v) => ({ ...v, value: clamp(v.value, EXPOSURE_MIN_US, EXPOSURE_MAX_US) }));
 
-/** ISO 100 to the sensor's 2226 (gain 22.26) in third stops. */
+/** ISO 100 to the sensor's highest gain in third stops, labelled as cameras label them; the
+ * top step is the sensor's own maximum (gain 22.26, "2200"). */
 export const ISO_SPEEDS = [100, 125, 160, 200, 250, 320, 400, 500, 640, 800, 1000, 1250, 1600,
-  2000, 2226].map((iso) => ({ value: iso, label: String(iso) }));
+  2000, 2226].map((iso) => ({ value: iso, label: iso === 2226 ? "2200" : String(iso) }));
+
+/** The standard label nearest an exact ISO (gain × 100): 194 -> "200", 112 -> "125". */
+export function isoLabel(iso) {
+  return ISO_SPEEDS[nearestLog(ISO_SPEEDS, iso)].label;
+}
 
 const THIRDS = ["", "⅓", "⅔"];
 /** Exposure compensation label, e.g. +1⅓ or −⅔. */
@@ -75,8 +81,8 @@ export const WB_PRESETS = [
   { value: "daylight", label: "Daylight" },
   { value: "cloudy", label: "Cloudy" },
   { value: "indoor", label: "Indoor" },
-  { value: "fluorescent", label: "Fluor." },
-  { value: "incandescent", label: "Incand." },
+  { value: "fluorescent", label: "Fluorescent" },
+  { value: "incandescent", label: "Incandescent" },
   { value: "tungsten", label: "Tungsten" },
 ];
 

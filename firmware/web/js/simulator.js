@@ -117,7 +117,7 @@ export class Simulator {
       delete this.pending[part];
       this.timers[part] = null;
       try {
-        await api("PATCH", `/api/mock/${part}`, body);
+        await api("PATCH", part === "lens" ? "/api/mock/lens" : "/api/mock/scene", body);
       } catch (e) {
         toast(e.message, "error");
       }
