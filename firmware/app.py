@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -176,12 +177,28 @@ async def _announce(app: FastAPI, service: CameraService, security: Security,
 
 
 def _address(server) -> str:
-    """Where a person opens the UI: this machine when serving only on loopback, else the
-    camera's mDNS name."""
+    """Where a person opens the UI: this machine when serving only on loopback; else the
+    camera's mDNS name on the Pi (the installer names it after the Pi), or this machine's
+    network address where it goes by another name (``make run HOST=0.0.0.0`` on a laptop)."""
     loopback = server.host in ("127.0.0.1", "localhost", "::1")
-    host = server.host if loopback else f"{server.hostname}.local"
+    if loopback:
+        host = server.host
+    elif socket.gethostname().split(".")[0] == server.hostname:
+        host = f"{server.hostname}.local"
+    else:
+        host = _network_address() or f"{server.hostname}.local"
     host = f"[{host}]" if ":" in host else host
     return f"{server.scheme}://{host}:{server.port}/"
+
+
+def _network_address() -> str | None:
+    """This machine's address on its network: the one the kernel would send from (a UDP
+    "connect" picks a route and sends nothing); None without a network."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): never answered, never sent to
+        address = s.getsockname()[0]
+        return None if address.startswith("127.") or address == "0.0.0.0" else address  # noqa: S104
+    return None
 
 
 def _camera_source(choice: str) -> Camera | CameraFactory:
