@@ -42,6 +42,7 @@ from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
 from firmware.watchdog import Watchdog
 from hal.camera import Camera
+from hal.health import SysfsHealth
 from hal.select import make_camera, make_camera_or_placeholder
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def create_app(
     app.state.settings = settings
     app.state.security = security
     app.state.stream_slots = StreamSlots(settings.server.max_streams)
+    app.state.health = SysfsHealth()  # the Pi's power and heat (the virtual rig has its own)
     errors.install(app)
 
     # Bodies are bounded (413 unread), inside the Host/Origin/session/CSRF guard that every

@@ -849,3 +849,45 @@ def test_labels_a_photographer_reads(phone: Phone) -> None:
     page.set_viewport_size({"width": 412, "height": 839})
     page.get_by_role("radio", name="Program").click()
     assert phone.errors == []
+
+
+def test_rig_warnings_in_the_status_bar(phone: Phone) -> None:
+    """Power and heat are silent while healthy; a weak supply or a low battery (set in the
+    simulator) shows in the status bar, and a tap says what to do."""
+    page = phone.page
+    _log_in(phone)
+    rig = page.locator("#st-rig")
+    page.wait_for_timeout(2500)  # a status poll or two
+    assert rig.is_hidden()
+    page.get_by_role("button", name="More aids and settings").click()
+    page.get_by_role("button", name=re.compile("^Simulator")).click()
+    page.get_by_label("Weak power supply (under-voltage)").check()
+    page.get_by_label("A UPS board with a battery").check()
+    page.locator("#sim-battery").fill("9")
+    page.locator("#sim-done").click()
+    rig.filter(has_text="Low voltage +1").wait_for(timeout=10_000)
+    assert rig.get_attribute("data-level") == "danger"
+    assert page.locator("#status").bounding_box()["height"] < 44
+    # The warning and the connection dot stay whole on the screen.
+    for item in ("#st-rig", "#st-link", "#st-mode"):
+        box = page.locator(item).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], item
+    phone.shot("22-rig-warning")
+    rig.click()
+    page.locator("#toast").filter(has_text="stronger power bank").wait_for()
+    assert "Battery 9%" in page.locator("#toast").inner_text()
+    # Healthy again: the warning goes.
+    page.get_by_role("button", name="More aids and settings").click()
+    page.get_by_role("button", name=re.compile("^Simulator")).click()
+    page.get_by_label("Weak power supply (under-voltage)").uncheck()
+    page.get_by_label("A UPS board with a battery").uncheck()
+    page.locator("#sim-done").click()
+    page.wait_for_timeout(300)
+    api = page.request.get(phone.server.base + "/api/status").json()["rig"]["warnings"]
+    assert [w["id"] for w in api] == ["undervoltage-earlier"]  # it did happen since boot
+    rig.filter(has_text="Voltage dipped").wait_for(timeout=10_000)
+    csrf = page.evaluate("sessionStorage.getItem('mrig.csrf')")
+    page.request.patch(phone.server.base + "/api/mock/power", headers={"X-CSRF-Token": csrf},
+                       data={"undervoltage_since_boot": False})
+    rig.wait_for(state="hidden", timeout=10_000)
+    assert phone.errors == []

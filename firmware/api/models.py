@@ -161,3 +161,16 @@ class SceneLight(_Strict):
 
     lux: float | None = Field(None, ge=0.01, le=200_000.0)
     colour_temperature: float | None = Field(None, ge=2000.0, le=10_000.0)
+
+
+class RigPower(_Strict):
+    """The simulated rig's power and heat (virtual camera): what a Pi's firmware and a UPS
+    board would report."""
+
+    undervoltage_now: bool | None = None
+    undervoltage_since_boot: bool | None = None
+    throttled_now: bool | None = None
+    throttled_since_boot: bool | None = None
+    cpu_temperature_c: float | None = Field(None, ge=-20.0, le=110.0)
+    battery_percent: float | None = Field(None, ge=0.0, le=100.0)
+    battery_charging: bool | None = None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from hal.clock import Clock, RealClock
+from hal.health import Health
 from hal.virtual.optics import Lens
 
 Platform = Literal["vc4", "pisp"]
@@ -99,6 +100,8 @@ class VirtualRig:
         self.extra_cameras = extra_cameras
         self.hq_camera = hq_camera
         self.sensor_temperature_c = sensor_temperature_c
+        self.power = VirtualPower()
+        """The rig's power and heat as :mod:`hal.health` reports them, set by the simulator."""
         self._lens = lens or Lens()
         self._light = light or SceneLight()
         self._lock = threading.Lock()
@@ -180,3 +183,19 @@ def installed() -> VirtualRig:
         if _installed is None:
             _installed = VirtualRig()
         return _installed
+
+
+class VirtualPower:
+    """The simulated rig's supply, CPU temperature and battery (a UPS board), as the Pi's
+    sysfs would report them through :class:`hal.health.SysfsHealth`: healthy until the
+    simulator says otherwise, so the app's warnings can be tried without a weak power bank."""
+
+    def __init__(self) -> None:
+        self._health = Health(cpu_temperature_c=48.0, battery_percent=None)
+
+    def read(self) -> Health:
+        return self._health
+
+    def set(self, **changes: object) -> Health:
+        self._health = dataclasses.replace(self._health, **changes)
+        return self._health

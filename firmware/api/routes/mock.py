@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 
 from firmware.api.deps import ServiceDep
 from firmware.api.errors import field_error
-from firmware.api.models import LensRings, SceneLight
+from firmware.api.models import LensRings, RigPower, SceneLight
 from firmware.lenses import CurrentLens
 
 router = APIRouter(prefix="/mock", tags=["virtual camera"])
@@ -77,3 +77,17 @@ def patch_scene(light: SceneLight, service: ServiceDep) -> dict:
     camera = _mock(service)
     camera.set_scene(**light.model_dump(exclude_none=True))
     return dataclasses.asdict(camera.scene)
+
+
+@router.get("/power")
+def get_power(service: ServiceDep) -> dict:
+    return _mock(service).power.read().as_dict()
+
+
+@router.patch("/power")
+def patch_power(power: RigPower, service: ServiceDep) -> dict:
+    """The simulated rig's supply, heat and battery: try the status bar's warnings.
+    ``battery_percent: null`` takes the UPS board away (no battery at all)."""
+    changes = {k: v for k, v in power.model_dump(exclude_unset=True).items()
+               if v is not None or k in ("battery_percent", "battery_charging")}
+    return _mock(service).power.set(**changes).as_dict()

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from firmware.api.deps import ServiceDep
+from firmware.api.routes.mock import simulator
 from hal.camera import preview_mode
+from hal.health import Health
 
 router = APIRouter(tags=["camera"])
 
 
 @router.get("/status")
-def get_status(service: ServiceDep) -> dict:
-    """Always 200: ``state`` is ``running`` or ``recovering`` (with ``reason``)."""
-    return service.status
+def get_status(service: ServiceDep, request: Request) -> dict:
+    """Always 200: ``state`` is ``running`` or ``recovering`` (with ``reason``), and ``rig``:
+    the Pi's power and heat (under-voltage, throttling, CPU temperature, battery) with its
+    ``warnings`` in words (:mod:`hal.health`)."""
+    return {**service.status, "rig": rig_health(request, service).as_dict()}
+
+
+def rig_health(request: Request, service) -> Health:
+    """The simulated rig's on the virtual camera, else the Pi's own (sysfs)."""
+    rig = simulator(service.camera)
+    if rig is not None:
+        return rig.power.read()
+    return request.app.state.health.read()
 
 
 @router.get("/camera")

@@ -57,6 +57,7 @@ function watchHealth() {
       const status = await get("/api/status", { timeoutMs: 4000 });
       online = true;
       showHealth(status.state, status.reason, true);
+      showRig(status.rig);
       if (status.state !== last) bus.dispatchEvent(new CustomEvent("camera-state", { detail: status.state }));
       last = status.state;
     } catch (e) {
@@ -66,6 +67,21 @@ function watchHealth() {
   };
   tick();
   if (!online) showHealth(last, null, false);
+}
+
+/** The rig's power and heat in the status bar, only when something is wrong; a tap says
+ * what to do about it. */
+function showRig(rig) {
+  const item = $("#st-rig");
+  const warnings = rig?.warnings ?? [];
+  item.hidden = warnings.length === 0;
+  if (!warnings.length) return;
+  const first = warnings[0];
+  const text = warnings.length > 1 ? `${first.text} +${warnings.length - 1}` : first.text;
+  if (item.textContent !== text) item.textContent = text;
+  item.dataset.level = first.id === "undervoltage" || first.id === "battery" ? "danger" : "warn";
+  item.setAttribute("aria-label", warnings.map((w) => w.text).join(", "));
+  item.onclick = () => toast(warnings.map((w) => `${w.text}: ${w.advice}`).join(" "), "error", 8000);
 }
 
 main().catch((e) => {

@@ -56,6 +56,22 @@ export class Simulator {
       this._show();
       this._send("scene", { colour_temperature: Number(e.target.value) });
     });
+    $("#sim-undervoltage").addEventListener("change", (e) => this._send("power",
+      { undervoltage_now: e.target.checked, undervoltage_since_boot: e.target.checked || undefined }));
+    $("#sim-throttled").addEventListener("change", (e) => this._send("power", { throttled_now: e.target.checked }));
+    $("#sim-cpu").addEventListener("input", (e) => {
+      this._show();
+      this._send("power", { cpu_temperature_c: Number(e.target.value) });
+    });
+    $("#sim-has-battery").addEventListener("change", (e) => {
+      $("#sim-battery").disabled = !e.target.checked;
+      this._show();
+      this._send("power", { battery_percent: e.target.checked ? Number($("#sim-battery").value) : null });
+    });
+    $("#sim-battery").addEventListener("input", (e) => {
+      this._show();
+      this._send("power", { battery_percent: Number(e.target.value) });
+    });
   }
 
   /** Show the entry in the More sheet if this camera is the virtual one. */
@@ -72,8 +88,10 @@ export class Simulator {
     $("#aids-sheet").close();
     let lens;
     let scene;
+    let power;
     try {
-      [lens, scene] = await Promise.all([get("/api/mock/lens"), get("/api/mock/scene")]);
+      [lens, scene, power] = await Promise.all([get("/api/mock/lens"), get("/api/mock/scene"),
+        get("/api/mock/power")]);
     } catch (e) {
       toast(e.message, "error");
       return;
@@ -92,6 +110,12 @@ export class Simulator {
     aperture.value = String(nearest);
     $("#sim-lux").value = String(toLog(scene.lux, LUX_MIN, LUX_MAX));
     $("#sim-kelvin").value = String(scene.colour_temperature);
+    $("#sim-undervoltage").checked = power.undervoltage_now;
+    $("#sim-throttled").checked = power.throttled_now;
+    $("#sim-cpu").value = String(Math.round(power.cpu_temperature_c ?? 48));
+    $("#sim-has-battery").checked = power.battery_percent != null;
+    $("#sim-battery").disabled = power.battery_percent == null;
+    $("#sim-battery").value = String(Math.round(power.battery_percent ?? 80));
     this._show();
     openSheet($("#sim-sheet"));
   }
@@ -106,6 +130,8 @@ export class Simulator {
     $("#sim-aperture-out").textContent = `f/${this.stops[Number($("#sim-aperture").value)]}`;
     $("#sim-lux-out").textContent = luxWords(fromLog(Number($("#sim-lux").value), LUX_MIN, LUX_MAX));
     $("#sim-kelvin-out").textContent = `${$("#sim-kelvin").value} K`;
+    $("#sim-cpu-out").textContent = `${$("#sim-cpu").value} °C`;
+    $("#sim-battery-out").textContent = $("#sim-has-battery").checked ? `${$("#sim-battery").value} %` : "none";
   }
 
   /** PATCH the rig, at most once per SEND_MS per part, the latest values winning. */
@@ -117,7 +143,8 @@ export class Simulator {
       delete this.pending[part];
       this.timers[part] = null;
       try {
-        await api("PATCH", part === "lens" ? "/api/mock/lens" : "/api/mock/scene", body);
+        const url = { lens: "/api/mock/lens", scene: "/api/mock/scene", power: "/api/mock/power" }[part];
+        await api("PATCH", url, body);
       } catch (e) {
         toast(e.message, "error");
       }
