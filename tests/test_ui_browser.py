@@ -593,6 +593,15 @@ def test_https_gives_the_phone_a_secure_context(browser, tmp_path) -> None:
     server = Server(tmp_path / "data", https_config(tmp_path / "config.toml", cert, key), "https")
     # The owner accepted the self-signed certificate after comparing its fingerprint.
     phone = Phone(browser, server, tmp_path, ignore_https_errors=True)
+    # The phone's share sheet, as a recorder (headless Chromium on Linux has none).
+    phone.context.add_init_script("""
+        window.__shared = [];
+        navigator.canShare = (data) => Array.isArray(data?.files) && data.files.length > 0;
+        navigator.share = async (data) => {
+            const f = data.files[0];
+            window.__shared.push({name: f.name, type: f.type, size: f.size});
+        };
+    """)
     try:
         _log_in(phone)
         page = phone.page
@@ -603,6 +612,13 @@ def test_https_gives_the_phone_a_secure_context(browser, tmp_path) -> None:
         page.get_by_role("button", name="Capture", exact=True).click()
         page.locator("#toast").filter(has_text="Saved").wait_for(timeout=CAPTURE_WAIT_MS)
         phone.shot("15-https")
+        # Share the JPEG to the phone from the viewer, once it is developed.
+        page.get_by_role("button", name="Gallery").click()  # the latest photo, full screen
+        page.get_by_role("button", name="Share").click(timeout=CAPTURE_WAIT_MS)
+        page.wait_for_function("() => window.__shared.length === 1", timeout=CAPTURE_WAIT_MS)
+        shared = page.evaluate("window.__shared[0]")
+        assert shared["name"].endswith(".jpg") and shared["type"] == "image/jpeg"
+        assert shared["size"] > 100_000
         assert phone.outside == [] and phone.errors == []
     finally:
         phone.close()

@@ -229,10 +229,31 @@ export class Gallery {
       const kind = file.split(".").pop().toUpperCase().replace("JPG", "JPEG");
       return el("a", { class: "btn", href: this.fileUrl(file), download: file }, `Download ${kind}`);
     });
+    // On a secure context a phone can take the JPEG into its gallery or another app.
+    const jpegFile = (item.files || []).find((f) => /\.jpe?g$/i.test(f));
+    if (jpegFile && window.isSecureContext && typeof navigator.canShare === "function") {
+      actions.unshift(el("button", { type: "button", class: "btn btn-primary",
+        onclick: () => this.share(jpegFile) }, "Share"));
+    }
     actions.push(el("button", { type: "button", class: "btn btn-danger", onclick: () => this.remove(item) }, "Delete"));
     $("#viewer-actions").replaceChildren(...actions);
     openSheet($("#viewer"));
     if (item.developing) this._whenDeveloped(item);
+  }
+
+  /** Hand the JPEG to the phone (Web Share with files): its gallery, messages, editors. */
+  async share(file) {
+    try {
+      const blob = await (await fetch(this.fileUrl(file), { credentials: "same-origin" })).blob();
+      const photo = new File([blob], file, { type: "image/jpeg" });
+      if (!navigator.canShare({ files: [photo] })) {
+        toast("This browser cannot share photos; use Download JPEG.", "error");
+        return;
+      }
+      await navigator.share({ files: [photo], title: file });
+    } catch (e) {
+      if (e?.name !== "AbortError") toast(`Could not share: ${e?.message || e}`, "error");
+    }
   }
 
   /** A developing photo in the viewer: the full JPEG as soon as it is there. */
