@@ -38,6 +38,7 @@ from firmware.auth.middleware import SecurityMiddleware
 from firmware.auth.security import Security
 from firmware.capture.service import CaptureService
 from firmware.config import Settings
+from firmware.encoder import EncoderDial
 from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
 from firmware.watchdog import Watchdog
@@ -88,6 +89,11 @@ def create_app(
                 rig_io(settings.gpio, lambda: app.state.press_shutter())
             )
             _wire_setup_button(app.state.shutter, security)
+            # The rig's rotary encoder turns the dial the phone has open.
+            app.state.encoder = EncoderDial(service)
+            dial = getattr(getattr(app.state.shutter, "io", None), "dial", None)
+            if dial is not None:
+                dial.when_turned = app.state.encoder.turn
             log.info("serving %s camera", service.camera.backend)
             async with _systemd(app, service, security):
                 yield

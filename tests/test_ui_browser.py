@@ -849,7 +849,13 @@ def test_labels_a_photographer_reads(phone: Phone) -> None:
     page.locator('.chip[data-dial="wb"]').click()
 
     page.get_by_role("radio", name="Manual").click()
-    page.locator('.chip[data-dial="shutter"]').click()
+    if page.locator("#dial-shutter").is_visible():
+        page.locator('.chip[data-dial="shutter"]').click()  # closed first, to open it below
+    # Opening a dial tells the camera, so the rig's encoder turns that one.
+    with page.expect_request(lambda r: r.url.endswith("/api/ui/dial") and r.method == "PUT"
+                             and r.post_data_json == {"dial": "shutter"}) as told:
+        page.locator('.chip[data-dial="shutter"]').click()
+    assert told.value.response().json()["encoder_turns"] == "shutter"
     before = page.request.get(phone.server.base + "/api/controls").json()["exposure_time_us"]
     page.get_by_role("button", name="Shutter speed: faster").click()
     deadline = time.monotonic() + 10

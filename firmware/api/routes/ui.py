@@ -21,8 +21,10 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
 
 from firmware.api.deps import SettingsDep
+from firmware.encoder import DIALS
 from isp.tuning import default_tuning
 
 #: Where the UI's files are, inside the installed package.
@@ -86,6 +88,24 @@ def kelvin_table(settings: SettingsDep) -> dict:
     modes = tuning.algorithm("rpi.awb").get("modes", {})
     ranges = {name: [int(m["lo"]), int(m["hi"])] for name, m in modes.items()}
     return {"tuning": settings.camera.tuning, "steps": rows, "awb_modes": ranges}
+
+
+class OpenDial(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dial: str | None = Field(None, max_length=32, description="The dial open on the phone, "
+                             "or null; the rig's encoder turns shutter, iso or ev")
+
+
+@router.put("/ui/dial")
+def put_open_dial(body: OpenDial, request: Request) -> dict:
+    """Which dial the phone has open: the rig's rotary encoder turns that one (shutter, ISO or
+    EV); any other, or none, and it turns EV (automatic modes) or the shutter (manual)."""
+    encoder = getattr(request.app.state, "encoder", None)
+    if encoder is None:
+        raise HTTPException(404, "this camera has no encoder dial")
+    encoder.focused = body.dial if body.dial in DIALS else None
+    return {"dial": body.dial, "encoder_turns": encoder.target()}
 
 
 @router.get("/ui/storage")

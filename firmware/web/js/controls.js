@@ -132,6 +132,8 @@ export class Controls {
   toggleDial(name) {
     const open = this.openDial === name ? null : name;
     this.openDial = open;
+    // The rig's rotary encoder turns the dial open here (a camera without one says 404).
+    api("PUT", "/api/ui/dial", { dial: open }).catch(() => null);
     for (const [key, dial] of Object.entries(this.dials)) dial.root.hidden = key !== open;
     for (const chip of document.querySelectorAll(".chip")) {
       chip.setAttribute("aria-expanded", String(chip.dataset.dial === open));
