@@ -338,6 +338,19 @@ def test_aids_magnify_errors_and_landscape(phone: Phone) -> None:
         time.sleep(0.05)
     page.wait_for_timeout(500)  # a few MJPEG frames of the punched-in view
     phone.shot("06-magnify")
+    # Both histograms, the ETTR hint and the magnify badge: none covers another.
+    boxes = {sel: page.locator(sel).bounding_box() for sel in
+             ("#histogram", "#rawhist", "#ettr", "#magnify-badge")}
+    assert all(boxes.values()), boxes
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            p, q = boxes[a], boxes[b]
+            apart = (p["x"] + p["width"] <= q["x"] or q["x"] + q["width"] <= p["x"]
+                     or p["y"] + p["height"] <= q["y"] or q["y"] + q["height"] <= p["y"])
+            assert apart, (a, b, p, q)
+    for box in boxes.values():
+        assert box["x"] + box["width"] <= page.viewport_size["width"]
 
     # An out-of-range value is refused in the photographer's words.
     page.get_by_role("button", name="Drive mode").click()
