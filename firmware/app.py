@@ -41,6 +41,7 @@ from firmware.config import Settings
 from firmware.encoder import EncoderDial
 from firmware.rig_io import rig_io
 from firmware.service import CameraFactory, CameraService
+from firmware.spot_metering import SpotMetering
 from firmware.watchdog import Watchdog
 from hal.camera import Camera
 from hal.health import SysfsHealth
@@ -89,6 +90,7 @@ def create_app(
                 rig_io(settings.gpio, lambda: app.state.press_shutter())
             )
             _wire_setup_button(app.state.shutter, security)
+            stack.enter_context(SpotMetering(service))  # spot metering at the tapped point
             # The rig's rotary encoder turns the dial the phone has open.
             app.state.encoder = EncoderDial(service)
             dial = getattr(getattr(app.state.shutter, "io", None), "dial", None)

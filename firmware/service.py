@@ -59,6 +59,8 @@ class CameraService:
         self._holds: dict[str, tuple[bool, bool]] = {}
         self._held_exposure: tuple[int, float] | None = None
         self._held_gains: tuple[float, float] | None = None
+        self.spot_offset_ev = 0.0
+        """Added to the AGC's exposure value to meter the tapped spot (firmware/spot_metering.py)."""
         self.broadcast = Broadcast()
         self.live = LiveAnalyzer(self.broadcast)
         """Histograms, ETTR and focus of the newest frame, computed while someone looks."""
@@ -148,6 +150,12 @@ class CameraService:
     def set_controls(self, controls: Controls) -> Controls:
         """Apply controls now (from the next frame) and keep them for later reopens."""
         self._controls = controls
+        self._apply()
+        return controls
+
+    def _apply(self) -> None:
+        """Give the camera :attr:`camera_controls` (the photographer's, with any hold or spot
+        shift), leaving the photographer's controls as they are."""
         camera = self._camera
         if camera is not None and self.healthy:
             try:
@@ -155,7 +163,6 @@ class CameraService:
             except hal_exc.CameraError as e:
                 self._fault(e)
                 raise CameraUnavailable(str(e)) from e
-        return controls
 
     # --- holds: automatic exposure and white balance kept where they are -------------------
 
@@ -188,7 +195,7 @@ class CameraService:
             self._held_gains = None
         elif self._held_gains is None:
             self._held_gains = tuple(m.colour_gains) if m else self._controls.colour_gains
-        self.set_controls(self._controls)
+        self._apply()
 
     @property
     def holds(self) -> dict[str, tuple[bool, bool]]:
@@ -205,7 +212,14 @@ class CameraService:
             c = c.replace(ae_enable=False, exposure_time_us=us, analogue_gain=gain)
         if self._held_gains is not None and c.awb_enable:
             c = c.replace(awb_enable=False, colour_gains=self._held_gains)
+        if self.spot_offset_ev and c.ae_enable:
+            c = c.replace(ev=max(-8.0, min(8.0, c.ev + self.spot_offset_ev)))
         return c
+
+    def set_spot_offset(self, shift_ev: float) -> None:
+        """Shift the AGC's exposure value by ``shift_ev`` so the tapped spot meters as asked."""
+        self.spot_offset_ev = shift_ev
+        self._apply()
 
     def capture_still(
         self,

@@ -343,3 +343,26 @@ def test_magnify_never_re_meters(client):
     assert client.get("/api/controls").json()["held"] == []
     wait_until(lambda: _exposure(client.get("/api/controls").json()["actual"])
                < 0.4 * _exposure(whole), timeout_s=30)
+
+
+def test_spot_metering_meters_where_the_photographer_tapped(client):
+    """Spot metering in P on the chart's white patch, then on its black one: the camera's
+    exposure follows the tapped spot (libcamera's own spot is only the centre), so the tapped
+    spot meters about 0 each time and the white patch gets the shorter exposure."""
+    frame_after(client, 5)
+    client.patch("/api/controls", json={"metering": "spot", "ev": 0})
+    exposures = {}
+    for name, x, y in (("white", 0.33, 0.93), ("black", 0.66, 0.93)):
+        client.patch("/api/live/options", json={"focus_x": x, "focus_y": y})
+
+        def settled(x=x, y=y):
+            body = client.get("/api/live").json()
+            spot = body["meter"]["ev"]["spot"]
+            return body if body["meter"]["spot"] == [x, y] and abs(spot) < 0.25 else None
+
+        body = wait_until(settled, timeout_s=60)
+        exposures[name] = body["exposure_time_us"] * body["analogue_gain"]
+    assert exposures["white"] < exposures["black"] / 4
+    # Centre-weighted again: the shift goes.
+    client.patch("/api/controls", json={"metering": "centre"})
+    wait_until(lambda: client.app.state.service.spot_offset_ev == 0.0, timeout_s=10)

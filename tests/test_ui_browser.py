@@ -926,3 +926,41 @@ def test_rig_warnings_in_the_status_bar(phone: Phone) -> None:
                        data={"undervoltage_since_boot": False})
     rig.wait_for(state="hidden", timeout=10_000)
     assert phone.errors == []
+
+
+def test_spot_metering_at_the_tapped_point(phone: Phone) -> None:
+    """Spot metering: the marker shows the spot where the photographer tapped, and the camera
+    exposes for it, shorter on the chart's white patch than on its black one."""
+    page = phone.page
+    _log_in(phone)
+    base = phone.server.base
+    page.get_by_role("radio", name="Program").click()
+    page.locator('.chip[data-dial="metering"]').click()
+    page.get_by_role("slider", name="Metering").get_by_text("Spot", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#focus-point').dataset.spot === 'true'")
+    page.locator('.chip[data-dial="metering"]').click()
+
+    def tap(x: float, y: float) -> float:
+        rect = page.evaluate("mrig.live.frameRect()")
+        page.locator("#viewfinder").click(position={"x": rect["x"] + x * rect["w"],
+                                                    "y": rect["y"] + y * rect["h"]})
+        page.wait_for_timeout(400)  # not a double tap
+        deadline = time.monotonic() + 60
+        while True:
+            live = page.request.get(base + "/api/live").json()
+            if (abs(live["meter"]["spot"][0] - x) < 0.02
+                    and abs(live["meter"]["ev"]["spot"]) < 0.25):
+                return live["exposure_time_us"] * live["analogue_gain"]
+            assert time.monotonic() < deadline, live["meter"]
+            time.sleep(0.3)
+
+    white = tap(0.33, 0.93)
+    phone.shot("23-spot-metering")
+    black = tap(0.66, 0.93)
+    assert white < black / 4
+    csrf = page.evaluate("sessionStorage.getItem('mrig.csrf')")
+    page.request.patch(base + "/api/controls", data={"metering": "centre"},
+                       headers={"X-CSRF-Token": csrf})
+    page.request.patch(base + "/api/live/options", data={"focus_x": 0.5, "focus_y": 0.5},
+                       headers={"X-CSRF-Token": csrf})
+    assert phone.errors == []

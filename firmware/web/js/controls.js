@@ -225,6 +225,8 @@ export class Controls {
     this.dials.iso.sync(nearestLog(ISO_SPEEDS, isoOfGain(gain)));
     this.dials.ev.sync(nearestLinear(EV_STEPS, state.ev));
     this.dials.metering.sync(Math.max(0, METERING.findIndex((m) => m.value === state.metering)));
+    // Spot metering reads where the photographer tapped: the marker shows the spot.
+    $("#focus-point").dataset.spot = String(state.metering === "spot");
     this.dials.wb.sync(this._wbIndex(state));
 
     setChip("shutter", auto && !shutterHeld ? "Auto" : shutterLabel(state.exposure_time_us),

@@ -131,6 +131,7 @@ export class LiveView {
     marker.hidden = false;
     marker.style.left = `${r.x + this.point.x * r.w}px`;
     marker.style.top = `${r.y + this.point.y * r.h}px`;
+    marker.style.setProperty("--spot-d", `${Math.round(0.1 * r.w)}px`);
   }
 
   /** Punch in at ``centre`` (0..1 of the sensor frame). On the camera through ScalerCrop when
