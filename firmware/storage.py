@@ -461,12 +461,15 @@ class PhotoStore:
         """The DNG a pending shot develops from, or ``None`` if the shot is no longer pending
         (deleted meanwhile)."""
         validate_name(stem)
-        if not (self.spool / f"{stem}.{SIDECAR_EXTENSION}").is_file():
-            return None
-        for folder in (self.spool, self.folder):
-            path = folder / f"{stem}.dng"
-            if path.is_file() and not path.is_symlink():
-                return path
+        # Under the store's lock: a delete moving the DNG into the spool between the two looks
+        # would otherwise read as "deleted" and the JPEG would never come.
+        with self._lock:
+            if not (self.spool / f"{stem}.{SIDECAR_EXTENSION}").is_file():
+                return None
+            for folder in (self.spool, self.folder):
+                path = folder / f"{stem}.dng"
+                if path.is_file() and not path.is_symlink():
+                    return path
         return None
 
     def save_developed(self, stem: str, jpeg: bytes | bytearray | memoryview) -> str | None:
