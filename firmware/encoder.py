@@ -34,7 +34,8 @@ SHUTTER_SPEEDS_US = tuple(
 ISO_SPEEDS = (100, 125, 160, 200, 250, 320, 400, 500, 640, 800, 1000, 1250, 1600, 2000,
               round(ANALOGUE_GAIN_RANGE[1] * 100))
 EV_STEP = 1 / 3
-EV_LIMIT = 8.0
+EV_LIMIT = 5.0
+"""The phone's EV dial's range (exposure.js EV_STEPS)."""
 DIALS = ("shutter", "iso", "ev")
 
 
@@ -57,7 +58,7 @@ class EncoderDial:
         return "ev" if self.service.controls.ae_enable else "shutter"
 
     def turn(self, clicks: int) -> None:
-        with self._lock:
+        with self._lock, self.service.controls_lock:
             dial = self.target()
             c = self.service.controls
             latest = self.service.broadcast.latest

@@ -57,6 +57,9 @@ class CameraService:
         self._backoff = backoff_s
         self._controls = Controls()
         self._holds: dict[str, tuple[bool, bool]] = {}
+        self.controls_lock = threading.RLock()
+        """Held while the controls change: a read-modify-write (a route, the encoder) takes it
+        so that two changes at once never lose one."""
         self._held_exposure: tuple[int, float] | None = None
         self._held_gains: tuple[float, float] | None = None
         self.spot_offset_ev = 0.0
@@ -148,10 +151,33 @@ class CameraService:
         return self._mode or self._live_view_mode(self.camera)
 
     def set_controls(self, controls: Controls) -> Controls:
-        """Apply controls now (from the next frame) and keep them for later reopens."""
-        self._controls = controls
-        self._apply()
+        """Apply controls now (from the next frame) and keep them for later reopens.
+
+        A lock (AEL, AWB lock) ends when what it holds is then set by hand: a shutter or ISO
+        (or manual exposure, or another priority) for AEL, gains or a preset for the AWB lock,
+        from the phone, the encoder or anywhere."""
+        with self.controls_lock:
+            before = self._controls
+            self._controls = controls
+            exposure_fields = ("ae_enable", "exposure_time_us", "analogue_gain",
+                               "exposure_priority")
+            if "ae_lock" in self._holds and any(
+                    getattr(before, f) != getattr(controls, f) for f in exposure_fields):
+                self._holds.pop("ae_lock")
+                self._release_unheld()
+            if "awb_lock" in self._holds and any(
+                    getattr(before, f) != getattr(controls, f)
+                    for f in ("awb_enable", "awb_mode", "colour_gains")):
+                self._holds.pop("awb_lock")
+                self._release_unheld()
+            self._apply()
         return controls
+
+    def _release_unheld(self) -> None:
+        if not any(e for e, _ in self._holds.values()):
+            self._held_exposure = None
+        if not any(w for _, w in self._holds.values()):
+            self._held_gains = None
 
     def _apply(self) -> None:
         """Give the camera :attr:`camera_controls` (the photographer's, with any hold or spot
@@ -180,27 +206,27 @@ class CameraService:
         Manual exposure or white balance are not affected: they hold by themselves."""
         if reason not in self.HOLD_REASONS:
             raise ValueError(f"unknown hold {reason!r}")
-        if exposure or white_balance:
-            self._holds[reason] = (exposure, white_balance)
-        else:
-            self._holds.pop(reason, None)
-        latest = self.broadcast.latest
-        m = latest.frame.metadata if latest else None
-        if not any(e for e, _ in self._holds.values()):
-            self._held_exposure = None
-        elif self._held_exposure is None:
-            self._held_exposure = ((m.exposure_time_us, m.analogue_gain) if m else
-                                   (self._controls.exposure_time_us, self._controls.analogue_gain))
-        if not any(w for _, w in self._holds.values()):
-            self._held_gains = None
-        elif self._held_gains is None:
-            self._held_gains = tuple(m.colour_gains) if m else self._controls.colour_gains
-        self._apply()
+        with self.controls_lock:
+            if exposure or white_balance:
+                self._holds[reason] = (exposure, white_balance)
+            else:
+                self._holds.pop(reason, None)
+            latest = self.broadcast.latest
+            m = latest.frame.metadata if latest else None
+            c = self._controls
+            self._release_unheld()
+            if self._held_exposure is None and any(e for e, _ in self._holds.values()):
+                self._held_exposure = ((m.exposure_time_us, m.analogue_gain) if m else
+                                       (c.exposure_time_us, c.analogue_gain))
+            if self._held_gains is None and any(w for _, w in self._holds.values()):
+                self._held_gains = tuple(m.colour_gains) if m else c.colour_gains
+            self._apply()
 
     @property
     def holds(self) -> dict[str, tuple[bool, bool]]:
         """Reason -> (exposure held, white balance held)."""
-        return dict(self._holds)
+        with self.controls_lock:
+            return dict(self._holds)
 
     @property
     def camera_controls(self) -> Controls:
@@ -218,8 +244,9 @@ class CameraService:
 
     def set_spot_offset(self, shift_ev: float) -> None:
         """Shift the AGC's exposure value by ``shift_ev`` so the tapped spot meters as asked."""
-        self.spot_offset_ev = shift_ev
-        self._apply()
+        with self.controls_lock:
+            self.spot_offset_ev = shift_ev
+            self._apply()
 
     def capture_still(
         self,

@@ -19,8 +19,10 @@ The CPU temperature is thermal zone 0 in millidegrees (``/sys/class/thermal/ther
 temp``); the firmware throttles from 80 °C and a soft limit of 60 °C caps the clock on
 Pi 3B+ and later (same documentation, "Frequency management and thermal control").
 
-A battery is read only where the config names its board; without one ``battery_percent`` is
-None. Everything is read at most every :data:`READ_EVERY_S`; a file that is missing (not a
+A battery is read where the kernel reports one (``/sys/class/power_supply/*`` of type
+``Battery``: ``capacity`` and ``status``, as UPS boards with a fuel-gauge driver do); without
+one ``battery_percent`` is None. (Boards with only an INA219 current monitor report volts, not
+charge, and are not read yet.) Everything is read at most every :data:`READ_EVERY_S`; a file that is missing (not a
 Pi) reads as "not known", never as a fault.
 """
 
@@ -58,8 +60,8 @@ class Health:
         return cls(
             undervoltage_now=bool(word & 0x1),
             undervoltage_since_boot=bool(word & 0x10000),
-            throttled_now=bool(word & 0x6),
-            throttled_since_boot=bool(word & 0x60000),
+            throttled_now=bool(word & 0xE),  # capped, throttled or at the soft limit
+            throttled_since_boot=bool(word & 0xE0000),
             **others,
         )
 
@@ -115,7 +117,8 @@ class SysfsHealth:
             return self._cached[1]
         word = _read_int(self._throttled_file(), base=16)
         millidegrees = _read_int(self.root / CPU_TEMPERATURE_FILE)
-        percent, charging = self.battery.read() if self.battery is not None else (None, None)
+        percent, charging = (self.battery.read() if self.battery is not None
+                             else _kernel_battery(self.root))
         health = Health.from_throttled_word(
             word or 0,
             cpu_temperature_c=None if millidegrees is None else millidegrees / 1000,
@@ -132,3 +135,20 @@ def _read_int(path: Path | None, base: int = 10) -> int | None:
         return int(path.read_text().strip(), base)
     except (OSError, ValueError):
         return None
+
+
+def _kernel_battery(root: Path) -> tuple[float | None, bool | None]:
+    """Charge and charging of the first battery the kernel's power-supply class lists."""
+    for supply in sorted((root / "sys/class/power_supply").glob("*")):
+        try:
+            if (supply / "type").read_text().strip() != "Battery":
+                continue
+            percent = float((supply / "capacity").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            status = (supply / "status").read_text().strip()
+        except OSError:
+            status = ""
+        return percent, status in ("Charging", "Full")
+    return None, None

@@ -308,6 +308,13 @@ def test_ae_lock_holds_the_exposure_through_a_change_of_light(client):
     client.patch("/api/controls", json={"ae_lock": True})
     state = client.patch("/api/controls", json={"exposure_time_us": 4000}).json()
     assert not state["ae_enable"] and not state["ae_lock"] and state["held"] == []
+    # Locked in P, then shutter priority: the shutter asked for is the one the frames get.
+    client.patch("/api/controls", json={"ae_enable": True, "exposure_priority": "auto"})
+    client.patch("/api/controls", json={"ae_lock": True})
+    state = client.patch("/api/controls", json={"exposure_time_us": 2000,
+                                                "exposure_priority": "shutter"}).json()
+    assert state["ae_enable"] and not state["ae_lock"]
+    frame_where(client, exposure_time_us=2000)
 
 
 def test_awb_lock_holds_the_colour_gains_through_a_change_of_light(client):

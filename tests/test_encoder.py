@@ -75,5 +75,12 @@ def test_clicks_turn_the_open_dial(rig):
     _turn(pins, 30)
     wait_until(lambda: client.get("/api/controls").json()["analogue_gain"] == pytest.approx(22.26))
 
+    # An ISO click takes the camera to manual, which ends an AE lock (as the phone's dial does).
+    client.patch("/api/controls", json={"ae_enable": True, "exposure_priority": "auto"})
+    assert client.patch("/api/controls", json={"ae_lock": True}).json()["ae_lock"]
+    _turn(pins, 1)
+    wait_until(lambda: not client.get("/api/controls").json()["ae_enable"])
+    assert client.get("/api/controls").json()["held"] == []
+
     # A dial the encoder does not turn (metering): in manual, the shutter.
     assert client.put("/api/ui/dial", json={"dial": "metering"}).json()["encoder_turns"] == "shutter"

@@ -65,3 +65,19 @@ def test_the_status_carries_the_rig_and_the_simulator_sets_it(client):
     gone = client.patch("/api/mock/power", json={"battery_percent": None}).json()
     assert gone["battery_percent"] is None and gone["undervoltage_now"] is True
     wait_until(lambda: client.get("/api/status").json()["state"] == "running")
+
+
+def test_a_battery_the_kernel_reports(tmp_path):
+    supply = tmp_path / "sys/class/power_supply/ups"
+    supply.mkdir(parents=True)
+    (supply / "type").write_text("Battery\n")
+    (supply / "capacity").write_text("14\n")
+    (supply / "status").write_text("Discharging\n")
+    health = SysfsHealth(tmp_path).read()
+    assert (health.battery_percent, health.battery_charging) == (14.0, False)
+    assert [w["id"] for w in health.warnings()] == ["battery"]
+
+
+def test_the_soft_temperature_limit_counts_as_throttling():
+    assert Health.from_throttled_word(0x8).throttled_now
+    assert Health.from_throttled_word(0x80000).throttled_since_boot

@@ -5,9 +5,12 @@ Automatic exposure in libcamera's Raspberry Pi AGC (``src/ipa/rpi/controller/rpi
 agc_channel.cpp``, ``computeInitialY``) meters the luminance of the white-balanced
 statistics, ``Y = 0.299·R·gain_r + 0.587·G + 0.114·B·gain_b`` as fractions of the range
 above black, averaged with the metering mode's weights, and exposes so that it reaches the
-tuning's ``y_target`` (0.16 in both IMX477 tunings' ``rpi.agc``). The reading here is the same
-measure of the live view's raw frame: ``log2(Y / Y_TARGET)`` stops, 0 where AE would put it,
-+1 a stop brighter. The weights are smooth stand-ins for the tuning's zone weights: the whole
+tuning's ``y_target`` (0.16 in both IMX477 tunings' ``rpi.agc``, at low light; a little more
+in bright light). The reading here is that basic measure of the live view's raw frame:
+``log2(Y / Y_TARGET)`` stops, 0 where the AGC's mean metering aims, +1 a stop brighter. The AGC
+also has the tuning's highlight constraints (the brightest 2 % held up to a level), which can
+make AE expose a flat, dark scene brighter than this meter's 0: the meter reads the scene as
+the metering mode weighs it, not the AGC's every rule. The weights are smooth stand-ins for the tuning's zone weights: the whole
 frame evenly (matrix), a broad centre-weighted bump (centre), and a disc of 5 % of the width
 (spot), here around the point the photographer tapped rather than only the centre.
 

@@ -90,4 +90,6 @@ def patch_power(power: RigPower, service: ServiceDep) -> dict:
     ``battery_percent: null`` takes the UPS board away (no battery at all)."""
     changes = {k: v for k, v in power.model_dump(exclude_unset=True).items()
                if v is not None or k in ("battery_percent", "battery_charging")}
+    if "battery_percent" in changes and changes["battery_percent"] is None:
+        changes["battery_charging"] = None  # no battery, no charging
     return _mock(service).power.set(**changes).as_dict()

@@ -176,6 +176,7 @@ export class Aids {
   _closeEvents() {
     this.events?.close();
     this.events = null;
+    bus.dispatchEvent(new CustomEvent("live", { detail: null }));  // no reading is live now
   }
 
   /** One overlay update from the frame on screen. */

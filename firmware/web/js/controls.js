@@ -67,6 +67,9 @@ export class Controls {
     $("#st-iso").addEventListener("click", () => toast($("#st-iso").title));
     this.meterEv = null;
     bus.addEventListener("live", (e) => {
+      // Punched in, the analysed frame is the magnified patch: the reading of the whole frame
+      // is kept until the view goes back to 1x (as the exposure is). No analysis: no reading.
+      if (e.detail && (this.state?.held ?? []).includes("magnify")) return;
       this.meterEv = e.detail?.meter?.ev ?? null;
       if (this.state) this._renderMeter(this.state);
     });

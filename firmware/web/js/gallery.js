@@ -232,8 +232,11 @@ export class Gallery {
     // On a secure context a phone can take the JPEG into its gallery or another app.
     const jpegFile = (item.files || []).find((f) => /\.jpe?g$/i.test(f));
     if (jpegFile && window.isSecureContext && typeof navigator.canShare === "function") {
+      // Fetched now, so the tap shares at once: a share must start within the browser's
+      // moment of "user activation", which a 5 MB download over Wi-Fi can outlast.
+      const ready = this._shareable(jpegFile);
       actions.unshift(el("button", { type: "button", class: "btn btn-primary",
-        onclick: () => this.share(jpegFile) }, "Share"));
+        onclick: () => this.share(ready) }, "Share"));
     }
     actions.push(el("button", { type: "button", class: "btn btn-danger", onclick: () => this.remove(item) }, "Delete"));
     $("#viewer-actions").replaceChildren(...actions);
@@ -242,15 +245,20 @@ export class Gallery {
   }
 
   /** Hand the JPEG to the phone (Web Share with files): its gallery, messages, editors. */
-  async share(file) {
+  async _shareable(file) {
+    const response = await fetch(this.fileUrl(file), { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`the camera answered ${response.status}`);
+    return new File([await response.blob()], file, { type: "image/jpeg" });
+  }
+
+  async share(ready) {
     try {
-      const blob = await (await fetch(this.fileUrl(file), { credentials: "same-origin" })).blob();
-      const photo = new File([blob], file, { type: "image/jpeg" });
+      const photo = await ready;
       if (!navigator.canShare({ files: [photo] })) {
         toast("This browser cannot share photos; use Download JPEG.", "error");
         return;
       }
-      await navigator.share({ files: [photo], title: file });
+      await navigator.share({ files: [photo], title: photo.name });
     } catch (e) {
       if (e?.name !== "AbortError") toast(`Could not share: ${e?.message || e}`, "error");
     }

@@ -56,8 +56,9 @@ export class Simulator {
       this._show();
       this._send("scene", { colour_temperature: Number(e.target.value) });
     });
+    // On, it has happened since boot too; off, as after a restart with a good supply.
     $("#sim-undervoltage").addEventListener("change", (e) => this._send("power",
-      { undervoltage_now: e.target.checked, undervoltage_since_boot: e.target.checked || undefined }));
+      { undervoltage_now: e.target.checked, undervoltage_since_boot: e.target.checked }));
     $("#sim-throttled").addEventListener("change", (e) => this._send("power", { throttled_now: e.target.checked }));
     $("#sim-cpu").addEventListener("input", (e) => {
       this._show();
