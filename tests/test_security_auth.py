@@ -17,6 +17,7 @@ from firmware.auth.passwords import PasswordStore, ScryptCost, check_new_passwor
 from firmware.auth.sessions import IDLE_S, LIFETIME_S, SessionStore
 from firmware.auth.throttle import FailureThrottle, client_key
 from tests.conftest import BASE_URL, TEST_COST, TEST_PASSWORD
+from tests.waiting import wait_until
 
 STREAMING = ("/api/stream.mjpg",)
 
@@ -148,6 +149,38 @@ def test_the_sessions_list_names_each_device_and_ends_one(client):
     r = client.delete(f"/api/sessions/{listed[0]['id']}")
     assert r.status_code == 204 and "mrig_session=" in r.headers.get("set-cookie", "")
     assert client.get("/api/status").status_code == 401
+
+
+def test_a_device_logged_out_from_another_stops_seeing_the_live_view(client):
+    """Its session ended from the sessions list, the other phone's open live view and live
+    events end too (they do not run on until the phone reconnects)."""
+    import threading
+
+    other = TestClient(client.app, base_url=BASE_URL)
+    csrf = other.post("/api/login", json={"password": TEST_PASSWORD}).json()["csrf_token"]
+    theirs = next(e for e in client.get("/api/sessions").json() if not e["this_device"])
+    ended = {}
+
+    def watch(path: str) -> None:
+        with other.stream("GET", path, headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status_code == 200
+            got = 0
+            for chunk in r.iter_bytes():
+                got += len(chunk)
+                if got and "first" not in ended.setdefault(path, {}):
+                    ended[path]["first"] = True
+            ended[path]["end"] = True
+
+    threads = [threading.Thread(target=watch, args=(path,), daemon=True)
+               for path in ("/api/stream.mjpg", "/api/live/events?map=false")]
+    for t in threads:
+        t.start()
+    wait_until(lambda: all(ended.get(p, {}).get("first") for p in
+                           ("/api/stream.mjpg", "/api/live/events?map=false")), timeout_s=30)
+    assert client.delete(f"/api/sessions/{theirs['id']}").status_code == 204
+    for t in threads:
+        t.join(15)
+    assert all(ended[p].get("end") for p in ended), ended
 
 
 def test_password_change_ends_every_other_session(client):

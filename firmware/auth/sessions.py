@@ -207,6 +207,14 @@ class SessionStore:
         sessions.sort(key=lambda s: s.last_seen_s, reverse=True)
         return [(s, s.expires_in_s(now)) for s in sessions]
 
+    def alive(self, session: Session) -> bool:
+        """Whether ``session`` is still on (not logged out, ended from another device, ended by
+        a password change, or expired): long streams check it now and then."""
+        with self._lock:
+            if self._sessions.get(session.key) is not session:
+                return False
+        return session.expires_in_s(self._clock()) > 0
+
     def by_public_id(self, public_id: str) -> Session | None:
         with self._lock:
             return next((s for s in self._sessions.values() if s.public_id == public_id), None)

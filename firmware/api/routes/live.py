@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response, StreamingResponse
 
-from firmware.api.deps import ServiceDep
+from firmware.api.deps import SecurityDep, ServiceDep, SessionDep
 from firmware.live.analyzer import TooManyEventStreams
 from firmware.live.magnify import magnify_crop, magnify_state
 from firmware.live.schema import (
@@ -74,7 +74,8 @@ async def get_live(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def live_events(service: ServiceDep, include_map: IncludeMap = True) -> StreamingResponse:
+async def live_events(service: ServiceDep, session: SessionDep, security: SecurityDep,
+                      include_map: IncludeMap = True) -> StreamingResponse:
     """Server-sent events: ``event: live`` with the ``GET /api/live`` JSON for every analysed
     frame (frames are dropped for a slow reader). When the camera faults the stream sends
     ``event: end`` with the camera's state and closes; reconnect once ``/api/status`` says
@@ -92,6 +93,8 @@ async def live_events(service: ServiceDep, include_map: IncludeMap = True) -> St
             sequence = -1
             quiet_s = 0.0
             while service.healthy:
+                if not security.sessions.alive(session):
+                    return  # logged out meanwhile: no more figures for this client
                 snapshot = await live.next_after(sequence, HEALTH_CHECK_S)
                 if snapshot is None:
                     quiet_s += HEALTH_CHECK_S

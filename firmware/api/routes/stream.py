@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from firmware.api.deps import ServiceDep, StreamSlotsDep
+from firmware.api.deps import SecurityDep, ServiceDep, SessionDep, StreamSlotsDep
 
 router = APIRouter(tags=["live view"])
 BOUNDARY = "mrigframe"
@@ -53,8 +53,10 @@ class StreamSlots:
     response_class=StreamingResponse,
     responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}},
 )
-async def stream(service: ServiceDep, slots: StreamSlotsDep) -> StreamingResponse:
-    """Live view; ends when the camera faults so the client reconnects once it is back."""
+async def stream(service: ServiceDep, slots: StreamSlotsDep, session: SessionDep,
+                 security: SecurityDep) -> StreamingResponse:
+    """Live view; ends when the camera faults so the client reconnects once it is back, and
+    when its session ends (logged out from another device, a password change)."""
     service.require_healthy()
     if not slots.acquire():
         raise HTTPException(503, f"too many live views (at most {slots.limit}); close one")
@@ -67,7 +69,7 @@ async def stream(service: ServiceDep, slots: StreamSlotsDep) -> StreamingRespons
                 # A fault sets the state, then wakes the waiters: one that was encoding or
                 # sending then sees the state here, or the wake-up count below.
                 wakes = service.broadcast.wakes
-                if not service.healthy:
+                if not service.healthy or not security.sessions.alive(session):
                     return
                 live = await service.broadcast.next_after(sequence, timeout_s=5.0, wakes=wakes)
                 if live is None:
