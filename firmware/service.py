@@ -190,6 +190,13 @@ class CameraService:
                 self._fault(e)
                 raise CameraUnavailable(str(e)) from e
 
+    def unmagnify(self) -> None:
+        """Back to the whole field: no crop, the fast live-view mode again, the punch-in's
+        hold on exposure and white balance released."""
+        self.set_controls(self._controls.replace(scaler_crop=None))
+        self.set_magnified(False)
+        self.set_hold("magnify")
+
     # --- holds: automatic exposure and white balance kept where they are -------------------
 
     #: Why exposure or white balance may be held: the photographer's AE lock (AEL) and AWB

@@ -373,3 +373,17 @@ def test_spot_metering_meters_where_the_photographer_tapped(client):
     # Centre-weighted again: the shift goes.
     client.patch("/api/controls", json={"metering": "centre"})
     wait_until(lambda: client.app.state.service.spot_offset_ev == 0.0, timeout_s=10)
+
+
+def test_a_drive_mode_takes_the_view_back_to_the_whole_field(client):
+    """Punched in, a drive mode (here a short burst) goes back to 1x and lets AE run again: an
+    interval must not keep the exposure metered before a punch-in through changing light."""
+    frame_after(client, 5)
+    client.put("/api/magnify", json={"factor": 5, "x": 0.5, "y": 0.5})
+    assert client.get("/api/controls").json()["held"] == ["magnify"]
+    r = client.post("/api/capture", json={"mode": "burst", "frames": 2, "format": "dng"})
+    assert r.status_code == 202
+    assert client.get("/api/magnify").json()["factor"] == 1
+    assert client.get("/api/controls").json()["held"] == []
+    wait_until(lambda: client.get(f"/api/jobs/{r.json()['id']}").json()["state"] == "done",
+               timeout_s=60)

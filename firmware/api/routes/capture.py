@@ -36,6 +36,11 @@ def post_capture(body: DriveRequest, capture: CaptureDep) -> JSONResponse:
     if body.mode == "single" and body.self_timer_s == 0:
         job = capture.drive.run(body, raise_errors=True)
         return JSONResponse(_job(capture, job))
+    camera = capture.capturer.camera
+    if body.mode != "single" and camera.controls.scaler_crop is not None:
+        # A drive mode runs for a while: punched in, its exposure would stay what was metered
+        # before the punch-in (the hold), through an interval's changing light. Back to 1x.
+        camera.unmagnify()
     job = capture.drive.submit(body)
     return JSONResponse(_job(capture, job), status_code=202)
 

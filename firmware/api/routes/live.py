@@ -168,7 +168,5 @@ def put_magnify(request: MagnifyRequest, service: ServiceDep) -> MagnifyState:
 def delete_magnify(service: ServiceDep) -> MagnifyState:
     """Back to the whole field."""
     service.require_healthy()
-    service.set_controls(service.controls.replace(scaler_crop=None))
-    service.set_magnified(False)
-    service.set_hold("magnify")
+    service.unmagnify()
     return _magnify_state(service)

@@ -130,6 +130,8 @@ export class Capture {
     this._clearFieldErrors();
     try {
       const answer = await api("POST", "/api/capture", body, { timeoutMs: 30_000 });
+      // A drive mode takes the view back to 1x (the camera says so): follow it.
+      if (body.mode !== "single") bus.dispatchEvent(new Event("magnify-sync"));
       if (answer.state === "done") this._done(answer.files);
       else await this.follow(answer);
     } catch (e) {

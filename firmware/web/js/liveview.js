@@ -39,6 +39,7 @@ export class LiveView {
       this.setMagnify(MAGNIFY_STEPS[(i + 1) % MAGNIFY_STEPS.length], this.point);
     });
     new ResizeObserver(() => bus.dispatchEvent(new Event("layout"))).observe(this.box);
+    bus.addEventListener("magnify-sync", () => this.syncMagnify());
   }
 
   /** Take over a punch-in already in force (another phone, or before a reload). */
