@@ -853,6 +853,15 @@ def test_labels_a_photographer_reads(phone: Phone) -> None:
     assert re.fullmatch(r"ISO \d+ exactly: analogue gain \d+\.\d\d", iso.get_attribute("title"))
     iso.click()
     page.locator("#toast").filter(has_text="analogue gain").wait_for()
+    page.wait_for_function("() => document.querySelector('#toast').hidden")
+    # A long press on the ISO chip says the same, and does not open the dial.
+    chip = page.locator('.chip[data-dial="iso"]').bounding_box()
+    page.mouse.move(chip["x"] + chip["width"] / 2, chip["y"] + chip["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(700)
+    page.mouse.up()
+    page.locator("#toast").filter(has_text="analogue gain").wait_for()
+    assert page.locator("#dial-iso").is_hidden()
 
     page.locator('.chip[data-dial="wb"]').click()
     wb = page.get_by_role("slider", name="White balance")

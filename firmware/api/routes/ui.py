@@ -102,8 +102,8 @@ def put_open_dial(body: OpenDial, request: Request) -> dict:
     """Which dial the phone has open: the rig's rotary encoder turns that one (shutter, ISO or
     EV); any other, or none, and it turns EV (automatic modes) or the shutter (manual)."""
     encoder = getattr(request.app.state, "encoder", None)
-    if encoder is None:
-        raise HTTPException(404, "this camera has no encoder dial")
+    if encoder is None:  # the camera is not started yet
+        raise HTTPException(503, "the camera is starting")
     encoder.focused = body.dial if body.dial in DIALS else None
     return {"dial": body.dial, "encoder_turns": encoder.target()}
 

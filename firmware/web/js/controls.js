@@ -64,7 +64,20 @@ export class Controls {
     for (const button of document.querySelectorAll("#modes [data-mode]")) {
       button.addEventListener("click", () => this.setMode(button.dataset.mode));
     }
-    $("#st-iso").addEventListener("click", () => toast($("#st-iso").title));
+    // The exact gain behind a standard ISO label: a tap on the status bar's ISO, or a long
+    // press on the ISO chip (a short one opens its dial).
+    const exactIso = () => toast($("#st-iso").title);
+    $("#st-iso").addEventListener("click", exactIso);
+    const isoChip = document.querySelector('.chip[data-dial="iso"]');
+    let pressTimer = 0;
+    isoChip.addEventListener("pointerdown", () => {
+      pressTimer = setTimeout(() => { pressTimer = -1; exactIso(); }, 500);
+    });
+    isoChip.addEventListener("pointerup", () => { if (pressTimer > 0) clearTimeout(pressTimer); });
+    isoChip.addEventListener("pointerleave", () => { if (pressTimer > 0) clearTimeout(pressTimer); });
+    isoChip.addEventListener("click", (e) => {
+      if (pressTimer === -1) { e.stopImmediatePropagation(); pressTimer = 0; }
+    }, { capture: true });
     this.meterEv = null;
     bus.addEventListener("live", (e) => {
       // Punched in, the analysed frame is the magnified patch: the reading of the whole frame
@@ -102,6 +115,8 @@ export class Controls {
       if (!(e instanceof ApiError && e.unavailable)) throw e;
     }
     this._renderMode();
+    // No dial is open on a page just loaded: the rig's encoder goes back to its default.
+    api("PUT", "/api/ui/dial", { dial: null }).catch(() => null);
     this.poll();
   }
 
@@ -135,7 +150,7 @@ export class Controls {
   toggleDial(name) {
     const open = this.openDial === name ? null : name;
     this.openDial = open;
-    // The rig's rotary encoder turns the dial open here (a camera without one says 404).
+    // The rig's rotary encoder turns the dial open here (the last phone to open one wins).
     api("PUT", "/api/ui/dial", { dial: open }).catch(() => null);
     for (const [key, dial] of Object.entries(this.dials)) dial.root.hidden = key !== open;
     for (const chip of document.querySelectorAll(".chip")) {
