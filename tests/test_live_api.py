@@ -323,10 +323,12 @@ def test_a_stream_dropped_before_its_first_chunk_gives_its_slot_back(client):
 
     service = client.app.state.service
     slots = client.app.state.stream_slots
+    security = client.app.state.security
+    session = next(iter(security.sessions.live(security.passwords.fingerprint())))[0]
 
     async def open_and_drop() -> tuple[int, int]:
-        mjpeg = await stream(service, slots)
-        events = await live_events(service, include_map=False)
+        mjpeg = await stream(service, slots, session, security)
+        events = await live_events(service, session, security, include_map=False)
         taken = (slots.active, service.live.event_streams)
         del mjpeg, events  # never iterated, as when the client disconnects at once
         gc.collect()

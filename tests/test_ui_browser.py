@@ -721,12 +721,14 @@ def test_the_meter_in_manual(phone: Phone) -> None:
     csrf = page.evaluate("sessionStorage.getItem('mrig.csrf')")
     page.request.patch(phone.server.base + "/api/controls", data={"ev": 0},
                        headers={"X-CSRF-Token": csrf})  # an earlier test's compensation
-    page.wait_for_timeout(2000)  # AE settles
+    _mount_a_35mm(phone)
     page.get_by_role("radio", name="Manual").click()
     page.wait_for_function("() => document.querySelector('.chip[data-dial=\"ev\"] small').textContent === 'EXPOSURE'")
     page.wait_for_function("() => /^(0|[+−]\\d\\.\\d)$/.test(document.querySelector('#chip-ev').textContent)")
+    # M starts from what AE chose: near 0 (the virtual AE meters green, this meter the
+    # white-balanced luminance libcamera's AGC uses, so a colourful view differs a little).
     metered = _reading(page)
-    assert abs(metered) < 0.7, metered  # M starts from what AE chose
+    assert abs(metered) < 1.0, metered
     page.locator('.chip[data-dial="shutter"]').click()
     faster = page.get_by_role("button", name="Shutter speed: faster")
     for _ in range(12):  # twelve thirds: four stops faster
@@ -741,6 +743,20 @@ def test_the_meter_in_manual(phone: Phone) -> None:
     page.get_by_role("slider", name="Metering").wait_for()
     page.get_by_role("radio", name="Program").click()
     assert phone.errors == []
+
+
+def _mount_a_35mm(phone: Phone) -> None:
+    """Back to a 35 mm lens, as the virtual rig starts (an earlier test mounts a 50 mm, which
+    frames the test board differently)."""
+    page = phone.page
+    lenses = page.request.get(phone.server.base + "/api/lenses").json()
+    lenses = lenses if isinstance(lenses, list) else lenses.get("lenses", lenses.get("items"))
+    lens = next(lens for lens in lenses if lens["name"] == "Summicron-M 35 f/2 ASPH")
+    csrf = page.evaluate("sessionStorage.getItem('mrig.csrf')")
+    r = page.request.put(phone.server.base + "/api/lens", headers={"X-CSRF-Token": csrf},
+                         data={"id": lens["id"], "f_number": 2.8})
+    assert r.ok, r.text()
+    page.wait_for_timeout(1500)  # the new framing reaches the view, AE settles
 
 
 def _reading(page) -> float:
@@ -945,11 +961,14 @@ def test_spot_metering_at_the_tapped_point(phone: Phone) -> None:
     page = phone.page
     _log_in(phone)
     base = phone.server.base
+    _mount_a_35mm(phone)  # the chart's white and black patches where the taps go
     page.get_by_role("radio", name="Program").click()
     page.locator('.chip[data-dial="metering"]').click()
     page.get_by_role("slider", name="Metering").get_by_text("Spot", exact=True).click()
     page.wait_for_function("() => document.querySelector('#focus-point').dataset.spot === 'true'")
     page.locator('.chip[data-dial="metering"]').click()
+    page.wait_for_timeout(1000)  # closing the dial must not turn it
+    assert page.request.get(base + "/api/controls").json()["metering"] == "spot"
 
     def tap(x: float, y: float) -> float:
         rect = page.evaluate("mrig.live.frameRect()")
@@ -962,7 +981,9 @@ def test_spot_metering_at_the_tapped_point(phone: Phone) -> None:
             if (abs(live["meter"]["spot"][0] - x) < 0.02
                     and abs(live["meter"]["ev"]["spot"]) < 0.25):
                 return live["exposure_time_us"] * live["analogue_gain"]
-            assert time.monotonic() < deadline, live["meter"]
+            state = page.request.get(base + "/api/controls").json()
+            assert time.monotonic() < deadline, (live["meter"], state["metering"], state["held"],
+                                                 state["ev"], state["actual"])
             time.sleep(0.3)
 
     white = tap(0.33, 0.93)

@@ -105,6 +105,8 @@ export class Dial {
   }
 
   _scrolled() {
+    // A hidden dial's track scrolls to 0 as it collapses: that is no turn of the dial.
+    if (this.root.hidden) return;
     if (!this._programmatic && this._target == null) {
       this._userAt = performance.now();
       const i = Math.round(this.track.scrollLeft / ITEM_PX);
@@ -124,6 +126,7 @@ export class Dial {
 
   _settled() {
     clearTimeout(this._settleTimer);
+    if (this.root.hidden && this._target == null) return;  // closed, not turned
     if (this._programmatic && this._target == null) {
       this._programmatic = false;
       return;
