@@ -50,7 +50,19 @@ export class Aids {
       api("PATCH", "/api/live/options", { focus_x: e.detail.shown.x, focus_y: e.detail.shown.y })
         .catch(() => null);
     });
-    bus.addEventListener("magnify", () => { this.focusPeak = 0; });
+    bus.addEventListener("magnify", (e) => {
+      this.focusPeak = 0;
+      // The camera analyses the frame it shows: the punched-in patch, or the whole field.
+      // Keep its focus patch and spot on the point tapped, in that frame's coordinates.
+      const m = e.detail;
+      const p = this.live.point;
+      if (!p) return;
+      const half = 0.5 / m.factor;
+      const shown = m.factor > 1 && m.onSensor
+        ? { x: (p.x - (m.x - half)) * m.factor, y: (p.y - (m.y - half)) * m.factor } : p;
+      if (shown.x < 0 || shown.x > 1 || shown.y < 0 || shown.y > 1) return;
+      api("PATCH", "/api/live/options", { focus_x: shown.x, focus_y: shown.y }).catch(() => null);
+    });
     bus.addEventListener("layout", () => this._resize());
     bus.addEventListener("controls", (e) => { this.manual = !e.detail.ae_enable; });
   }
