@@ -87,7 +87,8 @@ class Security:
 
     # --- what the routes do --------------------------------------------------------------
 
-    def login(self, password: str, client: str | None) -> tuple[str, Session]:
+    def login(self, password: str, client: str | None, *,
+              device: str = "") -> tuple[str, Session]:
         """A new session for the right password; throttled per client and overall, the
         attempt counted before the password is hashed."""
         fingerprint = self.passwords.fingerprint()
@@ -97,9 +98,10 @@ class Security:
         if not self.passwords.verify(password):
             raise NotAuthenticated("wrong password")
         self.throttle.succeeded(client)
-        return self.sessions.create(fingerprint)
+        return self.sessions.create(fingerprint, client=client, device=device)
 
-    def setup(self, password: str, client: str | None, *, setup_code: str | None = None,
+    def setup(self, password: str, client: str | None, *, device: str = "",
+              setup_code: str | None = None,
               button_claim: str | None = None) -> tuple[str, Session]:
         """Set the first password, proven by the setup code or a confirmed button claim; logs in.
 
@@ -128,7 +130,8 @@ class Security:
         self.button.consume()
         self.sessions.end_all_except(None, None)
         log.info("password set up; setup code retired")
-        return self.sessions.create(self.passwords.fingerprint() or "")
+        return self.sessions.create(self.passwords.fingerprint() or "", client=client,
+                                    device=device)
 
     def change_password(self, session: Session, current: str, new: str,
                         client: str | None) -> int:

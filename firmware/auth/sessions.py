@@ -137,8 +137,6 @@ class SessionStore:
             self._save()
 
     def _save(self) -> None:
-        if self.path is None:
-            return
         offset = self._wall() - self._clock()
         with self._lock:
             records = [{"key": s.key, "csrf": s.csrf_token, "password": s.password_fingerprint,
@@ -157,11 +155,14 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def create(self, password_fingerprint: str) -> tuple[str, Session]:
-        """A new session; returns the cookie token (shown once) and the session."""
+    def create(self, password_fingerprint: str, *, client: str | None = None,
+               device: str = "") -> tuple[str, Session]:
+        """A new session, saying where it logged in from and with what (for the sessions
+        list); returns the cookie token (shown once) and the session."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
-        session = Session(_key(token), secrets.token_urlsafe(32), password_fingerprint, now, now)
+        session = Session(_key(token), secrets.token_urlsafe(32), password_fingerprint, now, now,
+                          (client or "")[:64], device[:64])
         with self._lock:
             self._sessions[session.key] = session
             while len(self._sessions) > self._limit:  # the least recently used goes first
@@ -190,12 +191,6 @@ class SessionStore:
             session.last_seen_s = now
             self._sessions.move_to_end(key)
             return session
-
-    def describe(self, session: Session, client: str | None, device: str) -> None:
-        """Say where a new session logged in from and with what (for the sessions list)."""
-        session.client = (client or "")[:64]
-        session.device = device[:64]
-        self.save()
 
     def live(self, password_fingerprint: str | None) -> list[tuple[Session, float]]:
         """The sessions still valid, newest use first, with the seconds each has left."""

@@ -88,10 +88,12 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def _device(request: Request) -> str:
+    return describe_device(request.headers.get("user-agent"))
+
+
 def _start_session(request: Request, response: Response, security: Security,
                    token: str, session: Session) -> LoginAnswer:
-    security.sessions.describe(session, _client(request),
-                               describe_device(request.headers.get("user-agent")))
     response.set_cookie(
         COOKIE_NAME, token, max_age=LIFETIME_S, path="/", httponly=True, samesite="strict",
         secure=request.url.scheme == "https",
@@ -119,7 +121,7 @@ def login(body: LoginRequest, request: Request, response: Response,
           security: SecurityDep) -> LoginAnswer:
     """Log in; sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token.
     Five wrong passwords a minute from one client answer 429 until the minute is over."""
-    token, session = security.login(body.password, _client(request))
+    token, session = security.login(body.password, _client(request), device=_device(request))
     return _start_session(request, response, security, token, session)
 
 
@@ -145,7 +147,7 @@ def get_setup(security: SecurityDep) -> SetupState:
 def setup(body: SetupRequest, request: Request, response: Response,
           security: SecurityDep) -> LoginAnswer:
     """Set the first password (only while none is set) and log in."""
-    token, session = security.setup(body.password, _client(request),
+    token, session = security.setup(body.password, _client(request), device=_device(request),
                                     setup_code=body.setup_code, button_claim=body.button_claim)
     return _start_session(request, response, security, token, session)
 
