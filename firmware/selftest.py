@@ -201,13 +201,11 @@ def check_https(on: bool, certfile: Path, keyfile: Path) -> Check:
         certificate = tls.read_certificate(certfile)
     except ConfigError as e:
         return Check("https", False, str(e))
-    days_left = certificate.days_left()
-    if days_left <= 0:
+    if certificate.days_left() <= 0:
         return Check("https", False, f"{certificate.summary()}: ENDED; make a new one with "
-                     "sudo systemd/install.sh --new-certificate")
-    renew = ""
-    if days_left < tls.RENEW_BEFORE_DAYS:
-        renew = f"; ends in {days_left:.0f} days: sudo systemd/install.sh --new-certificate"
+                     f"{tls.RENEW_COMMAND}")
+    ending = certificate.ending()
+    renew = f"; {ending}: {tls.RENEW_COMMAND}" if ending else ""
     return Check("https", True, certificate.summary() + renew)
 
 

@@ -28,6 +28,8 @@ from firmware.exc import ConfigError
 VALID_DAYS = 825
 #: The installer and the self-test say so this long before a certificate ends.
 RENEW_BEFORE_DAYS = 30
+#: What makes a new one.
+RENEW_COMMAND = "sudo systemd/install.sh --new-certificate"
 
 _SUBJECT_ALT_NAME = bytes.fromhex("551d11")  # OID 2.5.29.17, its DER body
 
@@ -43,6 +45,14 @@ class Certificate:
     def days_left(self, now: dt.datetime | None = None) -> float:
         now = now or dt.datetime.now(dt.UTC)
         return (self.not_after - now).total_seconds() / 86400
+
+    def ending(self) -> str | None:
+        """In words when the certificate is within :data:`RENEW_BEFORE_DAYS` of its end or past
+        it ("ends in 5 days", "ENDED on 2029-03-09"); None while it has time."""
+        days_left = self.days_left()
+        if days_left <= 0:
+            return f"ENDED on {self.not_after:%Y-%m-%d}"
+        return f"ends in {days_left:.0f} days" if days_left < RENEW_BEFORE_DAYS else None
 
     def summary(self) -> str:
         return (

@@ -25,6 +25,17 @@ PASSWORD = "crash safety password"  # noqa: S105 - set on a throwaway data folde
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def closed(s: socket.socket, wait_s: float) -> bool:
+    """Whether the server has closed (or reset) the connection ``s``."""
+    s.settimeout(wait_s)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

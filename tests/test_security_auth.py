@@ -602,7 +602,7 @@ def test_idle_half_sent_connections_cannot_lock_the_owner_out(tmp_path):
 
     import httpx
 
-    from tests.crash_harness import Server, set_password, wait_answering
+    from tests.crash_harness import Server, closed, set_password, wait_answering
 
     data = tmp_path / "data"
     data.mkdir()
@@ -631,16 +631,6 @@ def test_idle_half_sent_connections_cannot_lock_the_owner_out(tmp_path):
         start = time.monotonic()
         assert owner.get("/api/session").status_code == 200
         assert time.monotonic() - start < 5
-
-        def closed(s: socket.socket, wait_s: float) -> bool:
-            """Whether the server has closed (or reset) the connection."""
-            s.settimeout(wait_s)
-            try:
-                return s.recv(1) == b""
-            except ConnectionResetError:
-                return True
-            except TimeoutError:
-                return False
 
         refused = sum(closed(s, 0.2) for s in held)
         assert refused >= 100 - 32  # over the cap: closed at once

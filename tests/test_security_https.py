@@ -23,7 +23,7 @@ from firmware.api import connections
 from firmware.config import load_settings
 from firmware.exc import ConfigError
 from tests.certificates import https_config, make_certificate
-from tests.crash_harness import PASSWORD, ROOT, Server, set_password
+from tests.crash_harness import PASSWORD, ROOT, Server, closed, set_password
 
 INSTALL = ROOT / "systemd" / "install.sh"
 TLS_DIR = Path("etc/mrig/tls")
@@ -241,17 +241,6 @@ def test_an_ending_certificate_is_served_and_said_at_start(tmp_path):
         server.stop()
     assert "the HTTPS certificate ends in 5 days" in log.read_text()
     assert "sudo systemd/install.sh --new-certificate" in log.read_text()
-
-
-def closed(s: socket.socket, wait_s: float) -> bool:
-    """Whether the server has closed (or reset) the connection."""
-    s.settimeout(wait_s)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except TimeoutError:
-        return False
 
 
 @pytest.mark.parametrize("fault", ["missing", "mismatched"])

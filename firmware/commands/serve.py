@@ -82,20 +82,18 @@ def _check_tls(server: ServerSettings) -> _Tls | None:
     (None: plain HTTP): a missing or mismatched file is a one-line refusal naming it."""
     if not server.https:
         return None
-    from firmware.tls import RENEW_BEFORE_DAYS, read_certificate, server_context
+    from firmware.tls import RENEW_COMMAND, read_certificate, server_context
 
     context = server_context(server.tls_certfile, server.tls_keyfile)
     certificate = read_certificate(server.tls_certfile)
     # An ended (or ending) certificate is still served: the owner already accepts a
     # certificate nobody vouches for, and a camera that stopped answering on day 826 would
     # be worse. The journal says so at every start.
-    days_left = certificate.days_left()
-    if days_left < RENEW_BEFORE_DAYS:
-        when = (f"ENDED on {certificate.not_after:%Y-%m-%d}" if days_left <= 0
-                else f"ends in {days_left:.0f} days")
+    ending = certificate.ending()
+    if ending:
         logging.getLogger("mrig").warning(
-            "%s: the HTTPS certificate %s (browsers warn of it); make a new one with: "
-            "sudo systemd/install.sh --new-certificate", server.tls_certfile, when)
+            "%s: the HTTPS certificate %s (browsers warn of it); make a new one with: %s",
+            server.tls_certfile, ending, RENEW_COMMAND)
     return _Tls(certificate, context)
 
 
