@@ -12,11 +12,7 @@ Every request must stay on 127.0.0.1 and no page error may occur. Screenshots go
 
 from __future__ import annotations
 
-import queue
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.certificates import https_config, make_certificate
+from tests.crash_harness import free_port
+from tests.ui_server import ARTIFACTS, CAPTURE_WAIT_MS, PASSWORD, WAIT_MS, Server, save_log
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -36,62 +34,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
-PASSWORD = "a long test password"  # noqa: S105 - set by the test on a throwaway camera
-#: Upper bounds for waits (they end as soon as the condition holds).
-#: How long the page may take to show a change. Generous: the server runs the virtual camera's
-#: 12 MP sensor on the same two cores as the browser and the tests.
-WAIT_MS = 45_000
-CAPTURE_WAIT_MS = 240_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``mrig serve --camera virtual`` in a subprocess; its log lines are collected."""
-
-    def __init__(self, data_dir: Path, config: Path, scheme: str = "http") -> None:
-        self.port = _free_port()
-        self.base = f"{scheme}://127.0.0.1:{self.port}"
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware.cli", "serve", "--camera", "virtual", "--host",
-             "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir),
-             "--config", str(config)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        self.setup_code = None
-        while True:
-            try:
-                line = self.lines.get(timeout=60)
-            except queue.Empty:
-                raise RuntimeError("server did not start:\n" + "\n".join(self.log)) from None
-            found = re.search(r"setup code (\S+)", line)
-            if found:  # a fresh camera: the setup code is the last thing the start prints
-                self.setup_code = found.group(1)
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited:\n" + "\n".join(self.log))
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.log.append(line.rstrip())
-            self.lines.put(line)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +45,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
     srv = Server(root / "data", config)
     yield srv
     srv.stop()
-    # The server's log beside the screenshots, for a failure seen only on a busy machine.
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "server.log").write_text("\n".join(srv.log) + "\n")
+    save_log(srv, "server.log")
 
 
 @pytest.fixture(scope="module")
@@ -574,7 +514,7 @@ def test_first_start_by_holding_the_shutter_button(browser, tmp_path) -> None:
         storage={"data_dir": tmp_path / "data"}, gpio={"enabled": True},
         camera={"preview_width": 640, "preview_height": 480})
     app = create_app(settings, make_camera("virtual", rig=VirtualRig(seed=4, clock=RealClock())))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -1004,4 +944,66 @@ def test_spot_metering_at_the_tapped_point(phone: Phone) -> None:
                        headers={"X-CSRF-Token": csrf})
     page.request.patch(base + "/api/live/options", data={"focus_x": 0.5, "focus_y": 0.5},
                        headers={"X-CSRF-Token": csrf})
+    assert phone.errors == []
+
+
+_PLACES_JS = """() => {
+  const box = document.querySelector('#viewfinder').getBoundingClientRect();
+  const f = mrig.live.frameRect();
+  const rect = (sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+                          return [r.left, r.top, r.right, r.bottom]; };
+  return { view: [box.left, box.top, box.right, box.bottom],
+           frame: [box.left + f.x, box.top + f.y, box.left + f.x + f.w, box.top + f.y + f.h],
+           aids: rect('.aids'), hist: rect('#histogram'), meter: rect('#focus-meter'),
+           bands: document.querySelector('#viewfinder').dataset.bands,
+           screen: [innerWidth, innerHeight] };
+}"""
+
+
+def _overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5
+
+
+def test_the_live_view_is_as_large_as_the_screen_allows(phone: Phone) -> None:
+    """The frame fills the phone's width in portrait and the viewfinder's height in landscape; in
+    portrait the histogram above it and the aids and focus meter below it leave the whole
+    picture visible; on a short phone they float over it without covering each other."""
+    page = phone.page
+    _log_in(phone)
+    histogram = page.get_by_role("button", name="Histogram", exact=True)
+    if histogram.get_attribute("aria-pressed") != "true":
+        histogram.click()
+    page.get_by_role("button", name="More aids and settings").click()
+    box = page.get_by_role("checkbox", name="Focus meter")
+    if not box.is_checked():
+        box.check()
+    page.get_by_role("button", name="Done").click()
+    page.locator("#focus-meter").wait_for()
+
+    for (width, height), name in (((412, 839), "24-portrait-pixel-7"),
+                                  ((390, 664), "25-portrait-iphone-13"),
+                                  ((375, 553), "26-portrait-iphone-se"),
+                                  ((915, 412), "27-landscape-pixel-7")):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(300)
+        at = page.evaluate(_PLACES_JS)
+        frame, view = at["frame"], at["view"]
+        if width < height:   # width-limited: edge to edge
+            assert frame[0] == pytest.approx(0, abs=1) and frame[2] == pytest.approx(width, abs=1)
+        else:                # height-limited: the whole height under the status bar
+            assert frame[1] == pytest.approx(view[1], abs=1)
+            assert frame[3] == pytest.approx(view[3], abs=1)
+            assert frame[3] - frame[1] >= 0.85 * height
+        overlays = [at["aids"], at["hist"], at["meter"]]
+        for i, a in enumerate(overlays):
+            for b in overlays[i + 1:]:
+                assert not _overlap(a, b), (name, at)
+        if at["bands"] == "outside":
+            for a in overlays:
+                assert not _overlap(a, frame), (name, at)
+        phone.shot(name)
+        # Pixel 7's bands are tall enough for the histogram above and the aids below; Safari on
+        # an iPhone 13 leaves 57 px a side (its toolbars take the rest), so there they float.
+        if name == "24-portrait-pixel-7":
+            assert at["bands"] == "outside", at
     assert phone.errors == []

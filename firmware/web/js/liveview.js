@@ -6,6 +6,9 @@ import { api, ApiError, bus } from "./api.js";
 import { $, banner, toast } from "./ui.js";
 
 const STREAM_URL = "/api/stream.mjpg";
+/** The band above and below the frame that holds the histograms (66 px and a margin) and, below,
+ * the aids row with the focus meter above it (44 + 24 px and margins): see app.css. */
+const BAND_MIN_PX = 80;
 export const MAGNIFY_STEPS = [1, 2, 5, 10];
 
 export class LiveView {
@@ -39,6 +42,7 @@ export class LiveView {
       this.setMagnify(MAGNIFY_STEPS[(i + 1) % MAGNIFY_STEPS.length], this.point);
     });
     new ResizeObserver(() => bus.dispatchEvent(new Event("layout"))).observe(this.box);
+    bus.addEventListener("layout", () => this._placeAids());
     bus.addEventListener("magnify-sync", () => this.syncMagnify());
   }
 
@@ -97,6 +101,17 @@ export class LiveView {
     const fw = iw * scale;
     const fh = ih * scale;
     return { x: (w - fw) / 2, y: (h - fh) / 2, w: fw, h: fh };
+  }
+
+  /** On a portrait phone the frame fills the width and leaves bands above and below it: when
+   * they are tall enough the histograms go above the picture and the aids row and focus meter
+   * below it, so nothing covers the picture. Otherwise (landscape, a short phone) they float
+   * over its edges. */
+  _placeAids() {
+    const r = this.frameRect();
+    const outside = this.box.clientHeight > this.box.clientWidth && r.y >= BAND_MIN_PX;
+    this.box.dataset.bands = outside ? "outside" : "over";
+    $(".aids").setAttribute("aria-orientation", outside ? "horizontal" : "vertical");
   }
 
   /** A point on screen → 0..1 of the shown frame, or null outside the picture. */
