@@ -46,6 +46,7 @@ from firmware.watchdog import Watchdog
 from hal.camera import Camera
 from hal.health import SysfsHealth
 from hal.select import make_camera, make_camera_or_placeholder
+from hal.ups import open_ups
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -111,7 +112,10 @@ def create_app(
     app.state.settings = settings
     app.state.security = security
     app.state.stream_slots = StreamSlots(settings.server.max_streams)
-    app.state.health = SysfsHealth()  # the Pi's power and heat (the virtual rig has its own)
+    # The Pi's power and heat (the virtual rig has its own).
+    power = settings.power
+    app.state.health = SysfsHealth(battery=open_ups(power.ups, power.ups_i2c_address,
+                                                    power.ups_cells, power.ups_i2c_bus))
     errors.install(app)
 
     # Bodies are bounded (413 unread), inside the Host/Origin/session/CSRF guard that every

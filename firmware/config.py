@@ -92,11 +92,24 @@ class GpioSettings(_Section):
     encoder_b_pin: int | None = Field(6, ge=0, le=27)
 
 
+class PowerSettings(_Section):
+    """A UPS board without a kernel fuel-gauge driver (see hal/ups.py). Boards with one appear
+    in ``/sys/class/power_supply`` and are read without any setting."""
+
+    ups: Literal["none", "ina219"] = "none"
+    ups_i2c_address: int = Field(0x42, ge=0x03, le=0x77)
+    """0x42 for Waveshare's UPS HAT (two cells), 0x43 for its UPS HAT (C) (one cell)."""
+    ups_cells: int = Field(2, ge=1, le=4)
+    """Li-ion cells in series."""
+    ups_i2c_bus: int = Field(1, ge=0, le=31)
+
+
 class Settings(_Section):
     camera: CameraSettings = CameraSettings()
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     gpio: GpioSettings = GpioSettings()
+    power: PowerSettings = PowerSettings()
 
     def with_overrides(self, **sections: dict[str, object]) -> Settings:
         """A copy with some keys replaced, e.g. ``with_overrides(server={"port": 9000})``;

@@ -21,8 +21,8 @@ Pi 3B+ and later (same documentation, "Frequency management and thermal control"
 
 A battery is read where the kernel reports one (``/sys/class/power_supply/*`` of type
 ``Battery``: ``capacity`` and ``status``, as UPS boards with a fuel-gauge driver do); without
-one ``battery_percent`` is None. (Boards with only an INA219 current monitor report volts, not
-charge, and are not read yet.) Everything is read at most every :data:`READ_EVERY_S`; a file that is missing (not a
+one ``battery_percent`` is None. Boards with only an INA219 current monitor are read by
+:mod:`hal.ups` when configured (``[power] ups``). Everything is read at most every :data:`READ_EVERY_S`; a file that is missing (not a
 Pi) reads as "not known", never as a fault.
 """
 

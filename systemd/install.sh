@@ -36,7 +36,7 @@ HOTSPOT_ADDRESS=10.42.0.1
 # the libcamera IPA modules. numpy and scipy come from apt too, because picamera2's compiled
 # friends (simplejpeg, pidng, av) are built against Debian's numpy.
 APT_PACKAGES=(python3-picamera2 python3-numpy python3-scipy python3-gpiozero python3-lgpio
-    python3-venv python3-pip avahi-daemon openssl)
+    python3-smbus2 python3-venv python3-pip avahi-daemon openssl)
 
 MODE=install
 PURGE=0

@@ -3,6 +3,10 @@ as the kernel's, the warnings in words, and the same through the API on the virt
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from hal.health import CPU_TEMPERATURE_FILE, THROTTLED_FILE, Health, SysfsHealth
 from tests.waiting import wait_until
 
@@ -81,3 +85,59 @@ def test_a_battery_the_kernel_reports(tmp_path):
 def test_the_soft_temperature_limit_counts_as_throttling():
     assert Health.from_throttled_word(0x8).throttled_now
     assert Health.from_throttled_word(0x80000).throttled_since_boot
+
+
+class _Ina219:
+    """An INA219 on the I2C bus as smbus2's ``read_i2c_block_data`` sees it: big-endian 16-bit
+    registers (TI INA219 datasheet, "Register Maps"); ``None`` is a board that does not answer."""
+
+    def __init__(self, battery_v: float | None, charge_ma: float, address: int = 0x42) -> None:
+        self.battery_v, self.charge_ma, self.address = battery_v, charge_ma, address
+        self.writes = 0
+
+    def read_i2c_block_data(self, address: int, register: int, length: int) -> list[int]:
+        if self.battery_v is None or address != self.address:
+            raise OSError(121, "Remote I/O error")
+        shunt_v = self.charge_ma / 1000 * 0.1          # the boards' 0.1 ohm shunt
+        if register == 0x01:
+            word = round(shunt_v / 10e-6) & 0xFFFF      # signed, 10 uV per bit
+        else:
+            word = round((self.battery_v - shunt_v) / 4e-3) << 3   # bits 15..3, 4 mV per bit
+        return [word >> 8, word & 0xFF][:length]
+
+    def write_i2c_block_data(self, *args) -> None:
+        self.writes += 1
+
+
+def test_an_ina219_ups_reads_as_a_battery():
+    from hal.ups import Ina219Battery
+
+    # Two cells at 7.2 V, the Pi drawing 800 mA from them: half charge, not charging.
+    board = _Ina219(7.2, charge_ma=-800)
+    battery = Ina219Battery(address=0x42, cells=2, smbus=board)
+    percent, charging = battery.read()
+    assert percent == pytest.approx(50, abs=0.5) and charging is False
+    # On the charger: current into the battery.
+    board.charge_ma, board.battery_v = 1200, 8.4
+    battery = Ina219Battery(address=0x42, cells=2, smbus=board)
+    assert battery.read() == (pytest.approx(100, abs=0.5), True)
+    # One cell (UPS HAT (C), 0x43), nearly flat: a warning in the status bar.
+    flat = Ina219Battery(address=0x43, cells=1, smbus=_Ina219(3.18, charge_ma=-400, address=0x43))
+    health = SysfsHealth(Path("/nonexistent"), battery=flat, clock=lambda: 0.0).read()
+    assert health.battery_percent == pytest.approx(15, abs=0.5)
+    assert [w["id"] for w in health.warnings()] == ["battery"]
+    # Unplugged: not known, never a fault; and the board is only ever read.
+    board.battery_v = None
+    assert battery.read() == (None, None)
+    assert board.writes == 0
+
+
+def test_a_ups_without_smbus2_is_a_warning_not_a_crash(caplog, monkeypatch):
+    import sys
+
+    from hal.ups import open_ups
+
+    monkeypatch.setitem(sys.modules, "smbus2", None)   # as on a machine without python3-smbus2
+    assert open_ups("ina219", 0x42, 2, 1) is None
+    assert "python3-smbus2" in caplog.text
+    assert open_ups("none", 0x42, 2, 1) is None
