@@ -104,9 +104,15 @@ def halo(params: PipelineParams) -> int:
 
 
 def _bilinear_planes(planes: dict, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """Bilinear RGB of pixels ``[r0, r1) × [c0, c1)``, planar and contiguous (3, rows, cols)
+    like :func:`assemble`'s, as the colour stages expect. The box may start on an odd row or
+    column (sharpening's one extra pixel): the mosaic is merged from the even site before it,
+    so that it starts on a red site as ``_bilinear_rggb`` expects."""
     from isp.demosaic import _bilinear_rggb
 
-    return _bilinear_rggb(merge_planes(planes, r0, r1, c0, c1))
+    top, left = r0 % 2, c0 % 2
+    rgb = _bilinear_rggb(merge_planes(planes, r0 - top, r1, c0 - left, c1))[top:, left:]
+    return np.ascontiguousarray(np.moveaxis(rgb, -1, 0))
 
 
 def process(
@@ -134,7 +140,7 @@ def process(
     if p.demosaic_method == "mlri":
         rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box, planar=True)
     else:
-        rgb = np.moveaxis(_bilinear_planes(planes, *box), -1, 0)
+        rgb = _bilinear_planes(planes, *box)
     del planes
     np.clip(rgb, 0.0, 1.0, out=rgb)
     # The matrix scales its output to the tone table's index: the tone stage is then one cast
