@@ -298,12 +298,13 @@ install_all() {
 
     say "== user and folders"
     has_group gpio || run groupadd --system gpio
+    has_group i2c || run groupadd --system i2c
     # video and gpio also outside the unit (which adds them itself), so that
     # `sudo -u mrig mrig selftest` reaches the camera and the pins.
     if has_user "$SERVICE_USER"; then
-        run usermod --append --groups video,gpio "$SERVICE_USER"
+        run usermod --append --groups video,gpio,i2c "$SERVICE_USER"
     else
-        run useradd --system --user-group --groups video,gpio --home-dir "$DATA_DIR" \
+        run useradd --system --user-group --groups video,gpio,i2c --home-dir "$DATA_DIR" \
             --no-create-home --shell /usr/sbin/nologin --comment "mrig camera service" "$SERVICE_USER"
     fi
     folder 0755 "$PREFIX"

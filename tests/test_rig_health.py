@@ -102,7 +102,7 @@ class _Ina219:
         if register == 0x01:
             word = round(shunt_v / 10e-6) & 0xFFFF      # signed, 10 uV per bit
         else:
-            word = round((self.battery_v - shunt_v) / 4e-3) << 3   # bits 15..3, 4 mV per bit
+            word = round(self.battery_v / 4e-3) << 3   # IN-, the battery: bits 15..3, 4 mV per bit
         return [word >> 8, word & 0xFF][:length]
 
     def write_i2c_block_data(self, *args) -> None:
@@ -130,6 +130,21 @@ def test_an_ina219_ups_reads_as_a_battery():
     board.battery_v = None
     assert battery.read() == (None, None)
     assert board.writes == 0
+
+
+def test_the_charge_is_averaged_over_recent_readings_only():
+    from hal.ups import SMOOTHING_S, Ina219Battery
+
+    now = [0.0]
+    board = _Ina219(7.8, charge_ma=-500)
+    battery = Ina219Battery(cells=2, smbus=board, clock=lambda: now[0])
+    assert battery.read()[0] == pytest.approx(75, abs=0.5)
+    now[0] = 2.0
+    board.battery_v = 7.2             # a burst of work: the voltage sags for a moment
+    assert battery.read()[0] == pytest.approx(62.5, abs=0.5)
+    now[0] = 2.0 + SMOOTHING_S + 1    # long after, with nobody reading between
+    board.battery_v = 6.6
+    assert battery.read()[0] == pytest.approx(25, abs=0.5)
 
 
 def test_a_ups_without_smbus2_is_a_warning_not_a_crash(caplog, monkeypatch):

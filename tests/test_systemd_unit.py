@@ -90,7 +90,7 @@ def test_service_shape():
     assert one("StartLimitIntervalSec") == "0"  # never left stopped after a crash loop
     assert int(one("RestartSec")) >= 5 and int(one("LimitNOFILE")) >= 4096
     assert one("User") == "mrig"
-    assert set(one("SupplementaryGroups").split()) == {"video", "gpio"}
+    assert set(one("SupplementaryGroups").split()) == {"video", "gpio", "i2c"}
     assert one("ExecStart") == f"{EXEC} serve --config /etc/mrig/config.toml"
     assert one("StateDirectory") == "mrig" and one("ConfigurationDirectory") == "mrig"
     assert one("WantedBy") == "multi-user.target"
@@ -101,7 +101,7 @@ def test_hardening_keeps_the_camera_and_gpio_reachable():
     assert one("NoNewPrivileges") == one("PrivateTmp") == one("ProtectHome") == "yes"
     assert one("DevicePolicy") == "closed"
     allowed = {v.split()[0]: v.split()[1] for v in values("DeviceAllow")}
-    for device in ("char-video4linux", "char-media", "char-dma_heap", "char-gpiochip"):
+    for device in ("char-video4linux", "char-media", "char-dma_heap", "char-gpiochip", "char-i2c"):
         assert allowed.get(device) == "rw", device
     # PrivateDevices=yes would hide /dev/video* and /dev/dma_heap from picamera2.
     assert values("PrivateDevices") in ([], ["no"])
