@@ -954,7 +954,8 @@ _PLACES_JS = """() => {
                           return [r.left, r.top, r.right, r.bottom]; };
   return { view: [box.left, box.top, box.right, box.bottom],
            frame: [box.left + f.x, box.top + f.y, box.left + f.x + f.w, box.top + f.y + f.h],
-           aids: rect('.aids'), hist: rect('#histogram'), meter: rect('#focus-meter'),
+           aids: rect('.aids'), hist: rect('#histogram'), rawhist: rect('#rawhist'),
+           meter: rect('#focus-meter'), ettr: rect('#ettr'),
            bands: document.querySelector('#viewfinder').dataset.bands,
            screen: [innerWidth, innerHeight] };
 }"""
@@ -974,18 +975,21 @@ def test_the_live_view_is_as_large_as_the_screen_allows(phone: Phone) -> None:
     if histogram.get_attribute("aria-pressed") != "true":
         histogram.click()
     page.get_by_role("button", name="More aids and settings").click()
-    box = page.get_by_role("checkbox", name="Focus meter")
-    if not box.is_checked():
-        box.check()
+    for label in ("RAW histogram", "ETTR hint", "Focus meter"):   # every overlay at once
+        box = page.get_by_role("checkbox", name=label)
+        if not box.is_checked():
+            box.check()
     page.get_by_role("button", name="Done").click()
-    page.locator("#focus-meter").wait_for()
+    for overlay in ("#focus-meter", "#rawhist", "#ettr"):
+        page.locator(overlay).wait_for()
 
     for (width, height), name in (((412, 839), "24-portrait-pixel-7"),
                                   ((390, 664), "25-portrait-iphone-13"),
                                   ((375, 553), "26-portrait-iphone-se"),
                                   ((915, 412), "27-landscape-pixel-7")):
         page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(300)
+        # The resize's layout event has run by the second frame after it.
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         at = page.evaluate(_PLACES_JS)
         frame, view = at["frame"], at["view"]
         if width < height:   # width-limited: edge to edge
@@ -994,7 +998,8 @@ def test_the_live_view_is_as_large_as_the_screen_allows(phone: Phone) -> None:
             assert frame[1] == pytest.approx(view[1], abs=1)
             assert frame[3] == pytest.approx(view[3], abs=1)
             assert frame[3] - frame[1] >= 0.85 * height
-        overlays = [at["aids"], at["hist"], at["meter"]]
+        overlays = [at["aids"], at["hist"], at["rawhist"], at["meter"], at["ettr"]]
+        assert all(a[2] > a[0] and a[3] > a[1] for a in overlays), (name, at)  # all shown
         for i, a in enumerate(overlays):
             for b in overlays[i + 1:]:
                 assert not _overlap(a, b), (name, at)

@@ -109,9 +109,10 @@ export class LiveView {
    * over its edges. */
   _placeAids() {
     const r = this.frameRect();
-    const outside = this.box.clientHeight > this.box.clientWidth && r.y >= BAND_MIN_PX;
-    this.box.dataset.bands = outside ? "outside" : "over";
-    $(".aids").setAttribute("aria-orientation", outside ? "horizontal" : "vertical");
+    const bands = this.box.clientHeight > this.box.clientWidth && r.y >= BAND_MIN_PX ? "outside" : "over";
+    if (this.box.dataset.bands === bands) return;  // "layout" comes with every frame
+    this.box.dataset.bands = bands;
+    $(".aids").setAttribute("aria-orientation", bands === "outside" ? "horizontal" : "vertical");
   }
 
   /** A point on screen → 0..1 of the shown frame, or null outside the picture. */
