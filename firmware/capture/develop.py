@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import mmap
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 from firmware.capture.exif import MAX_APP1_PAYLOAD, thumbnail_ifd
@@ -144,20 +145,29 @@ def exif_from_dng(buf: bytes, *, thumbnail_quality: int = 80) -> bytes | None:
     return payload if len(payload) <= MAX_APP1_PAYLOAD else None
 
 
-def jpeg_from_dng(path: Path, options: DevelopOptions | None = None) -> bytes:
+def jpeg_from_dng(path: Path, options: DevelopOptions | None = None,
+                  report: Callable[[str], None] | None = None) -> bytes:
     """Develop the DNG at ``path`` to JPEG bytes; raises :class:`isp.exc.IspError` (or
     :class:`OSError`) on a file it cannot use. The bands develop on forked processes where
-    this process has no other thread (``mrig develop``, the camera's develop process)."""
+    this process has no other thread (``mrig develop``, the camera's develop process).
+
+    The colour comes from the IMX477 tuning for an IMX477's file and from the file's own tags
+    for any other camera's (:mod:`isp.dng_develop`); ``report`` gets one line saying which,
+    then one line per tag that was missing or out of range and the default taken."""
     from isp.dng import read_dng
+    from isp.dng_develop import colour_for
     from isp.render import develop_jpeg
     from isp.tuning import default_tuning, load_tuning
 
     options = options or DevelopOptions()
     tuning = load_tuning(options.tuning) if options.tuning else default_tuning(options.tuning_target)
     dng = read_dng(path)
-    white_balance = options.white_balance
-    if white_balance == "frame" and dng.as_shot_neutral is None:
-        white_balance = "auto"
+    colour = colour_for(dng, white_balance=options.white_balance, tuning=tuning,
+                        tuning_given=options.tuning is not None,
+                        lens_shading=options.lens_shading, exposure_ev=options.exposure_ev)
+    if report is not None:
+        for line in (colour.source, *colour.notes):
+            report(line)
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         try:
             exif = exif_from_dng(buf)
@@ -167,11 +177,12 @@ def jpeg_from_dng(path: Path, options: DevelopOptions | None = None) -> bytes:
         dng.raw,
         quality=options.quality,
         exif=exif,
-        white_balance=white_balance,
+        white_balance=colour.white_balance,
+        ccm=colour.ccm,
         tuning=tuning,
         tone=options.tone,
-        lens_shading=options.lens_shading,
+        lens_shading=colour.lens_shading,
         sharpening=options.sharpening,
-        exposure_ev=options.exposure_ev,
+        exposure_ev=colour.exposure_ev,
         processes=True,
     )

@@ -37,28 +37,10 @@ import dataclasses
 
 import numpy as np
 
+from isp.dng_profile import SRGB_TO_XYZ, WHITE_D50, WHITE_D65, bradford, xy_to_xyz
 from isp.tuning import Tuning
 
-SRGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ]
-)
-BRADFORD = np.array(
-    [[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]]
-)
-
-
-def xy_to_xyz(x: float, y: float) -> np.ndarray:
-    """Chromaticity (x, y) to XYZ with Y = 1."""
-    return np.array([x / y, 1.0, (1 - x - y) / y])
-
-
-WHITE_D50 = xy_to_xyz(0.34567, 0.35850)
-WHITE_D65 = xy_to_xyz(0.31271, 0.32902)
-WHITE_A = xy_to_xyz(0.44757, 0.40745)
+WHITE_A = xy_to_xyz((0.44757, 0.40745))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,14 +53,6 @@ class Illuminant:
 
 STD_A = Illuminant("Standard Illuminant A", 17, 2856.0, WHITE_A)
 D65 = Illuminant("D65", 21, 6504.0, WHITE_D65)
-
-
-def bradford(src_white: np.ndarray, dst_white: np.ndarray) -> np.ndarray:
-    """XYZ → XYZ chromatic adaptation from ``src_white`` to ``dst_white`` (von Kries scaling in
-    the Bradford cone space)."""
-    src = BRADFORD @ src_white
-    dst = BRADFORD @ dst_white
-    return np.linalg.inv(BRADFORD) @ np.diag(dst / src) @ BRADFORD
 
 
 @dataclasses.dataclass(frozen=True)

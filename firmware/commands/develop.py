@@ -70,7 +70,12 @@ def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
         sharpening=not args.no_sharpen,
         exposure_ev=args.exposure,
     )
-    _write_atomic(dst, jpeg_from_dng(src, options))
+    lines: list[str] = []
+    jpeg = jpeg_from_dng(src, options, report=lines.append)
+    if not getattr(args, "quiet", False):
+        for line in lines:
+            print(f"mrig develop: {src.name}: {line}", file=sys.stderr)
+    _write_atomic(dst, jpeg)
 
 
 def _progress(done: int, total: int, name: str) -> None:
