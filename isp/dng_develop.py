@@ -23,6 +23,7 @@ import re
 import numpy as np
 
 from isp import awb
+from isp.denoise import NoiseModel
 from isp.dng import DngImage
 from isp.dng_profile import kelvin_to_xy, xy_to_kelvin
 from isp.exc import RawFormatError
@@ -43,6 +44,10 @@ class DngColour:
     source: str
     """One line: which colour source was used (the tuning, or the file's tags)."""
     notes: tuple[str, ...] = ()
+    noise_model: NoiseModel | None = None
+    """The raw's noise for noise reduction; None: the IMX477's at the file's ISO."""
+    noise_reduction: bool = True
+    """False when the noise could not be known (then none is reduced)."""
 
 
 def is_imx477(dng: DngImage) -> bool:
@@ -75,7 +80,8 @@ def colour_for(
         shading: bool | np.ndarray = lens_shading
         if lens_shading and dng.gain_map is not None:
             shading, why = dng.gain_map, why + ", the file's GainMap"
-        return DngColour(wb, None, shading, exposure_ev, f"colour: {why}", tuple(notes))
+        model = file_noise(dng)
+        return DngColour(wb, None, shading, exposure_ev, f"colour: {why}", tuple(notes), model)
 
     profile = dng.profile
     if profile is None:
@@ -110,7 +116,30 @@ def colour_for(
         notes.append(f"exposure {ev:+g} EV (with BaselineExposure) held at ±{MAX_EXPOSURE_EV:g}")
         ev = float(np.clip(ev, -MAX_EXPOSURE_EV, MAX_EXPOSURE_EV))
     gains = (1.0 / float(neutral[0]), 1.0 / float(neutral[2]))
-    return DngColour(gains, ccm, shading, ev, "; ".join(parts), tuple(notes))
+    model = file_noise(dng)
+    if model is None:
+        raw = dng.raw
+        model = NoiseModel.measured(raw.data, raw.bayer_order, raw.black_level, raw.white_level)
+        if model is None:
+            notes.append("no NoiseProfile and too little flat area to measure the noise: "
+                         "no noise reduction")
+        else:
+            parts.append("noise measured from the picture")
+    else:
+        parts.append("noise from its NoiseProfile")
+    return DngColour(gains, ccm, shading, ev, "; ".join(parts), tuple(notes), model,
+                     noise_reduction=model is not None)
+
+
+def file_noise(dng: DngImage) -> NoiseModel | None:
+    """The file's NoiseProfile (one pair for all planes, or the mean of one pair per plane)."""
+    values = dng.noise_profile
+    if not values or len(values) % 2 or not all(np.isfinite(values)):
+        return None
+    scales, offsets = values[0::2], values[1::2]
+    if min(scales) < 0 or min(offsets) < 0 or max(scales) <= 0:
+        return None
+    return NoiseModel(float(np.mean(scales)), float(np.mean(offsets)))
 
 
 def auto_neutral(dng: DngImage) -> np.ndarray:

@@ -52,6 +52,8 @@ from isp.ccm import CcmParams, colour_correct_planar
 from isp.cfa import check_pattern, merge_planes, mirror_index, split_planes
 from isp.demosaic import METHODS, assemble
 from isp.demosaic_ri import MlriParams, demosaic_mlri_planes, reach
+from isp.denoise import REACH as DENOISE_REACH
+from isp.denoise import DenoiseParams, denoise_planar
 from isp.dpc import DpcParams, defective_pixels_planes
 from isp.green_eq import GreenEqParams, green_equalise_planes
 from isp.lens_shading import LensShadingParams, lens_shading_planes
@@ -91,6 +93,7 @@ class PipelineParams:
     sharpen: SharpenParams | None = SharpenParams()
     demosaic_method: str = "mlri"
     mlri: MlriParams = MlriParams()
+    denoise: DenoiseParams | None = None
 
     def __post_init__(self) -> None:
         check_pattern(self.pattern)
@@ -100,7 +103,11 @@ class PipelineParams:
 
 def halo(params: PipelineParams) -> int:
     """Extra pixels (even) a strip needs on each side so that it matches whole-frame results."""
-    return _MOSAIC_REACH + reach(params.mlri) + _SHARPEN_REACH
+    return _MOSAIC_REACH + reach(params.mlri) + _SHARPEN_REACH + _denoise_reach(params)
+
+
+def _denoise_reach(params: PipelineParams) -> int:
+    return 0 if params.denoise is None else DENOISE_REACH + DENOISE_REACH % 2
 
 
 def _bilinear_planes(planes: dict, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
@@ -136,7 +143,8 @@ def process(
     planes = white_balance_planes(planes, p.white_balance)
     if p.lens_shading is not None:
         planes = lens_shading_planes(planes, p.lens_shading, rows, cols)
-    box = (y0 - 1, y1 + 1, x0 - 1, x1 + 1)  # one more pixel around for sharpening
+    m = 1 + _denoise_reach(p)  # one more pixel around for sharpening, and noise reduction's
+    box = (y0 - m, y1 + m, x0 - m, x1 + m)
     if p.demosaic_method == "mlri":
         rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box, planar=True)
     else:
@@ -146,7 +154,14 @@ def process(
     # The matrix scales its output to the tone table's index: the tone stage is then one cast
     # and one lookup per sample, into 8-bit levels (0-255) from here on.
     rgb = colour_correct_planar(rgb, p.ccm, gain=INDEX_SCALE)
-    tone_indexed(rgb, p.tone.table(255.0, *p.ccm.output_range()), out=rgb)
+    low, high = p.ccm.output_range()
+    if p.denoise is not None:
+        rgb = denoise_planar(rgb, p.denoise)
+        extra = _denoise_reach(p) - DENOISE_REACH  # kept even: trim what is left over
+        if extra:
+            rgb = np.ascontiguousarray(rgb[:, extra:-extra, extra:-extra])
+        np.clip(rgb, np.float32(low * INDEX_SCALE), np.float32(high * INDEX_SCALE), out=rgb)
+    tone_indexed(rgb, p.tone.table(255.0, low, high), out=rgb)
     detail = luma_detail(rgb, p.sharpen, white=255.0) if p.sharpen is not None else None
     if out is None:
         out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)

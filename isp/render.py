@@ -14,11 +14,12 @@ from hal.camera import RawFrame
 from isp import awb, forked, jpeg
 from isp.black_level import BlackLevelParams
 from isp.ccm import CcmParams
+from isp.denoise import DenoiseParams, NoiseModel
 from isp.exc import RawFormatError
 from isp.lens_shading import LensShadingParams
 from isp.pipeline import STRIP_ROWS, TILE_COLS, PipelineParams, process_in_bands, process_in_strips
 from isp.sharpen import SharpenParams
-from isp.tone import ToneParams
+from isp.tone import INDEX_SCALE, ToneParams
 from isp.tuning import Tuning, alsc_gains, default_tuning, gamma_curve, sharpen_settings
 from isp.white_balance import WhiteBalanceParams
 
@@ -68,6 +69,8 @@ def pipeline_params(
     ccm: np.ndarray | None = None,
     demosaic_method: str = "mlri",
     exposure_ev: float = 0.0,
+    noise_reduction: str = "normal",
+    noise_model: NoiseModel | None = None,
 ) -> PipelineParams:
     """The parameters :func:`develop` uses; see there."""
     if not -MAX_EXPOSURE_EV <= exposure_ev <= MAX_EXPOSURE_EV:  # NaN fails too
@@ -89,18 +92,33 @@ def pipeline_params(
         curve = ToneParams.from_curve(*gamma_curve(t))
     else:
         raise ValueError(f"tone must be 'srgb' or 'tuning', not {tone!r}")
+    matrix = (t.ccm(ct) if ccm is None else np.asarray(ccm, np.float64)) * 2.0**exposure_ev
+    model = noise_model or imx477_noise(raw)
+    denoise = DenoiseParams.for_frame(model, (gains[0], 1.0, gains[1]), matrix, INDEX_SCALE,
+                                      noise_reduction)
     return PipelineParams(
         pattern=raw.bayer_order,
         black=BlackLevelParams(raw.black_level, raw.white_level),
         white_balance=WhiteBalanceParams(*gains),
         # Exposure compensation rides on the matrix (it is linear, after the clip to the
         # sensor's range): no pass of its own, and the tone table follows its output range.
-        ccm=CcmParams((t.ccm(ct) if ccm is None else np.asarray(ccm, np.float64)) * 2.0**exposure_ev),
+        ccm=CcmParams(matrix),
+        denoise=denoise,
         tone=curve,
         lens_shading=shading,
         sharpen=SharpenParams.from_tuning(*sharpen_settings(t)) if sharpening else None,
         demosaic_method=demosaic_method,
     )
+
+
+def imx477_noise(raw: RawFrame) -> NoiseModel:
+    """The HQ sensor's noise at the frame's analogue gain (``hal/imx477.py``: conversion gain
+    and read noise measured by Hogan), for frames and DNGs from it."""
+    from hal import imx477
+
+    dn_per_e = imx477.CONVERSION_GAIN_DN_PER_E * max(raw.metadata.analogue_gain, 1.0)
+    dn_per_e *= 2.0 ** (raw.bit_depth - 12)
+    return NoiseModel.from_sensor(raw.white_level - raw.black_level, dn_per_e, imx477.READ_NOISE_E)
 
 
 def develop(
@@ -114,6 +132,8 @@ def develop(
     ccm: np.ndarray | None = None,
     demosaic_method: str = "mlri",
     exposure_ev: float = 0.0,
+    noise_reduction: str = "normal",
+    noise_model: NoiseModel | None = None,
     strip_rows: int = STRIP_ROWS,
     workers: int | None = None,
     tile_cols: int = TILE_COLS,
@@ -144,6 +164,11 @@ def develop(
         Exposure compensation in stops, -4 to +4: the linear signal times ``2 ** exposure_ev``
         after demosaicing, as a raw developer's exposure slider. Highlights the sensor clipped
         hold no more detail: pushed they stay white, pulled they become an even grey.
+    noise_reduction : {"off", "low", "normal", "high"}
+        Luma and chroma noise reduction (:mod:`isp.denoise`), scaled to the frame's noise
+        (stronger with gain); none when that is too small to see.
+    noise_model : NoiseModel, optional
+        The raw's noise; by default the IMX477's at the frame's analogue gain.
     strip_rows, tile_cols, workers : int
         Rows and columns per tile, and threads (default: one per CPU). Results do not depend
         on any of them.
@@ -172,6 +197,8 @@ def develop(
         ccm=ccm,
         demosaic_method=demosaic_method,
         exposure_ev=exposure_ev,
+        noise_reduction=noise_reduction,
+        noise_model=noise_model,
     )
     return process_in_strips(raw.data, params, strip_rows=strip_rows, workers=workers, tile_cols=tile_cols)
 

@@ -69,8 +69,9 @@ NIKON = Camera("Nikon", "NIKON D700", NIKON_D700)
 def board_linear(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     """(H, W, 3) linear sRGB reflectance of the board, 2×2 supersampled."""
     ss = 2
-    x = (np.arange(width * ss) + 0.5) / ss * MM_PER_PX - scene.BOARD_HALF_SIZE_MM[0]
-    y = (np.arange(height * ss) + 0.5) / ss * MM_PER_PX - scene.BOARD_HALF_SIZE_MM[1]
+    mm = 2 * scene.BOARD_HALF_SIZE_MM[0] / width
+    x = (np.arange(width * ss) + 0.5) / ss * mm - scene.BOARD_HALF_SIZE_MM[0]
+    y = (np.arange(height * ss) + 0.5) / ss * mm - scene.BOARD_HALF_SIZE_MM[1]
     xx, yy = np.meshgrid(x, y)
     return scene.radiance(xx, yy).reshape(height, ss, width, ss, 3).mean(axis=(1, 3))
 
@@ -247,3 +248,70 @@ def write_pidng(path: Path, shot: Shot) -> Path:
 
 __all__ = ["CANON", "NIKON", "Camera", "Shot", "UNDEFINED", "board_linear", "gain_map_opcodes",
            "patch_boxes", "patch_means", "record", "write_dng", "write_pidng"]
+
+
+def hq_frame(gain: float, *, noisy: bool, seed: int = 0, width: int = 1024, height: int = 768,
+             colour_temperature: float = 5000.0):
+    """The board as the HQ camera's IMX477 records it at analogue ``gain``, exposed so that a
+    white fills 90 % of the range (as auto exposure would, in dim light at high ISO): the
+    noise-free mean, or with the virtual sensor's noise (photon shot noise and read noise at
+    the conversion gain of ``hal/imx477.py``, as ``hal/virtual/photons.py`` draws it)."""
+    from hal import imx477
+    from hal.camera import FrameMetadata, RawFrame
+    from isp.tuning import default_tuning
+
+    tuning = default_tuning()
+    r, b = tuning.neutral_rb(colour_temperature)
+    response = np.diag([r, 1.0, b]) @ np.linalg.inv(tuning.ccm(colour_temperature))
+    cam = np.clip(board_linear(width, height) @ response.T, 0, None) * 0.9
+    pattern = "BGGR"
+    ch = {"R": 0, "G": 1, "B": 2}
+    mosaic = np.empty((height, width))
+    for k, (dy, dx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        mosaic[dy::2, dx::2] = cam[dy::2, dx::2, ch[pattern[k]]]
+    dn = mosaic * 3839
+    if noisy:
+        rng = np.random.default_rng(seed)
+        dn_per_e = imx477.CONVERSION_GAIN_DN_PER_E * gain
+        dn = rng.poisson(np.clip(dn / dn_per_e, 0, None)) * dn_per_e
+        dn = dn + rng.normal(0, imx477.READ_NOISE_E * dn_per_e, dn.shape)
+    data = np.clip(np.round(256 + dn), 0, 4095).astype(np.uint16)
+    meta = FrameMetadata(0, 0, 10_000, gain, tuning.colour_gains(colour_temperature),
+                         round(colour_temperature), 25_000)
+    return RawFrame(data, pattern, 256, 4095, 12, meta)
+
+
+def star_mtf50(rgb: np.ndarray) -> float:
+    """MTF50 (cycles per pixel) of the board's Siemens star in an sRGB picture of the board:
+    the modulation of the star's 36 cycles along circles, from the fundamental of the linear
+    luma sampled around each, relative to the outer circles'; the frequency where it falls to
+    half (ISO 12233:2017 annex on the sinusoidal star, simplified to a bar star's fundamental)."""
+    from isp.tone import srgb_decode
+
+    h, w = rgb.shape[:2]
+    y = srgb_decode(rgb / 255.0) @ np.array([0.2126, 0.7152, 0.0722])
+    mm = 2 * scene.BOARD_HALF_SIZE_MM[0] / w
+    cx = (scene.STAR_CENTRE_MM[0] + scene.BOARD_HALF_SIZE_MM[0]) / mm - 0.5
+    cy = (scene.STAR_CENTRE_MM[1] + scene.BOARD_HALF_SIZE_MM[1]) / mm - 0.5
+    cycles = scene.STAR_SPOKES
+    radii = np.arange(3.0, 0.9 * scene.STAR_RADIUS_MM / mm, 0.5)
+    theta = np.linspace(0, 2 * np.pi, 2048, endpoint=False)
+    modulation = []
+    for rho in radii:
+        xs, ys = cx + rho * np.cos(theta), cy + rho * np.sin(theta)
+        x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+        fx, fy = xs - x0, ys - y0
+        v = (y[y0, x0] * (1 - fx) * (1 - fy) + y[y0, x0 + 1] * fx * (1 - fy)
+             + y[y0 + 1, x0] * (1 - fx) * fy + y[y0 + 1, x0 + 1] * fx * fy)
+        modulation.append(np.abs(np.mean(v * np.exp(-1j * cycles * theta))) * 2 / v.mean())
+    modulation = np.array(modulation) / np.median(modulation[-10:])
+    frequency = cycles / (2 * np.pi * radii)
+    low = np.nonzero(modulation < 0.5)[0]
+    if not len(low):
+        return float(frequency[0])
+    i = int(low.max())  # the outermost circle below half; interpolate to the crossing
+    if i + 1 >= len(radii):
+        return float(frequency[i])
+    t = (0.5 - modulation[i]) / (modulation[i + 1] - modulation[i])
+    return float(frequency[i] + t * (frequency[i + 1] - frequency[i]))
+

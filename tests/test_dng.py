@@ -210,3 +210,26 @@ def test_our_own_isp_reads_it_back(tmp_path):
     assert image.unique_camera_model == "HQ Camera IMX477 (mrig)"
     assert [c.illuminant for c in image.profile.calibrations] == [17, 21]
     assert all(c.forward_matrix is not None for c in image.profile.calibrations)
+
+
+def test_the_noise_profile_follows_the_gain(tmp_path):
+    """NoiseProfile (DNG 1.3, tag 51041) from the sensor's model at the frame's gain: raw
+    editors scale their noise reduction by it; exiftool reads it back."""
+    from isp.dng import read_dng
+
+    profiles, paths = [], []
+    for gain in (1.0, 8.0):
+        folder = tmp_path / f"g{gain:g}"
+        folder.mkdir()
+        paths.append(_write(folder, _scene("BGGR", 5000, gain=gain)))
+        image = read_dng(paths[-1])
+        assert image.noise_profile is not None and len(image.noise_profile) == 2
+        profiles.append(image.noise_profile)
+    (s1, o1), (s8, o8) = profiles
+    assert s8 == pytest.approx(8 * s1, rel=1e-6)        # shot noise: one electron is 8 times the DN
+    assert o8 > 40 * o1                                  # read noise grows with the gain squared
+    if shutil.which("exiftool"):
+        out = subprocess.run(["exiftool", "-j", "-NoiseProfile", str(paths[-1])],
+                             capture_output=True, text=True, check=True).stdout
+        shown = [float(v) for v in str(json.loads(out)[0]["NoiseProfile"]).split()]
+        assert shown == pytest.approx([s8, o8], rel=1e-6)

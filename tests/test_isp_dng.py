@@ -140,7 +140,7 @@ def test_wrong_bit_depth_missing_tags_non_bayer(tmp_path):
 
 def _args(path, **kw):
     ns = dict(input=path, output=None, quality=92, white_balance="frame", tone="srgb", tuning=None,
-              no_lens_shading=False, no_sharpen=False, exposure=0.0)
+              no_lens_shading=False, no_sharpen=False, exposure=0.0, noise_reduction="normal")
     ns.update(kw)
     return argparse.Namespace(**ns)
 

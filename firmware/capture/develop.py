@@ -69,6 +69,8 @@ class DevelopOptions:
     lens_shading: bool = True
     sharpening: bool = True
     exposure_ev: float = 0.0
+    noise_reduction: str = "normal"
+    """off, low, normal or high (:mod:`isp.denoise`)."""
 
 
 def _entries(buf: bytes, order: str, at: int) -> dict[int, object]:
@@ -184,5 +186,7 @@ def jpeg_from_dng(path: Path, options: DevelopOptions | None = None,
         lens_shading=colour.lens_shading,
         sharpening=options.sharpening,
         exposure_ev=colour.exposure_ev,
+        noise_reduction=options.noise_reduction if colour.noise_reduction else "off",
+        noise_model=colour.noise_model,
         processes=True,
     )

@@ -28,6 +28,7 @@ from firmware.capture.shot import ShotInfo, exif_ifd, ifd0_tags
 from firmware.capture.tiff import (
     ASCII,
     BYTE,
+    DOUBLE,
     EXIF_IFD,
     LONG,
     RATIONAL,
@@ -41,6 +42,7 @@ from firmware.capture.tiff import (
     read_first_rgb,
 )
 from hal.camera import RawFrame
+from isp.render import imx477_noise
 from isp.tuning import Tuning
 
 PREVIEW_MAX_SIDE = 256
@@ -56,6 +58,8 @@ COLOR_MATRIX_1, COLOR_MATRIX_2 = 50721, 50722
 AS_SHOT_NEUTRAL, LENS_INFO = 50728, 50736
 CALIBRATION_ILLUMINANT_1, CALIBRATION_ILLUMINANT_2 = 50778, 50779
 PROFILE_NAME = 50936
+#: DNG 1.3: variance = S·x + O of the normalised raw, one (S, O) pair for all planes.
+NOISE_PROFILE = 51041
 FORWARD_MATRIX_1, FORWARD_MATRIX_2 = 50964, 50965
 
 PHOTOMETRIC_RGB, PHOTOMETRIC_CFA = 2, 32803
@@ -130,6 +134,10 @@ def _raw_ifd(raw: RawFrame) -> Ifd:
     ifd.set(BLACK_LEVEL_REPEAT_DIM, SHORT, [1, 1])
     ifd.set(BLACK_LEVEL, LONG, raw.black_level)
     ifd.set(WHITE_LEVEL, LONG, raw.white_level)
+    # The sensor's noise at this frame's gain (shot and read noise, hal/imx477.py): raw
+    # editors (darktable, Lightroom) and mrig develop scale their noise reduction by it.
+    noise = imx477_noise(raw)
+    ifd.set(NOISE_PROFILE, DOUBLE, [noise.scale, noise.offset])
     return ifd
 
 

@@ -26,10 +26,11 @@ import numpy as np
 from isp.jpeg import rational
 
 BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED, SSHORT, SLONG, SRATIONAL = range(1, 11)
+DOUBLE = 12
 IFD_TYPE = 13
 _SIZES = {BYTE: 1, ASCII: 1, SHORT: 2, LONG: 4, RATIONAL: 8, SBYTE: 1, UNDEFINED: 1,
-          SSHORT: 2, SLONG: 4, SRATIONAL: 8, IFD_TYPE: 4}
-_FORMATS = {SHORT: "H", LONG: "I", SSHORT: "h", SLONG: "i", IFD_TYPE: "I"}
+          SSHORT: 2, SLONG: 4, SRATIONAL: 8, DOUBLE: 8, IFD_TYPE: 4}
+_FORMATS = {SHORT: "H", LONG: "I", SSHORT: "h", SLONG: "i", DOUBLE: "d", IFD_TYPE: "I"}
 
 # Tags used by more than one module.
 STRIP_OFFSETS = 273
@@ -77,7 +78,8 @@ def _encode_values(kind: int, values: object) -> tuple[bytes, int]:
         fmt = "<" + ("II" if kind == RATIONAL else "ii") * len(pairs)
         return struct.pack(fmt, *(x for p in pairs for x in p)), len(pairs)
     fmt = "<" + _FORMATS[kind] * len(seq)
-    return struct.pack(fmt, *(int(v) for v in seq)), len(seq)  # type: ignore[call-overload]
+    cast = float if kind == DOUBLE else int
+    return struct.pack(fmt, *(cast(v) for v in seq)), len(seq)  # type: ignore[call-overload]
 
 
 def _walk(ifd: Ifd) -> list[Ifd]:

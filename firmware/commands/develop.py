@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-sharpen", action="store_true", help="skip sharpening")
     p.add_argument("--exposure", type=float, default=0.0, metavar="EV",
                    help="exposure compensation in stops, -4 to +4 (default 0)")
+    p.add_argument("--noise-reduction", choices=("off", "low", "normal", "high"), default="normal",
+                   help="luma and chroma noise reduction, scaled to the frame's noise "
+                        "(default normal: gentle at base ISO, stronger with gain)")
     p.set_defaults(func=run)
 
 
@@ -69,6 +72,7 @@ def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
         lens_shading=not args.no_lens_shading,
         sharpening=not args.no_sharpen,
         exposure_ev=args.exposure,
+        noise_reduction=args.noise_reduction,
     )
     lines: list[str] = []
     jpeg = jpeg_from_dng(src, options, report=lines.append)
