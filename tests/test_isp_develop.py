@@ -142,3 +142,23 @@ def test_dpc_clamps_a_hot_pixel_in_the_shadows(site):
     kw = {"lens_shading": False, "sharpening": False, "ccm": np.eye(3)}
     a, b = isp.develop(clean, **kw).astype(int), isp.develop(hot, **kw).astype(int)
     assert np.abs(a - b).max() <= 8  # without DPC the spot would be ~100 levels brighter
+
+
+def test_auto_white_balance_is_not_fooled_by_one_big_colour():
+    """Most of the frame one green surface (grey world alone would call the light green), the
+    rest a grey checkerboard: the median with white patch and grey edge finds the light."""
+    from isp.awb import estimate_neutral
+
+    light = np.array([0.55, 1.0, 0.75])          # the camera's raw of a grey under the light
+    h, w = 120, 160
+    reflect = np.empty((h, w, 3))
+    reflect[:] = (0.05, 0.45, 0.08)              # leaves
+    yy, xx = np.mgrid[0:h, 0:w]
+    checker = ((yy // 10 + xx // 10) % 4 + 1) * 0.18
+    grey = xx >= 100
+    reflect[grey] = checker[grey, None]
+    rgb = (reflect * light).astype(np.float32)
+    r, b = estimate_neutral(rgb)
+    assert r == pytest.approx(light[0], rel=0.05) and b == pytest.approx(light[2], rel=0.05)
+    grey_world = rgb.reshape(-1, 3).mean(axis=0)
+    assert abs(grey_world[0] / grey_world[1] / light[0] - 1) > 0.3   # what it would have said
