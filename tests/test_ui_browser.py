@@ -1012,3 +1012,55 @@ def test_the_live_view_is_as_large_as_the_screen_allows(phone: Phone) -> None:
         if name == "24-portrait-pixel-7":
             assert at["bands"] == "outside", at
     assert phone.errors == []
+
+
+#: Safari's visible area on an iPhone 13 (CSS pixels) with its toolbars, and its user agent.
+IPHONE_13 = {"viewport": {"width": 390, "height": 664}, "device_scale_factor": 3,
+             "is_mobile": True, "has_touch": True,
+             "user_agent": ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+                            "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 "
+                            "Mobile/15E148 Safari/604.1")}
+
+_FITS_JS = """(sel) => {
+  const d = document.querySelector(sel), r = d.getBoundingClientRect();
+  const body = d.querySelector('.sheet-body') || d;
+  return { left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+           overflow: body.scrollWidth - body.clientWidth };
+}"""
+
+
+def test_every_sheet_fits_an_iphone_13(browser, server, tmp_path) -> None:
+    """Each sheet at iPhone 13 size: inside the screen, no sideways scrolling, its Done (or
+    close) button on screen and working."""
+    phone = Phone(browser, server, tmp_path, **IPHONE_13)
+    try:
+        page = phone.page
+        _log_in(phone)
+        more = page.get_by_role("button", name="More aids and settings")
+        sheets = [
+            ("#drive-sheet", lambda: page.get_by_role("button", name="Drive mode").click()),
+            ("#lens-sheet", lambda: page.get_by_role("button", name="Lens", exact=True).click()),
+            ("#aids-sheet", lambda: more.click()),
+            ("#account-sheet", lambda: (more.click(), page.get_by_role(
+                "button", name="Account: password and logged-in devices").click())),
+            ("#sim-sheet", lambda: (more.click(), page.get_by_role(
+                "button", name="Simulator: lens rings and light (virtual camera)").click())),
+        ]
+        for selector, open_it in sheets:
+            open_it()
+            sheet = page.locator(selector)
+            sheet.wait_for(state="visible")
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            at = page.evaluate(_FITS_JS, selector)
+            assert at["left"] >= -0.5 and at["right"] <= 390.5, (selector, at)
+            assert at["top"] >= -0.5 and at["bottom"] <= 664.5, (selector, at)
+            assert at["overflow"] <= 0, (selector, at)
+            done = sheet.get_by_role("button", name="Done")
+            box = done.bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= 664, (selector, box)
+            phone.shot(f"28-iphone-13-{selector[1:]}")
+            done.click()
+            sheet.wait_for(state="hidden")
+        assert phone.errors == [] and phone.outside == []
+    finally:
+        phone.close()

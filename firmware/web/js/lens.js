@@ -18,8 +18,8 @@ const ONE_INCH = Math.hypot(13.2, 8.8) / DIAG;
  * why: on this camera photos are looked at pixel by pixel on a phone, and a spot smaller than
  * two pixels cannot be told from sharp on a Bayer sensor). */
 export const CIRCLES_OF_CONFUSION = [
-  { id: "pixels", mm: 2 * PITCH_MM, label: "2 pixels: sharp at 100 % on screen" },
-  { id: "print", mm: DIAG / 1500, label: "Diagonal ÷ 1500: the whole frame as a print" },
+  { id: "pixels", mm: 2 * PITCH_MM, label: "2 pixels (sharp at 100 %)" },
+  { id: "print", mm: DIAG / 1500, label: "Diagonal ÷ 1500 (a print)" },
 ];
 const COC_KEY = "mrig.coc";
 
@@ -180,7 +180,8 @@ export class LensPanel {
         el("dt", {}, "Angle of view"), el("dd", {}, `${o.fovH.toFixed(1)}° across`),
         el("dt", {}, "Hyperfocal distance"),
         el("dd", {}, el("span", { "data-figure": "hyperfocal" }, `${metres(o.hyperfocalM)} m`)),
-        ...row(1), ...row(2), ...row(5)));
+        ...row(1), ...row(2), ...row(5),
+        el("dt", {}, "Circle of confusion"), el("dd", {}, `${(coc.mm * 1000).toFixed(1)} µm: ${coc.label}`)));
     } else {
       $("#st-lens").textContent = this.available ? "No lens" : "Lens —";
       $("#lens-label").textContent = this.available ? "Pick lens" : "—";
