@@ -4,7 +4,7 @@ Input: float32 (H, W) mosaic in [0, 1], any size, Bayer ``pattern`` naming the t
 block. Output: float32 (H, W, 3) linear RGB in [0, 1].
 
 The default method is minimised-Laplacian residual interpolation (:mod:`isp.demosaic_ri`);
-``"bilinear"`` is the textbook baseline. Any pattern is reduced to RGGB by mirroring one row
+``"bilinear"`` is the textbook baseline. Either is followed by :func:`clamp_false_colour`. Any pattern is reduced to RGGB by mirroring one row
 and/or column onto the top/left edge (which shifts the colour phase), and odd sizes are made
 even the same way on the bottom/right; the padding is cut off again afterwards.
 
@@ -31,7 +31,7 @@ from isp.cfa import PATTERNS, pad_to_rggb, split_planes
 from isp.demosaic_ri import MlriParams, demosaic_mlri_planes, reach
 from isp.exc import RawFormatError
 
-__all__ = ["METHODS", "PATTERNS", "assemble", "demosaic", "pad_to_rggb"]
+__all__ = ["METHODS", "PATTERNS", "assemble", "clamp_false_colour", "demosaic", "pad_to_rggb"]
 
 METHODS = ("mlri", "bilinear")
 
@@ -48,6 +48,43 @@ def _bilinear_rggb(cfa: np.ndarray) -> np.ndarray:
     g = cfa * mg
     green = filters.correlate(g, [0.25, 1.0, 0.25], 1) + filters.correlate(g, [0.25, 0.0, 0.25], 0)
     return np.stack([red, green, blue], axis=-1)
+
+
+def clamp_false_colour(rgb: np.ndarray, phase: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Planar (3, H, W) RGB with each pixel's colour differences R−G and B−G held within the
+    range of its eight neighbours'; (3, H − 2, W − 2), the border given up. ``phase``: the row
+    and column parity of ``rgb``'s first pixel in the RGGB mosaic.
+
+    An interpolated colour difference that overshoots every neighbour's is a demosaic artefact,
+    not scene colour: the HQ camera's optical low-pass filter blurs every real colour over more
+    than one pixel. Residual interpolation overshoots this way at the corners of dark strokes
+    on a light ground, where it leaves single red or magenta pixels ("pops"). Each pixel's
+    differences are clamped to its neighbours' range and the values the sensor did not measure
+    follow: at a red site the interpolated green (red minus the clamped R−G) and blue, at a blue
+    site the green and red, at a green site red and blue. Measured samples never change. (The
+    idea of dcraw's and LibRaw's median filtering of colour differences, made a clamp, so that
+    real colour gradients keep every value.)
+    """
+    h, w = rgb.shape[1:]
+    clamped = []
+    for c in (0, 2):
+        d = rgb[c] - rgb[1]
+        lo_row = np.minimum(np.minimum(d[:, :-2], d[:, 1:-1]), d[:, 2:])
+        hi_row = np.maximum(np.maximum(d[:, :-2], d[:, 1:-1]), d[:, 2:])
+        lo = np.minimum(np.minimum(lo_row[:-2], lo_row[2:]), np.minimum(d[1:-1, :-2], d[1:-1, 2:]))
+        hi = np.maximum(np.maximum(hi_row[:-2], hi_row[2:]), np.maximum(d[1:-1, :-2], d[1:-1, 2:]))
+        clamped.append(np.clip(d[1:-1, 1:-1], lo, hi, out=lo))
+    d_r, d_b = clamped
+    out = np.empty((3, h - 2, w - 2), np.float32)
+    green = out[1]
+    green[...] = rgb[1, 1:-1, 1:-1]
+    # The output starts one pixel in: its red sites are where (row + phase + 1) is even.
+    for c, d, site in ((0, d_r, 0), (2, d_b, 1)):
+        r0, c0 = (site - phase[0] - 1) % 2, (site - phase[1] - 1) % 2
+        green[r0::2, c0::2] = rgb[c, 1 + r0 : h - 1 : 2, 1 + c0 : w - 1 : 2] - d[r0::2, c0::2]
+    np.add(green, d_r, out=out[0])
+    np.add(green, d_b, out=out[2])
+    return out
 
 
 def assemble(rgb: dict[str, dict], r0: int, r1: int, c0: int, c1: int, planar: bool = False) -> np.ndarray:
@@ -89,12 +126,15 @@ def demosaic(
     if method not in METHODS:
         raise ValueError(f"unknown demosaic method {method!r}; expected one of {METHODS}")
     prm = params or MlriParams()
-    margin = reach(prm) if method == "mlri" else 2
+    margin = (reach(prm) if method == "mlri" else 2) + 2  # and the false-colour clamp's pixel
     padded, (top, left) = pad_to_rggb(cfa.astype(np.float32, copy=False), pattern, margin)
     np.nan_to_num(padded, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     h, w = cfa.shape
+    box = (top - 1, top + h + 1, left - 1, left + w + 1)
     if method == "mlri":
-        out = assemble(demosaic_mlri_planes(split_planes(padded), prm), top, top + h, left, left + w)
+        planar = assemble(demosaic_mlri_planes(split_planes(padded), prm), *box, planar=True)
     else:
-        out = _bilinear_rggb(padded)[top : top + h, left : left + w]
+        rgb = _bilinear_rggb(padded)[box[0] : box[1], box[2] : box[3]]
+        planar = np.ascontiguousarray(np.moveaxis(rgb, -1, 0))
+    out = np.moveaxis(clamp_false_colour(planar, ((top - 1) % 2, (left - 1) % 2)), 0, -1)
     return np.clip(out, 0.0, 1.0, out=np.ascontiguousarray(out))

@@ -1,7 +1,7 @@
 """The stage order, written once, and strip-wise processing of a whole frame.
 
 Order (as the Raspberry Pi hardware ISP): black level → defective pixel correction → green
-equalisation → white balance → lens shading → demosaic → colour correction → tone curve →
+equalisation → white balance → lens shading → demosaic → false-colour clamp → colour correction → noise reduction → tone curve →
 sharpening → 8-bit. Per stage, dtype and range in and out:
 
 ================  ==========================  ============================================
@@ -50,7 +50,7 @@ from isp.allocator import release_free_memory, reuse_freed_memory
 from isp.black_level import BlackLevelParams, black_level_planes
 from isp.ccm import CcmParams, colour_correct_planar
 from isp.cfa import check_pattern, merge_planes, mirror_index, split_planes
-from isp.demosaic import METHODS, assemble
+from isp.demosaic import METHODS, assemble, clamp_false_colour
 from isp.demosaic_ri import MlriParams, demosaic_mlri_planes, reach
 from isp.denoise import REACH as DENOISE_REACH
 from isp.denoise import DenoiseParams, denoise_planar
@@ -73,7 +73,7 @@ from isp.white_balance import WhiteBalanceParams, white_balance_planes
 STRIP_ROWS = 384
 TILE_COLS = 512
 #: Pixels the stages around the demosaic reach: DPC and green equalisation (one plane sample,
-#: two pixels, each) and sharpening (one pixel, kept even).
+#: two pixels, each), the false-colour clamp and sharpening (one pixel each).
 _MOSAIC_REACH = 4
 _SHARPEN_REACH = 2
 
@@ -143,13 +143,16 @@ def process(
     planes = white_balance_planes(planes, p.white_balance)
     if p.lens_shading is not None:
         planes = lens_shading_planes(planes, p.lens_shading, rows, cols)
-    m = 1 + _denoise_reach(p)  # one more pixel around for sharpening, and noise reduction's
+    # Two more pixels around: one for the false-colour clamp, one for sharpening; and noise
+    # reduction's reach.
+    m = _SHARPEN_REACH + _denoise_reach(p)
     box = (y0 - m, y1 + m, x0 - m, x1 + m)
     if p.demosaic_method == "mlri":
         rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box, planar=True)
     else:
         rgb = _bilinear_planes(planes, *box)
     del planes
+    rgb = clamp_false_colour(rgb, (box[0] % 2, box[2] % 2))
     np.clip(rgb, 0.0, 1.0, out=rgb)
     # The matrix scales its output to the tone table's index: the tone stage is then one cast
     # and one lookup per sample, into 8-bit levels (0-255) from here on.

@@ -315,3 +315,62 @@ def star_mtf50(rgb: np.ndarray) -> float:
     t = (0.5 - modulation[i]) / (modulation[i + 1] - modulation[i])
     return float(frequency[i] + t * (frequency[i + 1] - frequency[i]))
 
+
+
+def strokes_frame(width: int = 640, height: int = 480, seed: int = 0):
+    """Dark pen strokes (1-2.5 px wide, 3 % reflectance, at every angle, crossing and ending in
+    corners) on light paper (80 %), drawn 4× supersampled and blurred like the HQ camera's
+    optical low-pass filter (σ 0.5 px), as the IMX477 records them under 5000 K: the detail
+    where demosaicing leaves single-pixel colour "pops"."""
+    from scipy import ndimage
+
+    from hal.camera import FrameMetadata, RawFrame
+    from isp.tuning import default_tuning
+
+    ss = 4
+    rng = np.random.default_rng(seed)
+    big_h, big_w = height * ss, width * ss
+    paper = np.full((big_h, big_w), 0.8, np.float32)
+    yy, xx = np.mgrid[0:big_h, 0:big_w]
+    for _ in range(120):
+        x0, y0 = rng.uniform(0, big_w), rng.uniform(0, big_h)
+        angle, length = rng.uniform(0, np.pi), rng.uniform(20, 60) * ss
+        width_px = rng.uniform(1.0, 2.5) * ss
+        dx, dy = np.cos(angle), np.sin(angle)
+        x1, y1 = x0 + length * dx, y0 + length * dy
+        bx0, bx1 = int(max(min(x0, x1) - width_px, 0)), int(min(max(x0, x1) + width_px + 1, big_w))
+        by0, by1 = int(max(min(y0, y1) - width_px, 0)), int(min(max(y0, y1) + width_px + 1, big_h))
+        sx, sy = xx[by0:by1, bx0:bx1] - x0, yy[by0:by1, bx0:bx1] - y0
+        t = np.clip(sx * dx + sy * dy, 0, length)
+        paper[by0:by1, bx0:bx1][np.hypot(sx - t * dx, sy - t * dy) < width_px / 2] = 0.03
+    grey = ndimage.gaussian_filter(paper.reshape(height, ss, width, ss).mean(axis=(1, 3)), 0.5)
+    tuning = default_tuning()
+    r, b = tuning.neutral_rb(5000)
+    cam = np.stack([grey * r, grey, grey * b], -1)
+    pattern = "RGGB"
+    mosaic = np.empty(grey.shape)
+    for k, (oy, ox) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        mosaic[oy::2, ox::2] = cam[oy::2, ox::2, "RGB".index(pattern[k])]
+    data = np.round(256 + mosaic * 3839).astype(np.uint16)
+    meta = FrameMetadata(0, 0, 10_000, 1.0, tuning.colour_gains(5000), 5000, 25_000)
+    return RawFrame(data, pattern, 256, 4095, 12, meta)
+
+
+#: Levels (8-bit) by which a pixel's colour difference must stand out from all eight
+#: neighbours' to count as a pop.
+POP_LEVELS = 24
+
+
+def count_pops(rgb: np.ndarray, levels: int = POP_LEVELS) -> int:
+    """Single-pixel colour pops in an 8-bit RGB picture: pixels whose R−G or B−G is more than
+    ``levels`` above the highest, or below the lowest, of its eight neighbours' (an isolated
+    spike of colour, which no real detail makes through an optical low-pass filter)."""
+    c = rgb.astype(np.int32)
+    count = 0
+    for d in (c[..., 0] - c[..., 1], c[..., 2] - c[..., 1]):
+        centre = d[1:-1, 1:-1]
+        h, w = centre.shape
+        around = np.stack([d[1 + oy : 1 + oy + h, 1 + ox : 1 + ox + w]
+                           for oy in (-1, 0, 1) for ox in (-1, 0, 1) if oy or ox])
+        count += int(((centre - around.max(0)) > levels).sum() + ((around.min(0) - centre) > levels).sum())
+    return count
