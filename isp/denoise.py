@@ -45,8 +45,9 @@ REACH = max(2 * LUMA_RADIUS, CHROMA_RADIUS)
 STRENGTHS = {"low": (0.5, 2.0), "normal": (1.5, 6.0), "high": (3.0, 12.0)}
 #: Below this luma noise (its standard deviation at 18 % grey, in 8-bit sRGB levels after the
 #: tone curve) the picture is left alone: noise under a level is not worth the time or any
-#: detail. The IMX477 is above it at every ISO (2.0 levels at ISO 100 through the tuning's
-#: colour matrix at 5000 K, 4.1 at ISO 400), so its pictures always get some.
+#: detail. The IMX477 is above it at every ISO at normal exposure (2.0 levels at ISO 100
+#: through the tuning's colour matrix at 5000 K, 4.1 at ISO 400); pulled by a stop or more at
+#: ISO 100 it drops below.
 SKIP_BELOW_LEVELS = 1.0
 #: The sRGB curve's slope at 18 % grey (encoded per linear: 1.055 / 2.4 · 0.18^(1/2.4 - 1)).
 SRGB_SLOPE_AT_GREY = 1.196
@@ -79,8 +80,10 @@ class NoiseModel:
 
         levels, variances = [], []
         span = float(white - black)
-        step = max(1, int(np.sqrt(raw.size / 4 / 1_000_000)))  # about a million pairs a plane
+        step = max(1, int(np.ceil(raw.size / 4 / 250_000)))  # about 250 000 samples a plane
         for dy, dx, _ in site_colours(pattern):
+            # Every step-th row of the plane, whole: the samples compared are neighbours along
+            # a row; the rows above and below that give their level are step rows away.
             plane = raw[dy::2 * step, dx::2].astype(np.float32)
             plane -= np.float32(black)
             plane *= np.float32(1.0 / span)
@@ -101,6 +104,8 @@ class NoiseModel:
                 mad = np.median(np.abs(d - np.median(d)))
                 levels.append(float(mean[chunk].mean()))
                 variances.append(float((1.4826 * mad) ** 2 / 1.5))
+        if len(levels) < 4:  # a tiny or dark frame: nothing to measure
+            return None
         x, v = np.asarray(levels), np.asarray(variances)
         if v.max() < 1e-10:  # (a synthetic frame): no noise to reduce
             return cls(0.0, 1e-12)
@@ -181,6 +186,7 @@ def denoise_planar(rgb: np.ndarray, params: DenoiseParams) -> np.ndarray:
     mean = _box(y, r)
     var = _box(y * y, r)
     var -= mean * mean
+    np.maximum(var, 0, out=var)
     a_y, b_y = params.luma
     eps = np.maximum(mean, 0) * f32(a_y * params.luma_strength)
     eps += f32(b_y * params.luma_strength)
@@ -210,3 +216,15 @@ def denoise_planar(rgb: np.ndarray, params: DenoiseParams) -> np.ndarray:
         out[channel] = y_out + mean_c + keep * (d - mean_c)
     out[1] = (y_out - f32(LUMA[0]) * out[0] - f32(LUMA[2]) * out[2]) * f32(1 / LUMA[1])
     return out
+
+
+def imx477_noise(raw) -> NoiseModel:
+    """The HQ sensor's noise at a frame's analogue gain (``hal/imx477.py``: conversion gain and
+    read noise, after Hogan's measurements), for its frames and DNGs (``raw``: a
+    :class:`hal.camera.RawFrame`)."""
+    from hal import imx477
+
+    dn_per_e = imx477.CONVERSION_GAIN_DN_PER_E * max(raw.metadata.analogue_gain, 1.0)
+    dn_per_e *= 2.0 ** (raw.bit_depth - 12)
+    return NoiseModel.from_sensor(raw.white_level - raw.black_level, dn_per_e, imx477.READ_NOISE_E)
+

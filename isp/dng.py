@@ -154,6 +154,13 @@ def _matrix(values: tuple | None, n: int = 9) -> np.ndarray | None:
     return m.reshape(3, 3) if n == 9 else m
 
 
+def _invertible(m: np.ndarray | None, tag: str, notes: list[str]) -> np.ndarray | None:
+    if m is None or (np.all(np.isfinite(m)) and abs(np.linalg.det(m)) > 1e-9):
+        return m
+    notes.append(f"{tag} is not an invertible 3x3 matrix: not used")
+    return None
+
+
 def _profile(ifds: list[tiff.Ifd], ifd: tiff.Ifd, notes: list[str]) -> Profile | None:
     calibrations = []
     for cm_tag, fm_tag, cc_tag, illum_tag in (
@@ -168,11 +175,17 @@ def _profile(ifds: list[tiff.Ifd], ifd: tiff.Ifd, notes: list[str]) -> Profile |
                              "matrix: not used")
             continue
         illuminant = int((_find(ifds, ifd, illum_tag) or (0,))[0])
-        fm = _matrix(_find(ifds, ifd, fm_tag))
-        cc = _matrix(_find(ifds, ifd, cc_tag))
+        n = len(calibrations) + 1
+        fm = _invertible(_matrix(_find(ifds, ifd, fm_tag)), f"ForwardMatrix{n}", notes)
+        cc = _invertible(_matrix(_find(ifds, ifd, cc_tag)), f"CameraCalibration{n}", notes)
         calibrations.append(Calibration(illuminant, cm, fm, cc))
     if not calibrations:
         return None
+    if any(c.camera_calibration is not None for c in calibrations):
+        # One calibration's CameraCalibration missing: the specification's default, identity.
+        calibrations = [c if c.camera_calibration is not None else
+                        Calibration(c.illuminant, c.colour_matrix, c.forward_matrix, np.eye(3))
+                        for c in calibrations]
     balance = _matrix(_find(ifds, ifd, ANALOG_BALANCE), 3)
     if balance is not None and not np.all(balance > 0):
         notes.append(f"AnalogBalance {tuple(balance)} is not positive: taken as 1, 1, 1")
@@ -207,7 +220,8 @@ def _shifted(pattern: str, dy: int, dx: int) -> str:
 
 
 def _black_levels(ifd: tiff.Ifd, height: int, width: int, name: str, notes: list[str]) -> np.ndarray | float:
-    """The black level of every pixel of the active area, or one number when it is uniform."""
+    """The black level: one number when it is uniform, the (rows, cols) repeat pattern when it
+    varies only by site, else one per pixel of the active area."""
     values = ifd.get(BLACK_LEVEL)
     if values is None:
         notes.append("BlackLevel missing: taken as 0 (the DNG default)")
@@ -226,8 +240,10 @@ def _black_levels(ifd: tiff.Ifd, height: int, width: int, name: str, notes: list
             notes.append(f"{tag} has {len(delta)} values for {n} {'columns' if n == width else 'rows'}: not used")
     h_ok = delta_h is not None and len(delta_h) == width
     v_ok = delta_v is not None and len(delta_v) == height
-    if pattern.size == 1 and not h_ok and not v_ok:
-        return float(pattern[0, 0])
+    if np.all(pattern == pattern.flat[0]) and not h_ok and not v_ok:
+        return float(pattern.flat[0])  # rpicam-still writes four equal values
+    if not h_ok and not v_ok:
+        return pattern  # per site only: subtracted plane by plane, no full-size arrays
     black = np.tile(pattern, (-(-height // rows), -(-width // cols)))[:height, :width]
     if h_ok:
         black = black + np.asarray(delta_h, np.float64)[None, :]
@@ -236,16 +252,35 @@ def _black_levels(ifd: tiff.Ifd, height: int, width: int, name: str, notes: list
     return black
 
 
-def _gain_maps(buf: bytes, ifds: list[tiff.Ifd], ifd: tiff.Ifd, pattern: str,
-               area: tuple[int, int, int, int], name: str, notes: list[str]) -> np.ndarray | None:
+def _subtract_excess(data: np.ndarray, black: np.ndarray, floor: float) -> np.ndarray:
+    """``data`` less what each pixel's black exceeds ``floor`` by, held at 0: per repeat site
+    in place on the uint16 samples when ``black`` is a small repeat pattern, else per pixel."""
+    if black.shape != data.shape:  # the (rows, cols) repeat pattern
+        rows, cols = black.shape
+        for r in range(rows):
+            for c in range(cols):
+                excess = np.uint16(round(float(black[r, c]) - floor))
+                if excess:
+                    site = data[r::rows, c::cols]
+                    np.subtract(site, np.minimum(site, excess), out=site)
+        return data
+    excess = np.round(black - floor).astype(np.int32)
+    return np.clip(data.astype(np.int32) - excess, 0, None).astype(np.uint16)
+
+
+def _gain_maps(ifd: tiff.Ifd, pattern: str, area: tuple[int, int, int, int],
+               active: tuple[int, int], notes: list[str]) -> np.ndarray | None:
     """OpcodeList2's GainMaps as a (3, rows, cols) grid over ``area`` (top, left, bottom, right
-    of the cropped frame in active-area pixels), sampled at the cell centres that
-    :mod:`isp.lens_shading` interpolates between. Other opcodes are named in a note."""
+    of the cropped frame in active-area pixels; ``active`` is the active area's height and
+    width), sampled at the cell centres that :mod:`isp.lens_shading` interpolates between.
+    As the DNG SDK reads a GainMap (``dng_gain_map.cpp``): its map points are placed relative to
+    the whole active area (MapOrigin 0 its top, 1 its bottom) and its gains apply inside its
+    Top/Left/Bottom/Right rectangle only. Other opcodes are named in a note."""
     for tag, when in ((OPCODE_LIST_1, "before linearisation"), (OPCODE_LIST_3, "after demosaicing")):
-        if _find(ifds, ifd, tag) is not None:
+        if tag in ifd.tags:
             notes.append(f"OpcodeList{1 if tag == OPCODE_LIST_1 else 3} ({when}) not applied")
-    raw = _find(ifds, ifd, OPCODE_LIST_2)
-    if raw is None:
+    raw = ifd.get(OPCODE_LIST_2)  # the raw IFD's own (DNG: opcodes belong to their image)
+    if not raw:
         return None
     data = bytes(raw) if not isinstance(raw[0], str) else b""
     maps: list[tuple[int, int, int, int, np.ndarray, tuple]] = []
@@ -288,11 +323,14 @@ def _gain_maps(buf: bytes, ifds: list[tiff.Ifd], ifd: tiff.Ifd, pattern: str,
     channel = {"R": 0, "G": 1, "B": 2}
     total = np.zeros((3, rows, cols))
     weight = np.zeros(3)
+    active_h, active_w = active
     for row_pitch, col_pitch, gains, (top, left, bottom, right, sv, sh, ov, oh) in maps:
-        # Map points sit at origin + k · spacing, in units of the map's area (0 top, 1 bottom).
-        v = ((centre_y - top) / (bottom - top) - ov) / sv if sv > 0 else np.zeros(rows)
-        u = ((centre_x - left) / (right - left) - oh) / sh if sh > 0 else np.zeros(cols)
+        # Map points sit at origin + k · spacing, in units of the active area (0 top, 1 bottom).
+        v = (centre_y / active_h - ov) / sv if sv > 0 else np.zeros(rows)
+        u = (centre_x / active_w - oh) / sh if sh > 0 else np.zeros(cols)
         sampled = _bilinear(gains, v, u)
+        inside = ((centre_y >= top) & (centre_y < bottom))[:, None] & ((centre_x >= left) & (centre_x < right))[None, :]
+        sampled = np.where(inside, sampled, 1.0)
         if row_pitch == 2 and col_pitch == 2:  # one CFA site's map
             colours = [channel[pattern[(top % 2) * 2 + left % 2]]]
         else:  # every site
@@ -348,17 +386,19 @@ def parse_dng(buf: bytes | mmap.mmap, name: str = "<dng>") -> DngImage:
     if table is not None:
         lut = np.asarray(table, np.uint16)
         data = lut[np.minimum(data, np.uint16(len(lut) - 1))]
+    # The linearised values' range: the table's (it may map 8-bit codes to 14-bit values).
+    top_value = int(lut.max()) if table is not None else (1 << bits) - 1
     white_tag = ifd.get(WHITE_LEVEL)
     if white_tag is None:
-        notes.append(f"WhiteLevel missing: taken as {(1 << bits) - 1} (the DNG default for {bits} bits)")
-    white = int(white_tag[0]) if white_tag else (1 << bits) - 1
+        notes.append(f"WhiteLevel missing: taken as {top_value} (the DNG default)")
+    white = int(white_tag[0]) if white_tag else top_value
     black = _black_levels(ifd, *data.shape, name, notes)
     floor = float(np.min(black))
-    if not 0 <= floor < white <= (1 << bits) - 1:
-        raise RawFormatError(f"{name}: black level {floor:g} / white level {white} do not fit {bits}-bit data")
+    if not 0 <= floor < white <= (65535 if table is not None else (1 << bits) - 1):
+        raise RawFormatError(f"{name}: black level {floor:g} / white level {white} do not fit "
+                             f"{'the LinearizationTable' if table is not None else f'{bits}-bit data'}")
     if isinstance(black, np.ndarray):  # down to the lowest black: one black level from here on
-        excess = np.round(black - floor).astype(np.int32)
-        data = np.clip(data.astype(np.int32) - excess, 0, None).astype(np.uint16)
+        data = _subtract_excess(data, black, floor)
     if white < (1 << bits) - 1:  # else no sample can be above it: skip a pass over the frame
         np.minimum(data, np.uint16(white), out=data)
 
@@ -373,7 +413,7 @@ def parse_dng(buf: bytes | mmap.mmap, name: str = "<dng>") -> DngImage:
         else:
             notes.append(f"DefaultCropOrigin {origin} / DefaultCropSize {size} do not fit the "
                          f"active area {data.shape[1]}x{data.shape[0]}: not cropped")
-    gain_map = _gain_maps(buf, ifds, ifd, pattern, crop, name, notes)
+    gain_map = _gain_maps(ifd, pattern, crop, data.shape, notes)
     data = data[crop[0] : crop[2], crop[1] : crop[3]]
     pattern = _shifted(pattern, crop[0], crop[1])
     depth = max(1, int(white).bit_length())
@@ -401,7 +441,7 @@ def parse_dng(buf: bytes | mmap.mmap, name: str = "<dng>") -> DngImage:
     if not 1 <= orientation <= 8:
         notes.append(f"Orientation {orientation} is not 1-8: taken as 1 (upright)")
         orientation = 1
-    noise = _find(ifds, ifd, NOISE_PROFILE)
+    noise = ifd.get(NOISE_PROFILE)  # the raw IFD's, where the specification puts it
     gains = (neutral[1] / neutral[0], neutral[1] / neutral[2]) if neutral else (1.0, 1.0)
     exposure = _find(ifds, ifd, EXPOSURE_TIME)
     iso = _find(ifds, ifd, ISO_SPEED)

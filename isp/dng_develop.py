@@ -66,6 +66,7 @@ def colour_for(
     tuning_given: bool = False,
     lens_shading: bool = True,
     exposure_ev: float = 0.0,
+    noise_reduction: str = "normal",
 ) -> DngColour:
     """The colour options for ``dng``: by ``tuning`` when it was given (``tuning_given``) or
     the file is from an IMX477, else by the file's own tags. Raises :class:`RawFormatError`
@@ -88,6 +89,8 @@ def colour_for(
         raise RawFormatError(
             f"{dng.path}: no ColorMatrix1 and not from an IMX477 ({_camera_name(dng)}): its "
             "colours are unknown; give the sensor's tuning with --tuning")
+    if not isinstance(white_balance, str | int | float):
+        raise ValueError(f"white_balance must be 'frame', 'auto' or kelvin, not {white_balance!r}")
     if white_balance == "frame" and dng.as_shot_neutral is not None:
         neutral, wb_source = np.asarray(dng.as_shot_neutral, np.float64), "AsShotNeutral"
     elif white_balance == "frame" and dng.as_shot_white_xy is not None:
@@ -97,6 +100,10 @@ def colour_for(
     else:
         if white_balance == "frame":
             notes.append("no AsShotNeutral or AsShotWhiteXY: white balance estimated from the picture")
+        neutral, wb_source = auto_neutral(dng), "estimated from the picture"
+    if not (np.all(np.isfinite(neutral)) and np.all(neutral > 0)):
+        notes.append(f"the white balance ({wb_source}) gives no usable camera neutral: "
+                     "estimated from the picture instead")
         neutral, wb_source = auto_neutral(dng), "estimated from the picture"
     neutral = neutral / neutral[1]
     kelvin = xy_to_kelvin(profile.white_xy(neutral))
@@ -117,7 +124,9 @@ def colour_for(
         ev = float(np.clip(ev, -MAX_EXPOSURE_EV, MAX_EXPOSURE_EV))
     gains = (1.0 / float(neutral[0]), 1.0 / float(neutral[2]))
     model = file_noise(dng)
-    if model is None:
+    if noise_reduction == "off":
+        pass  # nothing to measure it for
+    elif model is None:
         raw = dng.raw
         model = NoiseModel.measured(raw.data, raw.bayer_order, raw.black_level, raw.white_level)
         if model is None:
@@ -128,7 +137,7 @@ def colour_for(
     else:
         parts.append("noise from its NoiseProfile")
     return DngColour(gains, ccm, shading, ev, "; ".join(parts), tuple(notes), model,
-                     noise_reduction=model is not None)
+                     noise_reduction=model is not None and noise_reduction != "off")
 
 
 def file_noise(dng: DngImage) -> NoiseModel | None:

@@ -14,7 +14,7 @@ from hal.camera import RawFrame
 from isp import awb, forked, jpeg
 from isp.black_level import BlackLevelParams
 from isp.ccm import CcmParams
-from isp.denoise import DenoiseParams, NoiseModel
+from isp.denoise import DenoiseParams, NoiseModel, imx477_noise
 from isp.exc import RawFormatError
 from isp.lens_shading import LensShadingParams
 from isp.pipeline import STRIP_ROWS, TILE_COLS, PipelineParams, process_in_bands, process_in_strips
@@ -109,16 +109,6 @@ def pipeline_params(
         sharpen=SharpenParams.from_tuning(*sharpen_settings(t)) if sharpening else None,
         demosaic_method=demosaic_method,
     )
-
-
-def imx477_noise(raw: RawFrame) -> NoiseModel:
-    """The HQ sensor's noise at the frame's analogue gain (``hal/imx477.py``: conversion gain
-    and read noise measured by Hogan), for frames and DNGs from it."""
-    from hal import imx477
-
-    dn_per_e = imx477.CONVERSION_GAIN_DN_PER_E * max(raw.metadata.analogue_gain, 1.0)
-    dn_per_e *= 2.0 ** (raw.bit_depth - 12)
-    return NoiseModel.from_sensor(raw.white_level - raw.black_level, dn_per_e, imx477.READ_NOISE_E)
 
 
 def develop(

@@ -161,7 +161,8 @@ def gain_map_opcodes(maps: list[tuple[int, int, np.ndarray]], height: int, width
 
 def write_dng(path: Path, shot: Shot, *, data: np.ndarray | None = None, extra: dict | None = None,
               neutral: bool = True, white_xy: bool = False, forward: bool = False,
-              black_tags: dict | None = None, only_light_a: bool = False) -> Path:
+              black_tags: dict | None = None, only_light_a: bool = False, bits: int = 16,
+              white_level: bool = True) -> Path:
     """A DNG of ``shot`` by mrig's TIFF writer: one IFD, 16-bit strip, the camera's two
     calibrations; ``extra`` = {tag: (type, value)} adds or replaces tags."""
     mosaic = shot.mosaic if data is None else data
@@ -170,7 +171,7 @@ def write_dng(path: Path, shot: Shot, *, data: np.ndarray | None = None, extra: 
     ifd.set(254, LONG, 0)
     ifd.set(256, LONG, w)
     ifd.set(257, LONG, h)
-    ifd.set(258, SHORT, 16)
+    ifd.set(258, SHORT, bits)
     ifd.set(259, SHORT, 1)
     ifd.set(262, SHORT, 32803)
     ifd.set(271, ASCII, shot.camera.make)
@@ -185,7 +186,8 @@ def write_dng(path: Path, shot: Shot, *, data: np.ndarray | None = None, extra: 
     ifd.set(50708, ASCII, shot.camera.model)
     for tag, (kind, value) in ({50714: (LONG, [shot.black])} if black_tags is None else black_tags).items():
         ifd.set(tag, kind, value)
-    ifd.set(50717, LONG, shot.white)
+    if white_level:
+        ifd.set(50717, LONG, shot.white)
     ifd.set(50730, SRATIONAL, [(round(BASELINE_EV * 100), 100)])
     ifd.set(50721, SRATIONAL, _srationals(shot.camera.cm_a))
     ifd.set(50778, SHORT, 17)
@@ -205,7 +207,7 @@ def write_dng(path: Path, shot: Shot, *, data: np.ndarray | None = None, extra: 
             ifd.set(tag, SRATIONAL, _srationals(fm / (fm @ np.ones(3))[1]))
     for tag, (kind, value) in (extra or {}).items():
         ifd.set(tag, kind, value)
-    ifd.data = np.ascontiguousarray(mosaic, "<u2").tobytes()
+    ifd.data = np.ascontiguousarray(mosaic, "<u2" if bits == 16 else "u1").tobytes()
     path.write_bytes(bytes(encode_tiff(ifd)))
     return path
 

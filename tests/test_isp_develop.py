@@ -118,15 +118,23 @@ def test_exposure_compensation_scales_the_linear_signal_in_stops():
     cols=st.integers(2, 40),
     seed=st.integers(0, 2**16),
     shading=st.booleans(),
+    noise_reduction=st.sampled_from(["off", "high"]),
 )
-def test_property_tiles_equal_whole_and_output_in_range(h, w, pattern, bits, strip, cols, seed, shading):
-    """Tiles compute valid regions of a mirrored frame, so they match the whole frame exactly."""
+def test_property_tiles_equal_whole_and_output_in_range(h, w, pattern, bits, strip, cols, seed, shading,
+                                                        noise_reduction):
+    """Tiles compute valid regions of a mirrored frame, so they match the whole frame exactly,
+    with noise reduction (at ISO 1600, where it surely runs) and without."""
+    from isp.render import pipeline_params
+
     rng = np.random.default_rng(seed)
     white = (1 << bits) - 1
     data = rng.integers(0, white + 1, (h, w), dtype=np.uint16)
-    raw = RawFrame(data, pattern, white // 16, white, bits, meta())
-    whole = isp.develop(raw, strip_rows=10_000, tile_cols=10_000, workers=1, lens_shading=shading)
-    tiles = isp.develop(raw, strip_rows=strip, tile_cols=cols, workers=2, lens_shading=shading)
+    raw = RawFrame(data, pattern, white // 16, white, bits,
+                   FrameMetadata(0, 0, 10_000, 16.0, (2.0, 1.6), 5000, 25_000))
+    options = {"lens_shading": shading, "noise_reduction": noise_reduction}
+    assert (pipeline_params(raw, **options).denoise is not None) == (noise_reduction != "off")
+    whole = isp.develop(raw, strip_rows=10_000, tile_cols=10_000, workers=1, **options)
+    tiles = isp.develop(raw, strip_rows=strip, tile_cols=cols, workers=2, **options)
     assert whole.shape == (h, w, 3) and whole.dtype == np.uint8
     assert np.array_equal(whole, tiles)
 

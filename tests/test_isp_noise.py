@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import simplejpeg
 
-from isp.denoise import DenoiseParams, NoiseModel
-from isp.render import develop_jpeg, imx477_noise
+from isp.denoise import DenoiseParams, NoiseModel, imx477_noise
+from isp.render import develop_jpeg
 from tests.other_cameras import hq_frame, star_mtf50
 
 

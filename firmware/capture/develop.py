@@ -166,7 +166,8 @@ def jpeg_from_dng(path: Path, options: DevelopOptions | None = None,
     dng = read_dng(path)
     colour = colour_for(dng, white_balance=options.white_balance, tuning=tuning,
                         tuning_given=options.tuning is not None,
-                        lens_shading=options.lens_shading, exposure_ev=options.exposure_ev)
+                        lens_shading=options.lens_shading, exposure_ev=options.exposure_ev,
+                        noise_reduction=options.noise_reduction)
     if report is not None:
         for line in (colour.source, *colour.notes):
             report(line)

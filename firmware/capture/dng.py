@@ -42,7 +42,7 @@ from firmware.capture.tiff import (
     read_first_rgb,
 )
 from hal.camera import RawFrame
-from isp.render import imx477_noise
+from isp.denoise import imx477_noise
 from isp.tuning import Tuning
 
 PREVIEW_MAX_SIDE = 256
