@@ -117,9 +117,11 @@ def _bilinear_planes(planes: dict, r0: int, r1: int, c0: int, c1: int) -> np.nda
     so that it starts on a red site as ``_bilinear_rggb`` expects."""
     from isp.demosaic import _bilinear_rggb
 
-    top, left = r0 % 2, c0 % 2
-    rgb = _bilinear_rggb(merge_planes(planes, r0 - top, r1, c0 - left, c1))[top:, left:]
-    return np.ascontiguousarray(np.moveaxis(rgb, -1, 0))
+    # Two more pixels around (the filters' reach, whose mirrored edges are then cut off), and
+    # down to the even site before the box.
+    top, left = r0 % 2 + 2, c0 % 2 + 2
+    rgb = _bilinear_rggb(merge_planes(planes, r0 - top, r1 + 2, c0 - left, c1 + 2))
+    return np.ascontiguousarray(np.moveaxis(rgb[top:-2, left:-2], -1, 0))
 
 
 def process(

@@ -108,7 +108,7 @@ def test_exposure_compensation_scales_the_linear_signal_in_stops():
             isp.develop(raw, exposure_ev=ev)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     h=st.integers(2, 120),
     w=st.integers(1, 60),
@@ -119,9 +119,10 @@ def test_exposure_compensation_scales_the_linear_signal_in_stops():
     seed=st.integers(0, 2**16),
     shading=st.booleans(),
     noise_reduction=st.sampled_from(["off", "high"]),
+    method=st.sampled_from(["mlri", "bilinear"]),
 )
 def test_property_tiles_equal_whole_and_output_in_range(h, w, pattern, bits, strip, cols, seed, shading,
-                                                        noise_reduction):
+                                                        noise_reduction, method):
     """Tiles compute valid regions of a mirrored frame, so they match the whole frame exactly,
     with noise reduction (at ISO 1600, where it surely runs) and without."""
     from isp.render import pipeline_params
@@ -131,7 +132,7 @@ def test_property_tiles_equal_whole_and_output_in_range(h, w, pattern, bits, str
     data = rng.integers(0, white + 1, (h, w), dtype=np.uint16)
     raw = RawFrame(data, pattern, white // 16, white, bits,
                    FrameMetadata(0, 0, 10_000, 16.0, (2.0, 1.6), 5000, 25_000))
-    options = {"lens_shading": shading, "noise_reduction": noise_reduction}
+    options = {"lens_shading": shading, "noise_reduction": noise_reduction, "demosaic_method": method}
     assert (pipeline_params(raw, **options).denoise is not None) == (noise_reduction != "off")
     whole = isp.develop(raw, strip_rows=10_000, tile_cols=10_000, workers=1, **options)
     tiles = isp.develop(raw, strip_rows=strip, tile_cols=cols, workers=2, **options)
