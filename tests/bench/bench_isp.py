@@ -244,7 +244,8 @@ _STAGES = (
     ("defective_pixels_planes", "defective pixels"), ("green_equalise_planes", "green equalisation"),
     ("white_balance_planes", "white balance"), ("lens_shading_planes", "lens shading"),
     ("demosaic_mlri_planes", "demosaic (MLRI + GBTF)"), ("assemble", "planes -> RGB"),
-    ("colour_correct_planar", "colour correction"), ("tone_indexed", "tone curve"),
+    ("clamp_false_colour", "false-colour clamp"), ("colour_correct_planar", "colour correction"),
+    ("denoise_planar", "noise reduction"), ("tone_indexed", "tone curve"),
     ("luma_detail", "sharpening detail"), ("to_uint8_planar", "sharpen + 8-bit"),
 )
 
