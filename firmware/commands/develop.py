@@ -59,9 +59,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
+def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> list[str]:
     """Develop one DNG to ``dst`` (the camera's own develop: :mod:`firmware.capture.develop`);
-    raises :class:`isp.exc.IspError` on bad input."""
+    raises :class:`isp.exc.IspError` on bad input. Returns what to tell the photographer: the
+    colour source, then any tag that was missing or out of range."""
     from firmware.capture.develop import DevelopOptions, jpeg_from_dng
 
     options = DevelopOptions(
@@ -76,10 +77,8 @@ def develop_file(src: Path, dst: Path, args: argparse.Namespace) -> None:
     )
     lines: list[str] = []
     jpeg = jpeg_from_dng(src, options, report=lines.append)
-    if not getattr(args, "quiet", False):
-        for line in lines:
-            print(f"mrig develop: {src.name}: {line}", file=sys.stderr)
     _write_atomic(dst, jpeg)
+    return [f"mrig develop: {src.name}: {line}" for line in lines]
 
 
 def _progress(done: int, total: int, name: str) -> None:
@@ -121,10 +120,12 @@ def run(args: argparse.Namespace) -> int:
         for i, f in enumerate(files):
             _progress(i, len(files), f.name)
             try:
-                develop_file(f, out_dir / (f.stem + ".jpg"), args)
+                said = develop_file(f, out_dir / (f.stem + ".jpg"), args)
             except (IspError, OSError) as e:
                 failures += 1
-                print(f"\nmrig develop: {e}", file=sys.stderr)
+                said = [f"mrig develop: {e}"]
+            if said:  # on lines of their own, where the bar was; the bar follows them
+                print("\r" + " " * 80 + "\r" + "\n".join(said), file=sys.stderr)
         _progress(len(files), len(files), "done")
         return 2 if failures else 0
     if not src.exists():
@@ -132,8 +133,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     dst = args.output or src.with_suffix(".jpg")
     try:
-        develop_file(src, dst, args)
+        said = develop_file(src, dst, args)
     except (IspError, OSError) as e:
         print(f"mrig develop: {e}", file=sys.stderr)
         return 2
+    for line in said:
+        print(line, file=sys.stderr)
     return 0
