@@ -101,7 +101,7 @@ def colour_for(
         if white_balance == "frame":
             notes.append("no AsShotNeutral or AsShotWhiteXY: white balance estimated from the picture")
         neutral, wb_source = auto_neutral(dng), "estimated from the picture"
-    if not (np.all(np.isfinite(neutral)) and np.all(neutral > 0)):
+    if not _usable(neutral):
         notes.append(f"the white balance ({wb_source}) gives no usable camera neutral: "
                      "estimated from the picture instead")
         neutral, wb_source = auto_neutral(dng), "estimated from the picture"
@@ -140,6 +140,15 @@ def colour_for(
                      noise_reduction=model is not None and noise_reduction != "off")
 
 
+def _usable(neutral: np.ndarray) -> bool:
+    """A camera neutral the white balance stage can use: positive, gains within 1/64 to 64."""
+    n = np.asarray(neutral, np.float64)
+    if not (np.all(np.isfinite(n)) and np.all(n > 0)):
+        return False
+    ratios = n / n[1]
+    return bool(np.all(ratios > 1 / 64) and np.all(ratios < 64))
+
+
 def file_noise(dng: DngImage) -> NoiseModel | None:
     """The file's NoiseProfile (one pair for all planes, or the mean of one pair per plane)."""
     values = dng.noise_profile
@@ -160,4 +169,4 @@ def auto_neutral(dng: DngImage) -> np.ndarray:
     estimate = awb.estimate_neutral(rgb)
     if estimate is None:
         return np.ones(3)
-    return np.array([estimate[0], 1.0, estimate[1]])
+    return np.clip(np.array([estimate[0], 1.0, estimate[1]]), 1 / 32, 32)

@@ -170,6 +170,10 @@ def test_develop_command_bad_input_exit_2_no_output(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [bad]
     assert cmd.run(_args(bad, quality=0)) == 2
     assert cmd.run(_args(tmp_path / "nope.dng")) == 2
+    capsys.readouterr()
+    for kelvin in ("50000", "900", "nan"):
+        assert cmd.run(_args(bad, white_balance=kelvin)) == 2
+        assert "--white-balance must be" in capsys.readouterr().err
 
 
 def test_develop_command_exposure_compensation(tmp_path, capsys):

@@ -310,3 +310,12 @@ def test_a_gain_map_applies_inside_its_rectangle_only(tmp_path):
     assert np.all(right == 1.0)
     # Inside, the gain runs from 1.5 at the frame's left edge towards 2.5 at its right edge.
     assert 1.5 <= left.min() < left.max() < 2.0
+
+
+def test_an_absurd_as_shot_neutral_is_named_not_a_crash(tmp_path):
+    shot = record(CANON, "D65")
+    path = write_dng(tmp_path / "odd.dng", shot, neutral=False,
+                     extra={50728: (RATIONAL, [(1, 1000), (1, 1), (1, 1)])})
+    rgb, colour = ours(path)
+    assert any("no usable camera neutral" in n for n in colour.notes)
+    assert delta_e(rgb) <= 4.0

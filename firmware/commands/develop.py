@@ -38,13 +38,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+#: Colour temperatures --white-balance takes: the span both colour sources cover (the tuning
+#: interpolates its CCMs there, and the Planckian locus's formula holds from 1667 K).
+KELVIN_RANGE = (1700, 20000)
+
+
 def _white_balance(text: str) -> str | float:
     if text in ("frame", "auto"):
         return text
     try:
-        return float(text)
+        kelvin = float(text)
     except ValueError:
         raise ValueError(f"--white-balance must be 'frame', 'auto' or kelvin, not {text!r}") from None
+    if not KELVIN_RANGE[0] <= kelvin <= KELVIN_RANGE[1]:  # NaN fails too
+        raise ValueError(f"--white-balance must be {KELVIN_RANGE[0]}-{KELVIN_RANGE[1]} K, got {text}")
+    return kelvin
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
