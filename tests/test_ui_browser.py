@@ -59,6 +59,14 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+#: Safari's visible area on an iPhone 13 (CSS pixels) with its toolbars, and its user agent.
+IPHONE_13 = {"viewport": {"width": 390, "height": 664}, "device_scale_factor": 3,
+             "is_mobile": True, "has_touch": True,
+             "user_agent": ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+                            "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 "
+                            "Mobile/15E148 Safari/604.1")}
+
+
 class Phone:
     """A browser context as a Pixel 7, which refuses and records any request off the server."""
 
@@ -110,10 +118,17 @@ class Phone:
 
 
 @pytest.fixture
-def phone(browser, server, tmp_path) -> Iterator[Phone]:
-    p = Phone(browser, server, tmp_path)
+def phone(request, browser, server, tmp_path) -> Iterator[Phone]:
+    """A Pixel 7, or (``indirect`` parametrisation with "iphone-13") Safari's visible area on
+    an iPhone 13."""
+    size = getattr(request, "param", "pixel-7")
+    p = Phone(browser, server, tmp_path, **(IPHONE_13 if size == "iphone-13" else {}))
     yield p
     p.close()
+
+
+#: The items of the UI's issue, tried at both phone sizes.
+BOTH_PHONES = pytest.mark.parametrize("phone", ["pixel-7", "iphone-13"], indirect=True)
 
 
 def _log_in(phone: Phone) -> None:
@@ -587,6 +602,7 @@ def test_https_gives_the_phone_a_secure_context(browser, tmp_path) -> None:
         server.stop()
 
 
+@BOTH_PHONES
 def test_the_lens_sheet_explains_the_crop_and_closes_with_done(phone: Phone) -> None:
     """Pick a lens: the crop and the equivalents are said once, every figure has one unit,
     the circle of confusion is stated and can be changed, and Done closes the sheet (a
@@ -622,6 +638,7 @@ def test_the_lens_sheet_explains_the_crop_and_closes_with_done(phone: Phone) -> 
     assert phone.errors == []
 
 
+@BOTH_PHONES
 def test_exposure_and_white_balance_locks(phone: Phone) -> None:
     """AEL under the EV dial and AWB lock under the WB dial: pressed, the camera holds what it
     chose; the status bar and the chips say so; in M the AE lock is not offered."""
@@ -655,6 +672,7 @@ def test_exposure_and_white_balance_locks(phone: Phone) -> None:
     assert phone.errors == []
 
 
+@BOTH_PHONES
 def test_the_meter_in_manual(phone: Phone) -> None:
     """In M the EV chip is the light meter: a shutter four stops faster than the camera's own
     choice reads about -4, by the metering mode chosen; a tap on it picks the metering."""
@@ -671,6 +689,12 @@ def test_the_meter_in_manual(phone: Phone) -> None:
     page.request.patch(phone.server.base + "/api/controls", data={"ev": 0},
                        headers={"X-CSRF-Token": csrf})  # an earlier test's compensation
     _mount_a_35mm(phone)
+    # Auto exposure settled (an earlier test may have left M four stops off): the centre
+    # reading is then near 0.
+    deadline = time.monotonic() + 60
+    while abs(page.request.get(phone.server.base + "/api/live").json()["meter"]["ev"]["centre"]) > 0.3:
+        assert time.monotonic() < deadline, "auto exposure did not settle"
+        time.sleep(0.3)
     page.get_by_role("radio", name="Manual").click()
     page.wait_for_function("() => document.querySelector('.chip[data-dial=\"ev\"] small').textContent === 'EXPOSURE'")
     page.wait_for_function("() => /^(0|[+−]\\d\\.\\d)$/.test(document.querySelector('#chip-ev').textContent)")
@@ -687,6 +711,10 @@ def test_the_meter_in_manual(phone: Phone) -> None:
                            arg=metered)
     assert -5.0 < _reading(page) - metered < -3.0
     assert page.locator("#st-ev").inner_text().startswith("M ")
+    # Every chip's label and value are whole ("1/1600", "APERTURE", "EXPOSURE"), not cut off.
+    cut = page.evaluate("""() => [...document.querySelectorAll('.chip small, .chip b')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)""")
+    assert cut == []
     phone.shot("18-meter-in-m")
     page.locator('.chip[data-dial="ev"]').click()
     page.get_by_role("slider", name="Metering").wait_for()
@@ -755,6 +783,7 @@ def test_account_devices_password_and_logout(browser, server, tmp_path) -> None:
         other.close()
 
 
+@BOTH_PHONES
 def test_the_simulator_turns_the_rings_and_changes_the_light(phone: Phone) -> None:
     """On the virtual camera, More -> Simulator turns the lens's focus and aperture rings and
     changes the light: the rig follows, and so does the picture."""
@@ -806,6 +835,7 @@ def test_the_simulator_turns_the_rings_and_changes_the_light(phone: Phone) -> No
     assert phone.errors == []
 
 
+@BOTH_PHONES
 def test_labels_a_photographer_reads(phone: Phone) -> None:
     """Standard ISO labels (the exact gain on a tap), white-balance presets with their
     colour temperatures, and shutter buttons that say which way they go."""
@@ -860,6 +890,7 @@ def test_labels_a_photographer_reads(phone: Phone) -> None:
     assert phone.errors == []
 
 
+@BOTH_PHONES
 def test_rig_warnings_in_the_status_bar(phone: Phone) -> None:
     """Power and heat are silent while healthy; a weak supply or a low battery (set in the
     simulator) shows in the status bar, and a tap says what to do."""
@@ -904,6 +935,7 @@ def test_rig_warnings_in_the_status_bar(phone: Phone) -> None:
     assert phone.errors == []
 
 
+@BOTH_PHONES
 def test_spot_metering_at_the_tapped_point(phone: Phone) -> None:
     """Spot metering: the marker shows the spot where the photographer tapped, and the camera
     exposes for it, shorter on the chart's white patch than on its black one."""
@@ -1013,13 +1045,6 @@ def test_the_live_view_is_as_large_as_the_screen_allows(phone: Phone) -> None:
             assert at["bands"] == "outside", at
     assert phone.errors == []
 
-
-#: Safari's visible area on an iPhone 13 (CSS pixels) with its toolbars, and its user agent.
-IPHONE_13 = {"viewport": {"width": 390, "height": 664}, "device_scale_factor": 3,
-             "is_mobile": True, "has_touch": True,
-             "user_agent": ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
-                            "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 "
-                            "Mobile/15E148 Safari/604.1")}
 
 _FITS_JS = """(sel) => {
   const d = document.querySelector(sel), r = d.getBoundingClientRect();
