@@ -399,7 +399,7 @@ def parse_dng(buf: bytes | mmap.mmap, name: str = "<dng>") -> DngImage:
                              f"{'the LinearizationTable' if table is not None else f'{bits}-bit data'}")
     if isinstance(black, np.ndarray):  # down to the lowest black: one black level from here on
         data = _subtract_excess(data, black, floor)
-    if white < (1 << bits) - 1:  # else no sample can be above it: skip a pass over the frame
+    if white < top_value:  # else no sample can be above it: skip a pass over the frame
         np.minimum(data, np.uint16(white), out=data)
 
     # The default crop, in active-area pixels; an odd origin renames the pattern.
