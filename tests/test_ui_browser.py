@@ -744,8 +744,9 @@ def test_account_devices_password_and_logout(browser, server, tmp_path) -> None:
     """The account sheet: this phone and another logged in; the other logged out from here;
     the password changed (a wrong current one refused in words) and back; then log out."""
     phone = Phone(browser, server, tmp_path)
+    # An iPad: the iPhone-sized tests before this one leave iPhone sessions of their own.
     other = Phone(browser, server, tmp_path, user_agent=(
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
         "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"))
     try:
         _log_in(phone)
@@ -754,11 +755,11 @@ def test_account_devices_password_and_logout(browser, server, tmp_path) -> None:
         page.get_by_role("button", name="More aids and settings").click()
         page.get_by_role("button", name="Account: password and logged-in devices").click()
         sessions = page.locator("#session-list li")
-        sessions.filter(has_text="Safari on iPhone").wait_for()
+        sessions.filter(has_text="Safari on iPad").wait_for()
         assert sessions.first.inner_text().startswith("This phone · Chrome on Android")
         phone.shot("19-account")
-        sessions.filter(has_text="Safari on iPhone").get_by_role("button", name=re.compile("Log out")).click()
-        page.locator("#toast").filter(has_text="Safari on iPhone is logged out").wait_for()
+        sessions.filter(has_text="Safari on iPad").get_by_role("button", name=re.compile("Log out")).click()
+        page.locator("#toast").filter(has_text="Safari on iPad is logged out").wait_for()
         assert other.page.request.get(server.base + "/api/status").status == 401
 
         form = page.locator("#password-form")
