@@ -85,6 +85,11 @@ export class Controls {
       if (e.detail && (this.state?.held ?? []).includes("magnify")) return;
       this.meterEv = e.detail?.meter?.ev ?? null;
       if (this.state) this._renderMeter(this.state);
+      // The frame the meter read: the status bar shows its shutter and ISO at once, so the
+      // two never disagree until the next poll of the controls.
+      const frame = e.detail;
+      if (frame?.exposure_time_us) setText("#st-shutter", shutterLabel(frame.exposure_time_us));
+      if (frame?.analogue_gain) setText("#st-iso", `ISO ${isoLabel(isoOfGain(frame.analogue_gain))}`);
     });
   }
 
