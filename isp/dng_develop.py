@@ -49,6 +49,14 @@ class DngColour:
     noise_reduction: bool = True
     """False when the noise could not be known (then none is reduced)."""
 
+    def develop_options(self, noise_reduction: str = "normal") -> dict:
+        """:func:`isp.render.develop`'s keyword arguments for this colour, with the noise
+        reduction asked for (off when the noise could not be known)."""
+        return {"white_balance": self.white_balance, "ccm": self.ccm,
+                "lens_shading": self.lens_shading, "exposure_ev": self.exposure_ev,
+                "noise_reduction": noise_reduction if self.noise_reduction else "off",
+                "noise_model": self.noise_model}
+
 
 def is_imx477(dng: DngImage) -> bool:
     return bool(IMX477_MODEL.search(dng.model) or IMX477_MODEL.search(dng.unique_camera_model))

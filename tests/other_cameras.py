@@ -94,6 +94,14 @@ def patch_means(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]] | None =
     return np.array([rgb[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0) for y0, y1, x0, x1 in boxes])
 
 
+def to_mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
+    """The Bayer mosaic of (H, W, 3) camera RGB: at each site the colour ``pattern`` names."""
+    mosaic = np.empty(rgb.shape[:2])
+    for k, (dy, dx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        mosaic[dy::2, dx::2] = rgb[dy::2, dx::2, "RGB".index(pattern[k])]
+    return mosaic
+
+
 @dataclasses.dataclass
 class Shot:
     """A mosaic in DN with what a DNG says of it."""
@@ -126,11 +134,7 @@ def record(camera: Camera, light: str = "D65", *, pattern: str = "RGGB", bits: i
     scale = level / neutral[1]
     cam = np.clip(cam * scale, 0, None)
     white = (1 << bits) - 1
-    ch = {"R": 0, "G": 1, "B": 2}
-    mosaic = np.empty(cam.shape[:2])
-    for k, (dy, dx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
-        mosaic[dy::2, dx::2] = cam[dy::2, dx::2, ch[pattern[k]]]
-    dn = mosaic * (white - black)
+    dn = to_mosaic(cam, pattern) * (white - black)
     if seed is not None:
         rng = np.random.default_rng(seed)
         electrons_per_dn = 2.0
@@ -249,7 +253,7 @@ def write_pidng(path: Path, shot: Shot) -> Path:
 
 
 __all__ = ["CANON", "NIKON", "Camera", "Shot", "UNDEFINED", "board_linear", "gain_map_opcodes",
-           "patch_boxes", "patch_means", "record", "write_dng", "write_pidng"]
+           "patch_boxes", "patch_means", "record", "to_mosaic", "write_dng", "write_pidng"]
 
 
 def hq_frame(gain: float, *, noisy: bool, seed: int = 0, width: int = 1024, height: int = 768,
@@ -267,11 +271,7 @@ def hq_frame(gain: float, *, noisy: bool, seed: int = 0, width: int = 1024, heig
     response = np.diag([r, 1.0, b]) @ np.linalg.inv(tuning.ccm(colour_temperature))
     cam = np.clip(board_linear(width, height) @ response.T, 0, None) * 0.9
     pattern = "BGGR"
-    ch = {"R": 0, "G": 1, "B": 2}
-    mosaic = np.empty((height, width))
-    for k, (dy, dx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
-        mosaic[dy::2, dx::2] = cam[dy::2, dx::2, ch[pattern[k]]]
-    dn = mosaic * 3839
+    dn = to_mosaic(cam, pattern) * 3839
     if noisy:
         rng = np.random.default_rng(seed)
         dn_per_e = imx477.CONVERSION_GAIN_DN_PER_E * gain
@@ -350,10 +350,7 @@ def strokes_frame(width: int = 640, height: int = 480, seed: int = 0):
     r, b = tuning.neutral_rb(5000)
     cam = np.stack([grey * r, grey, grey * b], -1)
     pattern = "RGGB"
-    mosaic = np.empty(grey.shape)
-    for k, (oy, ox) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
-        mosaic[oy::2, ox::2] = cam[oy::2, ox::2, "RGB".index(pattern[k])]
-    data = np.round(256 + mosaic * 3839).astype(np.uint16)
+    data = np.round(256 + to_mosaic(cam, pattern) * 3839).astype(np.uint16)
     meta = FrameMetadata(0, 0, 10_000, 1.0, tuning.colour_gains(5000), 5000, 25_000)
     return RawFrame(data, pattern, 256, 4095, 12, meta)
 

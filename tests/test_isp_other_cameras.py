@@ -43,10 +43,7 @@ TRUTH = srgb8_to_lab(COLORCHECKER_SRGB)
 def ours(path, **options) -> tuple[np.ndarray, object]:
     dng = read_dng(path)
     colour = colour_for(dng, tuning=default_tuning(), **options)
-    rgb = develop(dng.raw, white_balance=colour.white_balance, ccm=colour.ccm,
-                  lens_shading=colour.lens_shading, exposure_ev=colour.exposure_ev, sharpening=False,
-                  noise_model=colour.noise_model,
-                  noise_reduction="normal" if colour.noise_reduction else "off")
+    rgb = develop(dng.raw, sharpening=False, **colour.develop_options())
     return rgb, colour
 
 

@@ -23,7 +23,15 @@ import pytest
 
 from tests.certificates import https_config, make_certificate
 from tests.crash_harness import free_port
-from tests.ui_server import ARTIFACTS, CAPTURE_WAIT_MS, PASSWORD, WAIT_MS, Server, save_log
+from tests.ui_server import (
+    ARTIFACTS,
+    CAPTURE_WAIT_MS,
+    PASSWORD,
+    WAIT_MS,
+    Server,
+    save_log,
+    virtual_camera_server,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -38,11 +46,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("ui")
-    config = root / "config.toml"
-    config.write_text("[camera]\npreview_width = 640\npreview_height = 480\n"
-                      "[gpio]\nenabled = false\n")
-    srv = Server(root / "data", config)
+    srv = virtual_camera_server(tmp_path_factory.mktemp("ui"))
     yield srv
     srv.stop()
     save_log(srv, "server.log")

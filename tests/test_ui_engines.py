@@ -31,7 +31,15 @@ from pathlib import Path
 import pytest
 
 from tests.crash_harness import free_port
-from tests.ui_server import ARTIFACTS, CAPTURE_WAIT_MS, PASSWORD, WAIT_MS, Server, save_log
+from tests.ui_server import (
+    ARTIFACTS,
+    CAPTURE_WAIT_MS,
+    PASSWORD,
+    WAIT_MS,
+    Server,
+    save_log,
+    virtual_camera_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -264,10 +272,7 @@ def engine(request, tmp_path) -> Iterator[Engine]:
 
 @pytest.fixture
 def server(tmp_path, engine) -> Iterator[Server]:
-    config = tmp_path / "config.toml"
-    config.write_text("[camera]\npreview_width = 640\npreview_height = 480\n"
-                      "[gpio]\nenabled = false\n")
-    srv = Server(tmp_path / "data", config)
+    srv = virtual_camera_server(tmp_path)
     yield srv
     srv.stop()
     save_log(srv, f"{engine.name}-server.log")

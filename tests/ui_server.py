@@ -64,6 +64,14 @@ class Server:
             self.proc.wait()
 
 
+def virtual_camera_server(root: Path) -> Server:
+    """The server the UI tests drive: a 640×480 live view, no GPIO, data under ``root``."""
+    config = root / "config.toml"
+    config.write_text("[camera]\npreview_width = 640\npreview_height = 480\n"
+                      "[gpio]\nenabled = false\n")
+    return Server(root / "data", config)
+
+
 def save_log(server: Server, name: str) -> None:
     """The server's log beside the screenshots, for a failure seen only on a busy machine."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

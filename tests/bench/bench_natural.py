@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from tests.bench.__main__ import SHARED_DATA
+from tests.bench.bench_isp import _cpsnr
+from tests.bench.bench_isp import _mosaic_rggb as _mosaic
 
 OUT = Path(__file__).resolve().parents[2] / "bench-out" / "natural"
 PHOTOS = ("astronaut", "chelsea", "coffee", "motorcycle_left", "motorcycle_right")
@@ -45,18 +47,6 @@ def _photos() -> dict[str, np.ndarray]:
         h, w = img.shape[:2]
         out[n] = img[: h - h % 2, : w - w % 2]
     return out
-
-
-def _mosaic(img: np.ndarray) -> np.ndarray:
-    m = np.empty(img.shape[:2], np.float32)
-    m[0::2, 0::2], m[0::2, 1::2] = img[0::2, 0::2, 0], img[0::2, 1::2, 1]
-    m[1::2, 0::2], m[1::2, 1::2] = img[1::2, 0::2, 1], img[1::2, 1::2, 2]
-    return m
-
-
-def _cpsnr(a: np.ndarray, b: np.ndarray, crop: int = 10) -> float:
-    d = a[crop:-crop, crop:-crop].astype(np.float64) - b[crop:-crop, crop:-crop]
-    return float(10 * np.log10(1.0 / np.mean(d**2)))
 
 
 def _libraw(mosaic: np.ndarray, algorithm: str, folder: Path) -> np.ndarray:
