@@ -12,7 +12,7 @@ DATA   ?= data
 
 # The runtime: the app, and picamera2 (the version Raspberry Pi OS ships) with only what its
 # import needs, to run over the virtual libcamera (see pyproject.toml's "virtual" extra).
-$(RUN_STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml setup.py isp/kernels.c
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[virtual]'

@@ -10,7 +10,9 @@ Checks, in order, each reported as passed, failed or skipped with a one-line rea
 5. the status LED blinks (the person watching confirms it: the Pi cannot see an LED);
 6. the shutter button reads released at rest (a pressed reading at rest means a short or
    a wrong pin), then a press is seen within the wait;
-7. with HTTPS on, the certificate and key fit and are in date; the certificate's SHA-256
+7. the photo pipeline's compiled stages loaded (:mod:`isp.compiled`; without them JPEGs take
+   longer: a warning, not a failure);
+8. with HTTPS on, the certificate and key fit and are in date; the certificate's SHA-256
    fingerprint is printed, for the owner to compare with what the phone's browser shows.
 
 The camera and GPIO parts are injected (a :class:`~hal.camera.Camera`, gpiozero's pin factory)
@@ -190,6 +192,16 @@ def check_button(
         return Check("button", False, f"GPIO{pin}: no press within {wait_s:g} s (check wiring)")
     finally:
         button.close()
+
+
+def check_isp() -> Check:
+    """Whether the pipeline runs its stages in C or (slower) in numpy: a failed build at
+    install (no C compiler) shows here, not only as slow JPEGs."""
+    from isp import compiled
+
+    if compiled.AVAILABLE:
+        return Check("isp", True, compiled.STATUS)
+    return Check("isp", True, f"WARNING: {compiled.STATUS}; JPEGs take about 1.3 times as long")
 
 
 def check_https(on: bool, certfile: Path, keyfile: Path) -> Check:

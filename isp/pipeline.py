@@ -46,6 +46,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from isp import compiled
 from isp.allocator import release_free_memory, reuse_freed_memory
 from isp.black_level import BlackLevelParams, black_level_planes
 from isp.ccm import CcmParams, colour_correct_planar
@@ -154,6 +155,11 @@ def process(
     else:
         rgb = _bilinear_planes(planes, *box)
     del planes
+    if out is None:
+        out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+    if compiled.AVAILABLE:  # the same stages in C, the same bytes (isp/compiled.py)
+        compiled.finish_tile(rgb, (box[0] % 2, box[2] % 2), p, out)
+        return out
     rgb = clamp_false_colour(rgb, (box[0] % 2, box[2] % 2))
     np.clip(rgb, 0.0, 1.0, out=rgb)
     # The matrix scales its output to the tone table's index: the tone stage is then one cast
@@ -168,8 +174,6 @@ def process(
         np.clip(rgb, np.float32(low * INDEX_SCALE), np.float32(high * INDEX_SCALE), out=rgb)
     tone_indexed(rgb, p.tone.table(255.0, low, high), out=rgb)
     detail = luma_detail(rgb, p.sharpen, white=255.0) if p.sharpen is not None else None
-    if out is None:
-        out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
     to_uint8_planar(rgb[:, 1:-1, 1:-1], out, detail)  # sharpening added on the way to 8 bits
     return out
 

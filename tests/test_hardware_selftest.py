@@ -198,7 +198,7 @@ def test_cli_runs_every_check_and_exits_0(tmp_path, factory, capsys, monkeypatch
     assert command.run(args, pin_factory=factory, camera=TinyCamera()) == 0
     out = capsys.readouterr().out
     for line in ("PASS  sensor: imx477", "PASS  led: GPIO23", "PASS  button: GPIO22",
-                 "selftest passed"):
+                 "PASS  isp: C stages", "selftest passed"):
         assert line in out
     assert (tmp_path / "out/selftest.dng").is_file()
 

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace, *, pin_factory=None, camera=None) -> int:
         report(selftest.check_button(
             gpio.shutter_pin, pin_factory=pin_factory, wait_s=args.button_wait,
         ))
+    report(selftest.check_isp())
     report(selftest.check_https(
         settings.server.https, settings.server.tls_certfile, settings.server.tls_keyfile,
     ))
