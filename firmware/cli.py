@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# numpy's OpenBLAS starts a thread per CPU for its first matrix product, and those threads spin
+# waiting for more work for a while after each one: CPU time the pipeline's own workers need
+# (measured: 0.05 to 0.1 s of CPU in a 12 MP `mrig develop`). mrig's matrices are 3 x 3, which
+# one thread does. Set before anything imports numpy; the camera server's develop process
+# inherits it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 #: Subcommand modules, in the order ``mrig --help`` lists them.
 COMMANDS = ("serve", "selftest", "develop", "set_password")

@@ -59,6 +59,7 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
         "mrig_denoise": (_F32, _INT, _INT, _F64, _F32),
         "mrig_clip": (_F32, _LONG, _FLOAT, _FLOAT),
         "mrig_tone_sharpen_8bit": (_F32, _INT, _INT, _F32, _LONG, _INT, _FLOAT, _FLOAT, _FLOAT, _F64, _U8),
+        "mrig_demosaic_mlri": (_F32, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _FLOAT, _F32),
     }
     for name, args in signatures.items():
         function = getattr(lib, name)
@@ -73,8 +74,24 @@ AVAILABLE = _LIB is not None
 
 
 def _check(status: int) -> None:
-    if status != 0:
+    if status == -1:
         raise MemoryError("the compiled stages ran out of memory for their working rows")
+    if status != 0:
+        raise ValueError("the box is too near the mosaic's edges for the demosaic's windows")
+
+
+def demosaic_mlri(mosaic: np.ndarray, box: tuple[int, int, int, int], prm) -> np.ndarray:
+    """:func:`isp.demosaic_ri.demosaic_mlri_planes` in C for the pixels ``box`` = (r0, r1, c0,
+    c1) of an RGGB ``mosaic`` (float32, even sides): planar RGB (3, r1 − r0, c1 − c0), unclipped.
+    The box must lie :func:`isp.demosaic_ri.reach` pixels inside the mosaic. Equal to the numpy
+    reference to float32 rounding (its window sums add in another order)."""
+    r0, r1, c0, c1 = box
+    mosaic = np.ascontiguousarray(mosaic, np.float32)
+    out = np.empty((3, r1 - r0, c1 - c0), np.float32)
+    h, w = mosaic.shape
+    _check(_LIB.mrig_demosaic_mlri(mosaic, h, w, r0, r1, c0, c1, prm.green_window // 2,
+                                   prm.rb_window // 2, prm.eps, out))
+    return out
 
 
 def finish_tile(rgb: np.ndarray, phase: tuple[int, int], params, out: np.ndarray) -> None:

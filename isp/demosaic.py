@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from isp import filters
+from isp import compiled, filters
 from isp.cfa import PATTERNS, pad_to_rggb, split_planes
 from isp.demosaic_ri import MlriParams, demosaic_mlri_planes, reach
 from isp.exc import RawFormatError
@@ -131,7 +131,9 @@ def demosaic(
     np.nan_to_num(padded, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     h, w = cfa.shape
     box = (top - 1, top + h + 1, left - 1, left + w + 1)
-    if method == "mlri":
+    if method == "mlri" and compiled.AVAILABLE:  # the same in C (isp/compiled.py)
+        planar = compiled.demosaic_mlri(padded, box, prm)
+    elif method == "mlri":
         planar = assemble(demosaic_mlri_planes(split_planes(padded), prm), *box, planar=True)
     else:
         rgb = _bilinear_rggb(padded)[box[0] : box[1], box[2] : box[3]]

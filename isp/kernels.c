@@ -307,3 +307,490 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
 
 /* The interface's version: isp/compiled.py uses the library only if it expects this one. */
 int mrig_kernels_version(void) { return 1; }
+
+/* ---------------------------------------------------------------------------------------- */
+/*
+ * The MLRI demosaic (isp/demosaic_ri.py, whose docstring explains the method; the numpy code
+ * stays the reference): minimised-Laplacian residual interpolation of green along both
+ * directions, combined with GBTF's weights, then red and blue guided by green.
+ *
+ * The numpy code works on the four colour sub-lattices; here a direction is worked "down the
+ * columns": every column of the tile is one line, every row a vector of all lines' samples at
+ * one position, so each step is a loop along a row that the compiler makes vector code of,
+ * and the window sums slide (one add and one subtract a row) where numpy's double up. The
+ * horizontal direction runs on the transposed tile. Sums are float32 in another order than
+ * numpy's, so the two agree to float32 rounding, not bit for bit (tests/test_isp_compiled.py).
+ */
+
+/* Lattice offsets (lo, hi) of the phase-p_in samples within k pixels of a phase-p_out sample
+ * along one axis (isp.grid.offsets). */
+static inline void lattice_offsets(int p_out, int p_in, int k, int *lo, int *hi)
+{
+    *lo = -((p_in - p_out + k) / 2);
+    *hi = (p_out - p_in + k) / 2;
+}
+
+/*
+ * dst[j] = sum of src[j + lo .. j + hi] for j in [j0, j1); rows of n floats. Each window is
+ * summed afresh, in the same order wherever it lies: a pixel's value must not depend on where
+ * its tile starts (a sliding sum's rounding would), so that tiles give the whole frame's bytes.
+ */
+static inline __attribute__((always_inline)) void window_rows(const float *src, long n, int j0, int j1, int lo, int hi, float *dst)
+{
+    for (int j = j0; j < j1; j++) {
+        float *cur = dst + j * n;
+        const float *first = src + (j + lo) * n, *second = first + n;
+        if (hi == lo) {
+            memcpy(cur, first, sizeof(float) * n);
+            continue;
+        }
+        for (long i = 0; i < n; i++)
+            cur[i] = first[i] + second[i];
+        for (int d = lo + 2; d <= hi; d++) {
+            const float *s = src + (j + d) * n;
+            for (long i = 0; i < n; i++)
+                cur[i] += s[i];
+        }
+    }
+}
+
+struct range { int lo, hi; };  /* rows [lo, hi) of a half-lattice known */
+
+static inline struct range shrink(struct range r, int lo, int hi)
+{
+    /* The rows j where rows j + lo .. j + hi all lie in r. */
+    struct range out = { r.lo - lo, r.hi - hi };
+    return out;
+}
+
+static inline struct range meet(struct range a, struct range b)
+{
+    struct range out = { a.lo > b.lo ? a.lo : b.lo, a.hi < b.hi ? a.hi : b.hi };
+    return out;
+}
+
+/*
+ * Two window sums of src (rows of n floats, known over rows r) at once: same[j] over rows
+ * j + sl .. j + sh (an odd number of them), summed pairwise (pair[j] = src[j] + src[j + 1]
+ * first: 3 adds for 5 rows, not 4); cross[j] over j + cl .. j + ch, which is that window and
+ * one row more at either end where it can be (one add), else summed on its own. Every sum is
+ * made in the same order wherever its window lies, so tiles give the whole frame's values.
+ * Returns the rows of cross known; same is known over shrink(r, sl, sh).
+ */
+static inline __attribute__((always_inline)) struct range two_windows(
+    const float *src, long n, struct range r, int sl, int sh, int cl, int ch, float *same, float *cross, float *pair)
+{
+    const struct range rs = shrink(r, sl, sh), rc = shrink(r, cl, ch);
+    for (int j = r.lo; j < r.hi - 1; j++) {
+        const float *a = src + j * n, *b = a + n;
+        float *o = pair + j * n;
+        for (long i = 0; i < n; i++)
+            o[i] = a[i] + b[i];
+    }
+    const int pairs = (sh - sl) / 2;
+    for (int j = rs.lo; j < rs.hi; j++) {
+        float *o = same + j * n;
+        const float *last = src + (j + sh) * n;
+        if (pairs == 0) {  /* a window of one row */
+            memcpy(o, last, sizeof(float) * n);
+            continue;
+        }
+        memcpy(o, pair + (j + sl) * n, sizeof(float) * n);
+        for (int t = 1; t < pairs; t++) {
+            const float *p = pair + (j + sl + 2 * t) * n;
+            for (long i = 0; i < n; i++)
+                o[i] += p[i];
+        }
+        for (long i = 0; i < n; i++)
+            o[i] += last[i];
+    }
+    const int extra = cl == sl - 1 && ch == sh ? cl : cl == sl && ch == sh + 1 ? ch : 0;
+    if (extra != 0) {
+        for (int j = rc.lo; j < rc.hi; j++) {
+            const float *w = same + j * n, *e = src + (j + extra) * n;
+            float *o = cross + j * n;
+            for (long i = 0; i < n; i++)
+                o[i] = w[i] + e[i];
+        }
+    } else {
+        window_rows(src, n, rc.lo, rc.hi, cl, ch, cross);
+    }
+    return rc;
+}
+
+/*
+ * MLRI estimate, along the columns, of the colour x (rows at pixel rows 2j + px) at y's rows
+ * (2j + 1 - px), into est (half rows of n). Returns the rows of est known. s: 11 scratch
+ * arrays of half * n floats.
+ */
+VECTOR_CLONES
+static struct range estimate(const float *x, const float *y, int half, long n, int px, int k,
+                             float eps, float *est, float *s)
+{
+    const long size = (long)half * n;
+    float *guide = s, *p = s + size, *q = s + 2 * size, *a_x = s + 3 * size, *b_x = s + 4 * size;
+    float *a_y = s + 5 * size, *b_y = s + 6 * size, *t1 = s + 7 * size, *t2 = s + 8 * size;
+    float *res = s + 9 * size, *pair = s + 10 * size;
+    const int py = 1 - px;
+    int lo, hi;
+    struct range all = { 0, half };
+    lattice_offsets(px, py, 1, &lo, &hi);
+    struct range g = shrink(all, lo, hi);
+    for (int j = g.lo; j < g.hi; j++) {
+        const float *y0 = y + (j + lo) * n, *y1 = y + (j + hi) * n;
+        float *o = guide + j * n;
+        for (long i = 0; i < n; i++)
+            o[i] = 0.5f * (y0[i] + y1[i]);
+    }
+    struct range lap = shrink(g, -1, 1);
+    for (int j = lap.lo; j < lap.hi; j++) {
+        const float *g0 = guide + (j - 1) * n, *g1 = guide + j * n, *g2 = guide + (j + 1) * n;
+        const float *x0 = x + (j - 1) * n, *x1 = x + j * n, *x2 = x + (j + 1) * n;
+        float *po = p + j * n, *qo = q + j * n;
+        for (long i = 0; i < n; i++) {
+            const float lap_i = 2.0f * g1[i] - g0[i] - g2[i];
+            const float lap_x = 2.0f * x1[i] - x0[i] - x2[i];
+            po[i] = lap_x * lap_i + eps;
+            qo[i] = lap_i * lap_i + eps;
+        }
+    }
+    /* Windows over x's samples: centred on x's rows (sl .. sh), and on y's (cl .. ch); and
+     * over y's centres seen from x's rows (yl .. yh). */
+    int sl, sh, cl, ch, yl, yh;
+    lattice_offsets(px, px, k, &sl, &sh);
+    lattice_offsets(py, px, k, &cl, &ch);
+    lattice_offsets(px, py, k, &yl, &yh);
+    /* The local linear model (a, b) in the windows centred on x's rows (a_x, b_x) and on y's
+     * (a_y, b_y): a = sum(p) / sum(q), b = (sum(x) - a sum(guide)) / samples. */
+    const struct range m_x = shrink(lap, sl, sh);
+    const struct range m_y = two_windows(p, n, lap, sl, sh, cl, ch, a_x, a_y, pair);
+    two_windows(q, n, lap, sl, sh, cl, ch, t1, t2, pair);
+    two_windows(x, n, lap, sl, sh, cl, ch, b_x, b_y, pair);
+    const float inv_x = 1.0f / (float)(sh - sl + 1), inv_y = 1.0f / (float)(ch - cl + 1);
+    for (long i = m_x.lo * n; i < m_x.hi * n; i++)
+        a_x[i] /= t1[i];
+    for (long i = m_y.lo * n; i < m_y.hi * n; i++)
+        a_y[i] /= t2[i];
+    two_windows(guide, n, lap, sl, sh, cl, ch, t1, t2, pair);
+    for (long i = m_x.lo * n; i < m_x.hi * n; i++)
+        b_x[i] = (b_x[i] - a_x[i] * t1[i]) * inv_x;
+    for (long i = m_y.lo * n; i < m_y.hi * n; i++)
+        b_y[i] = (b_y[i] - a_y[i] * t2[i]) * inv_y;
+    /* Every window's model over a row, summed and applied to the row's guide: the tentative
+     * estimate at x's rows (res: the residual there) and at y's (est). */
+    const struct range r_x = meet(meet(shrink(m_x, sl, sh), shrink(m_y, yl, yh)), g);
+    const struct range r_y = meet(shrink(m_x, cl, ch), shrink(m_y, sl, sh));
+    const float scale = 1.0f / (float)(2 * k + 1);
+    two_windows(a_x, n, m_x, sl, sh, cl, ch, p, q, pair);     /* at x's rows, at y's */
+    two_windows(a_y, n, m_y, sl, sh, yl, yh, t2, t1, pair);   /* at y's rows, at x's */
+    for (long i = r_x.lo * n; i < r_x.hi * n; i++)
+        res[i] = (p[i] + t1[i]) * guide[i];
+    for (long i = r_y.lo * n; i < r_y.hi * n; i++)
+        est[i] = (q[i] + t2[i]) * y[i];
+    two_windows(b_x, n, m_x, sl, sh, cl, ch, p, q, pair);
+    two_windows(b_y, n, m_y, sl, sh, yl, yh, t2, t1, pair);
+    for (long i = r_x.lo * n; i < r_x.hi * n; i++)
+        res[i] = x[i] - (res[i] + p[i] + t1[i]) * scale;
+    for (long i = r_y.lo * n; i < r_y.hi * n; i++)
+        est[i] = (est[i] + q[i] + t2[i]) * scale;
+    /* The estimate: the tentative one plus the residual interpolated from x's rows around. */
+    lattice_offsets(py, px, 1, &lo, &hi);
+    const struct range out = meet(shrink(r_x, lo, hi), r_y);
+    for (int j = out.lo; j < out.hi; j++) {
+        const float *r0 = res + (j + lo) * n, *r1 = res + (j + hi) * n;
+        float *e = est + j * n;
+        for (long i = 0; i < n; i++)
+            e[i] += 0.5f * (r0[i] + r1[i]);
+    }
+    return out;
+}
+
+/*
+ * GBTF's sums down the columns of a (rows x n, rows even, row 0 a red or green-on-red row) at
+ * every pixel of rows [r0, r1), columns [2, n - 2): num, the inverse squared gradient energy
+ * of the colour difference north and south of a pixel times the one-sided average of the
+ * difference that way, and den, the two weights; meaningful at red and blue sites (where the
+ * difference is green minus red, and blue minus green). Returns 0, -1 when out of memory, or
+ * -2 when rows [r0, r1) are too near the ends.
+ */
+VECTOR_CLONES
+static int gbtf_down(const float *a, int rows, long n, int r0, int r1, int k, float eps,
+                     float *num, float *den)
+{
+    /* The colour difference along the lines, a strip of lines at a time: the estimates' dozen
+     * working arrays of a strip stay in the CPU's caches. */
+    enum { STRIP = 128 };
+    const int half = rows / 2;
+    const long size = (long)half * STRIP;
+    float *even = malloc(sizeof(float) * size * 15);
+    float *diff = malloc(sizeof(float) * rows * n * 3);
+    int status = -1;
+    if (!even || !diff)
+        goto done;
+    float *odd = even + size, *odd_at_even = even + 2 * size, *even_at_odd = even + 3 * size;
+    float *scratch = even + 4 * size;
+    status = -2;
+    for (long c = 0; c < n; c += STRIP) {
+        const long lines = n - c < STRIP ? n - c : STRIP;
+        for (int j = 0; j < half; j++) {
+            memcpy(even + j * lines, a + 2 * j * n + c, sizeof(float) * lines);
+            memcpy(odd + j * lines, a + (2 * j + 1) * n + c, sizeof(float) * lines);
+        }
+        struct range at_even = estimate(odd, even, half, lines, 1, k, eps, odd_at_even, scratch);
+        struct range at_odd = estimate(even, odd, half, lines, 0, k, eps, even_at_odd, scratch);
+        const int d_lo = 2 * at_even.lo > 2 * at_odd.lo + 1 ? 2 * at_even.lo : 2 * at_odd.lo + 1;
+        const int d_hi = 2 * at_even.hi < 2 * at_odd.hi + 1 ? 2 * at_even.hi : 2 * at_odd.hi + 1;
+        if (r0 - 5 < d_lo || r1 + 5 > d_hi)
+            goto done;
+        for (int r = r0 - 5; r < r1 + 5; r++) {
+            const long j = (r / 2) * lines;
+            float *d = diff + r * n + c;
+            if (r % 2 == 0)  /* the odd rows' colour minus the even rows' */
+                for (long i = 0; i < lines; i++)
+                    d[i] = odd_at_even[j + i] - even[j + i];
+            else
+                for (long i = 0; i < lines; i++)
+                    d[i] = odd[j + i] - even_at_odd[j + i];
+        }
+    }
+    float *grad = diff + rows * n, *energy = diff + 2 * rows * n;
+    for (int r = r0 - 4; r < r1 + 4; r++) {
+        const float *up = diff + (r - 1) * n, *down = diff + (r + 1) * n;
+        float *g = grad + r * n;
+        for (long i = 0; i < n; i++) {
+            const float t = down[i] - up[i];
+            g[i] = t < 0.0f ? -t : t;
+        }
+    }
+    /* Energy: the gradients summed over 5 x 5 pixels; its weight 1 / (energy^2 + 1e-10). */
+    window_rows(grad, n, r0 - 2, r1 + 2, -2, 2, energy);
+    for (int r = r0 - 2; r < r1 + 2; r++) {
+        float *e = energy + r * n, *w = grad + r * n;  /* grad's rows are free again */
+        for (long i = 2; i < n - 2; i++) {
+            const float t = e[i - 2] + e[i - 1] + e[i] + e[i + 1] + e[i + 2];
+            w[i] = 1.0f / (t * t + 1e-10f);
+        }
+    }
+    for (int r = r0; r < r1; r++) {
+        const float *w_north = grad + (r - 2) * n, *w_south = grad + (r + 2) * n;
+        const float *d0 = diff + r * n;
+        const float *n1 = d0 - n, *n2 = d0 - 2 * n, *n3 = d0 - 3 * n;
+        const float *s1 = d0 + n, *s2 = d0 + 2 * n, *s3 = d0 + 3 * n;
+        float *o_num = num + r * n, *o_den = den + r * n;
+        for (long i = 2; i < n - 2; i++) {
+            const float centre = 0.56f * d0[i];
+            const float north = centre + 0.35f * n1[i] + 0.08f * n2[i] + 0.01f * n3[i];
+            const float south = centre + 0.35f * s1[i] + 0.08f * s2[i] + 0.01f * s3[i];
+            o_num[i] = w_north[i] * north + w_south[i] * south;
+            o_den[i] = w_north[i] + w_south[i];
+        }
+    }
+    status = 0;
+done:
+    free(even);
+    free(diff);
+    return status;
+}
+
+/*
+ * The colour sampled at sites (sy, sx) over the box [r0, r1) x [c0, c1), by MLRI guided by
+ * green (rows of w, known around the box), into out (rows x cols). The window sums over the
+ * colour's samples are box sums of full-resolution fields that are zero where it was not
+ * sampled: twice numpy's arithmetic on the sub-lattice, but every loop runs along a row.
+ * Returns 0, or -1 when out of memory.
+ */
+VECTOR_CLONES
+static int red_or_blue(const float *m, const float *green, long w, int sy, int sx, int k,
+                       float eps, int r0, int r1, int c0, int c1, float *out)
+{
+    /* The local model is needed over the box and k + 1 around it (the tentative estimate's
+     * window, and the residual's one pixel); its windows reach k further. */
+    const int ra0 = r0 - k - 1, ra1 = r1 + k + 1, ca0 = c0 - k - 1, ca1 = c1 + k + 1;
+    const int fr0 = ra0 - k, fc0 = ca0 - k;
+    const long ah = ra1 - ra0, aw = ca1 - ca0, fh = ah + 2 * k, fw = aw + 2 * k;
+    const long th = r1 - r0 + 2, tw = c1 - c0 + 2;
+    const int span = 2 * k + 1;
+    float *fields = calloc(4 * fh * fw, sizeof(float));
+    float *along = malloc(sizeof(float) * 4 * fh * aw);
+    float *sums = malloc(sizeof(float) * 4 * fh * aw);
+    float *inv = malloc(sizeof(float) * 2 * aw);
+    float *tent = malloc(sizeof(float) * th * tw);
+    int status = -1;
+    if (!fields || !along || !sums || !inv || !tent)
+        goto done;
+    /* Laplacian products, the sample and the guide at the colour's sites, zero elsewhere. */
+    for (int y = fr0 + (sy + fr0) % 2; y < fr0 + fh; y += 2) {
+        const float *g = green + y * w, *gu = g - 2 * w, *gd = g + 2 * w;
+        const float *v = m + y * w, *vu = v - 2 * w, *vd = v + 2 * w;
+        float *fp = fields + (y - fr0) * fw, *fq = fp + fh * fw, *fv = fq + fh * fw, *fg = fv + fh * fw;
+        for (int x = fc0 + (sx + fc0) % 2; x < fc0 + fw; x += 2) {
+            const float lap_i = 4.0f * g[x] - gu[x] - gd[x] - g[x - 2] - g[x + 2];
+            const float lap_p = 4.0f * v[x] - vu[x] - vd[x] - v[x - 2] - v[x + 2];
+            fp[x - fc0] = lap_p * lap_i + eps;
+            fq[x - fc0] = lap_i * lap_i + eps;
+            fv[x - fc0] = v[x];
+            fg[x - fc0] = g[x];
+        }
+    }
+    /* Their sums over (2k + 1)^2 windows centred on every pixel of the model's area: along
+     * the rows, then down (window_rows' row j + k holds the window over rows j .. j + 2k). */
+    /* Rows without samples are zero in every field, and stay so along the rows; down the
+     * columns, only the window's rows with samples are added. */
+    for (int f = 0; f < 4; f++) {
+        for (long y = (sy + fr0) % 2; y < fh; y += 2) {
+            const float *src = fields + (f * fh + y) * fw;
+            float *o = along + (f * fh + y) * aw;
+            memcpy(o, src, sizeof(float) * aw);
+            for (int d = 1; d < span; d++)
+                for (long x = 0; x < aw; x++)
+                    o[x] += src[x + d];
+        }
+        for (long y = 0; y < ah; y++) {
+            float *o = sums + (f * fh + y + k) * aw;
+            const long first = y + (sy + fr0 + y) % 2;  /* the window's first row with samples */
+            memcpy(o, along + (f * fh + first) * aw, sizeof(float) * aw);
+            for (long v = first + 2; v < y + span; v += 2) {
+                const float *src = along + (f * fh + v) * aw;
+                for (long x = 0; x < aw; x++)
+                    o[x] += src[x];
+            }
+        }
+    }
+    /* The model: a = sum(p) / sum(q), b = (sum(sample) - a sum(guide)) / samples. */
+    float *model = fields;  /* 2 x ah x aw: fields are read no more */
+    for (int parity = 0; parity < 2; parity++) {  /* 1 / samples, by the window's centre */
+        int lo, hi;
+        lattice_offsets(parity, sy, k, &lo, &hi);
+        for (long x = 0; x < aw; x++) {
+            int clo, chi;
+            lattice_offsets((ca0 + (int)x) % 2, sx, k, &clo, &chi);
+            inv[parity * aw + x] = 1.0f / (float)((hi - lo + 1) * (chi - clo + 1));
+        }
+    }
+    for (long y = 0; y < ah; y++) {
+        const float *inv_row = inv + ((ra0 + y) % 2) * aw;
+        const float *sp = sums + (y + k) * aw, *sq = sp + fh * aw, *sv = sq + fh * aw, *sg = sv + fh * aw;
+        float *ma = model + y * aw, *mb = model + (ah + y) * aw;
+        for (long x = 0; x < aw; x++) {
+            const float slope = sp[x] / sq[x];
+            ma[x] = slope;
+            mb[x] = (sv[x] - sg[x] * slope) * inv_row[x];
+        }
+    }
+    /* Every window's model over a pixel, summed: over the box and one pixel around. */
+    for (int f = 0; f < 2; f++) {
+        for (long y = 0; y < ah; y++) {
+            const float *src = model + (f * ah + y) * aw;
+            float *o = along + (f * ah + y) * tw;
+            memcpy(o, src, sizeof(float) * tw);
+            for (int d = 1; d < span; d++)
+                for (long x = 0; x < tw; x++)
+                    o[x] += src[x + d];
+        }
+        window_rows(along + f * ah * tw, tw, k, (int)th + k, -k, k, sums + f * ah * tw);
+    }
+    /* The tentative estimate, and where the colour was sampled its residual. */
+    const float scale = 1.0f / (float)(span * span);
+    for (long y = 0; y < th; y++) {
+        const int r = r0 - 1 + (int)y;
+        const float *ma = sums + (y + k) * tw, *mb = sums + (ah + y + k) * tw;
+        const float *g = green + r * w + (c0 - 1);
+        float *row = tent + y * tw;
+        for (long x = 0; x < tw; x++)
+            row[x] = (ma[x] * g[x] + mb[x]) * scale;
+        if (r % 2 == sy) {
+            const float *v = m + r * w + (c0 - 1);
+            for (long x = (sx + c0 - 1) % 2; x < tw; x += 2)
+                row[x] = v[x] - row[x];
+        }
+    }
+    /* The colour: sampled, or the tentative estimate plus the residual interpolated. */
+    const long cols = c1 - c0;
+    for (long y = 1; y < th - 1; y++) {
+        const int r = r0 - 1 + (int)y;
+        const float *up = tent + (y - 1) * tw, *mid = tent + y * tw, *down = tent + (y + 1) * tw;
+        const float *v = m + r * w + c0;
+        float *o = out + (y - 1) * cols;
+        const int sample_row = r % 2 == sy;
+        for (long x = 0; x < cols; x++) {
+            const int sample_col = (c0 + x) % 2 == sx;
+            const long i = x + 1;
+            if (sample_row)
+                o[x] = sample_col ? v[x] : 0.5f * (mid[i - 1] + mid[i + 1]) + mid[i];
+            else if (sample_col)
+                o[x] = 0.5f * (up[i] + down[i]) + mid[i];
+            else
+                o[x] = 0.25f * (up[i - 1] + up[i + 1] + down[i - 1] + down[i + 1]) + mid[i];
+        }
+    }
+    status = 0;
+done:
+    free(fields);
+    free(along);
+    free(sums);
+    free(inv);
+    free(tent);
+    return status;
+}
+
+/* a (rows x cols) transposed into t (cols x rows), in blocks that stay in the caches. */
+static void transpose(const float *a, long rows, long cols, float *t)
+{
+    const long block = 32;
+    for (long r = 0; r < rows; r += block)
+        for (long c = 0; c < cols; c += block)
+            for (long i = r; i < r + block && i < rows; i++)
+                for (long j = c; j < c + block && j < cols; j++)
+                    t[j * rows + i] = a[i * cols + j];
+}
+
+/*
+ * isp.demosaic_ri.demosaic_mlri_planes on an RGGB mosaic m (h x w float32, h and w even), for
+ * the box [r0, r1) x [c0, c1) of it, into out (3, r1 - r0, c1 - c0): green windows of
+ * 2 green_k + 1 pixels, red and blue of (2 rb_k + 1)^2, regularisation eps. Returns 0, -1 when
+ * out of memory, -2 when the box is too near the mosaic's edges (isp.demosaic_ri.reach says
+ * how near it may be).
+ */
+int mrig_demosaic_mlri(const float *m, int h, int w, int r0, int r1, int c0, int c1,
+                       int green_k, int rb_k, float eps, float *out)
+{
+    /* Green is needed around the box as far as red and blue's windows reach. */
+    const int need = 2 * rb_k + 3;
+    const long size = (long)h * w;
+    if (h % 2 || w % 2 || r0 - need < 2 || c0 - need < 2 || r1 + need > h - 2 || c1 + need > w - 2)
+        return -2;
+    float *mt = malloc(sizeof(float) * size);
+    float *sums = malloc(sizeof(float) * size * 4);
+    float *green = malloc(sizeof(float) * size);
+    int status = -1;
+    if (!mt || !sums || !green)
+        goto done;
+    float *num_v = sums, *den_v = sums + size, *num_h = sums + 2 * size, *den_h = sums + 3 * size;
+    status = gbtf_down(m, h, w, r0 - need, r1 + need, green_k, eps, num_v, den_v);
+    if (status)
+        goto done;
+    transpose(m, h, w, mt);
+    status = gbtf_down(mt, w, h, c0 - need, c1 + need, green_k, eps, num_h, den_h);
+    if (status)
+        goto done;
+    memcpy(green, m, sizeof(float) * size);
+    for (int r = r0 - need; r < r1 + need; r++) {
+        const int sign = r % 2 == 0 ? 1 : -1;  /* red sites: G - R; blue sites: -(B - G) */
+        for (int c = c0 - need + (r + c0 - need) % 2; c < c1 + need; c += 2) {
+            const long i = (long)r * w + c, t = (long)c * h + r;
+            const float d = (num_h[t] + num_v[i]) / (den_h[t] + den_v[i]);
+            green[i] = sign > 0 ? m[i] + d : m[i] - d;
+        }
+    }
+    const long rows = r1 - r0, cols = c1 - c0, plane = rows * cols;
+    for (long y = 0; y < rows; y++)
+        memcpy(out + plane + y * cols, green + (r0 + y) * w + c0, sizeof(float) * cols);
+    status = red_or_blue(m, green, w, 0, 0, rb_k, eps, r0, r1, c0, c1, out);
+    if (!status)
+        status = red_or_blue(m, green, w, 1, 1, rb_k, eps, r0, r1, c0, c1, out + 2 * plane);
+done:
+    free(mt);
+    free(sums);
+    free(green);
+    return status;
+}

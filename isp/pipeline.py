@@ -57,6 +57,7 @@ from isp.denoise import REACH as DENOISE_REACH
 from isp.denoise import DenoiseParams, denoise_planar
 from isp.dpc import DpcParams, defective_pixels_planes
 from isp.green_eq import GreenEqParams, green_equalise_planes
+from isp.grid import common
 from isp.lens_shading import LensShadingParams, lens_shading_planes
 from isp.output import to_uint8_planar
 from isp.sharpen import SharpenParams, luma_detail
@@ -125,6 +126,15 @@ def _bilinear_planes(planes: dict, r0: int, r1: int, c0: int, c1: int) -> np.nda
     return np.ascontiguousarray(np.moveaxis(rgb[top:-2, left:-2], -1, 0))
 
 
+def _mlri_compiled(planes: dict, box: tuple[int, int, int, int], prm: MlriParams) -> np.ndarray:
+    """:func:`assemble` of :func:`demosaic_mlri_planes` in C (:mod:`isp.compiled`), on the
+    mosaic the planes hold."""
+    qr0, qr1, qc0, qc1 = common(*planes.values())
+    mosaic = merge_planes(planes, 2 * qr0, 2 * qr1, 2 * qc0, 2 * qc1)
+    r0, r1, c0, c1 = box
+    return compiled.demosaic_mlri(mosaic, (r0 - 2 * qr0, r1 - 2 * qr0, c0 - 2 * qc0, c1 - 2 * qc0), prm)
+
+
 def process(
     raw: np.ndarray, params: PipelineParams, rows: np.ndarray, cols: np.ndarray,
     region: tuple[int, int, int, int], out: np.ndarray | None = None,
@@ -150,7 +160,9 @@ def process(
     # reduction's reach.
     m = _SHARPEN_REACH + _denoise_reach(p)
     box = (y0 - m, y1 + m, x0 - m, x1 + m)
-    if p.demosaic_method == "mlri":
+    if p.demosaic_method == "mlri" and compiled.AVAILABLE:
+        rgb = _mlri_compiled(planes, box, p.mlri)
+    elif p.demosaic_method == "mlri":
         rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box, planar=True)
     else:
         rgb = _bilinear_planes(planes, *box)
