@@ -28,11 +28,10 @@ import os
 import numpy as np
 
 #: The interface version this module expects (``mrig_kernels_version`` in ``isp/kernels.c``).
-VERSION = 1
+VERSION = 2
 
 _F32 = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _F64 = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
-_U8 = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
 _INT, _LONG, _FLOAT = ctypes.c_int, ctypes.c_long, ctypes.c_float
 
 
@@ -58,7 +57,8 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
         "mrig_clamp_correct": (_F32, _INT, _INT, _INT, _INT, _F32, _F32),
         "mrig_denoise": (_F32, _INT, _INT, _F64, _F32),
         "mrig_clip": (_F32, _LONG, _FLOAT, _FLOAT),
-        "mrig_tone_sharpen_8bit": (_F32, _INT, _INT, _F32, _LONG, _INT, _FLOAT, _FLOAT, _FLOAT, _F64, _U8),
+        "mrig_tone_sharpen_8bit": (_F32, _INT, _INT, _F32, _LONG, _INT, _FLOAT, _FLOAT, _FLOAT, _F64,
+                                   ctypes.c_void_p, _LONG),
         "mrig_demosaic_mlri": (_F32, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _FLOAT, _F32),
     }
     for name, args in signatures.items():
@@ -98,16 +98,20 @@ def finish_tile(rgb: np.ndarray, phase: tuple[int, int], params, out: np.ndarray
     """What :func:`isp.pipeline.process` does after the demosaic, in C: planar camera RGB
     (3, H, W) whose first pixel has the RGGB ``phase`` into ``out``, uint8 (H − 2m, W − 2m, 3)
     with m the pixels the stages reach; ``params``: its :class:`isp.pipeline.PipelineParams`."""
+    if out.dtype == np.uint8 and out.strides[1:] == (3, 1) and out.flags.writeable:
+        _finish(rgb, phase, params, out)  # rows of pixels, also a tile of a wider band
+    else:
+        tile = np.empty(out.shape, np.uint8)
+        _finish(rgb, phase, params, tile)
+        out[...] = tile
+
+
+def _finish(rgb: np.ndarray, phase: tuple[int, int], params, out: np.ndarray) -> None:
     from isp.denoise import LUMA, REACH
     from isp.sharpen import LUMA as SHARPEN_LUMA
     from isp.tone import INDEX_SCALE
 
     lib, p = _LIB, params
-    if not out.flags.c_contiguous:  # a tile of a wider band: written whole, then copied in
-        tile = np.empty(out.shape, np.uint8)
-        finish_tile(rgb, phase, params, tile)
-        out[...] = tile
-        return
     rgb = np.ascontiguousarray(rgb, np.float32)
     _, h, w = rgb.shape
     matrix = (np.asarray(p.ccm.matrix, np.float64) * INDEX_SCALE).astype(np.float32)
@@ -127,7 +131,9 @@ def finish_tile(rgb: np.ndarray, phase: tuple[int, int], params, out: np.ndarray
     table = p.tone.table(255.0, low, high)
     s = p.sharpen
     _, h, w = lin.shape
+    if out.shape != (h - 2, w - 2, 3):  # written through a raw pointer: the size must be right
+        raise ValueError(f"output tile {out.shape} is not the stages' {(h - 2, w - 2, 3)}")
     _check(lib.mrig_tone_sharpen_8bit(
         lin, h, w, table, table.size, s is not None,
         s.threshold * 255.0 if s else 0.0, s.strength if s else 0.0, s.limit * 255.0 if s else 0.0,
-        np.asarray(SHARPEN_LUMA, np.float64), out))
+        np.asarray(SHARPEN_LUMA, np.float64), out.ctypes.data, out.strides[0]))

@@ -250,7 +250,7 @@ void mrig_clip(float *x, long n, float lo, float hi)
 VECTOR_CLONES
 int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, long size,
                            int sharpen, float threshold, float strength, float limit,
-                           const double *weights, uint8_t *out)
+                           const double *weights, uint8_t *out, long out_stride)
 {
     const long plane = (long)h * w;
     const int n = w - 2;
@@ -292,7 +292,7 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
             for (int x = 0; x < n; x++)
                 detail[x] = 0.5f;
         }
-        uint8_t *o = out + (long)(y - 1) * n * 3;
+        uint8_t *o = out + (long)(y - 1) * out_stride;
         for (int c = 0; c < 3; c++) {
             const float *src = levels + c * plane + (long)y * w + 1;
             for (int x = 0; x < n; x++)
@@ -306,7 +306,7 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
 }
 
 /* The interface's version: isp/compiled.py uses the library only if it expects this one. */
-int mrig_kernels_version(void) { return 1; }
+int mrig_kernels_version(void) { return 2; }
 
 /* ---------------------------------------------------------------------------------------- */
 /*

@@ -20,14 +20,16 @@ to_uint8          float32 (H, W, 3) + detail  uint8 (H, W, 3)
 ================  ==========================  ============================================
 
 "Planes" are the mosaic's four colour sub-lattices (:mod:`isp.cfa`), on which the mosaic
-stages and the demosaic work. A frame is processed in tiles (:data:`STRIP_ROWS` ×
+stages and the demosaic work. The demosaic and every stage after it run in C where mrig was
+installed with a C compiler (:mod:`isp.compiled`: a third of the time), the numpy stages here
+otherwise; numpy is the reference the C is tested against. A frame is processed in tiles (:data:`STRIP_ROWS` ×
 :data:`TILE_COLS` pixels). Each tile is read with :func:`halo` extra pixels on every side,
 mirrored beyond the frame's edges and aligned so it starts on a red pixel; the stages compute
 valid regions only (:mod:`isp.grid`), so a tile's result is bit for bit what processing the
 whole frame gives for those pixels. A tile goes from uint16 to uint8 in one pass through small
 working arrays (a peak of about 14 MB at the default size), which keeps memory low and the data
-in the CPU caches; tiles run on a thread pool, one thread per CPU (numpy releases the GIL in its
-loops), or whole bands on forked processes (:mod:`isp.forked`, for ``mrig develop``: faster, as
+in the CPU caches; tiles run on a thread pool, one thread per CPU (numpy and the C stages
+release the GIL), or whole bands on forked processes (:mod:`isp.forked`, for ``mrig develop``: faster, as
 the workers then never wait for each other's GIL). Only the raw frame and the uint8 output exist
 at full size, and with :func:`process_in_bands` (which hands each finished band of rows on, to
 the JPEG encoder) not even the output. Measured per tile (``tests/bench/bench_isp.py``): the

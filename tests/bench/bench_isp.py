@@ -152,16 +152,17 @@ def _write_mrig_dng(path: Path) -> None:
 _USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _run(code: str, src: Path, dst: Path) -> tuple[float, float]:
+def _run(code: str, src: Path, dst: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system, the job's worker processes included) of ``code``
-    in a fresh process. Without /usr/bin/time the CPU time is not known (reported as the wall
-    time)."""
+    in a fresh process, with ``env`` added to its environment. Without /usr/bin/time the CPU
+    time is not known (reported as the wall time)."""
     cmd = [sys.executable, "-c", code, str(src), str(dst)]
     timer = Path("/usr/bin/time")
     if timer.exists():
         cmd = [str(timer), "-f", "%U %S"] + cmd
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True, env=_USER_ENV)
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**_USER_ENV, **(env or {})})
     wall = time.perf_counter() - t0
     if timer.exists():
         user, system = res.stderr.strip().splitlines()[-1].split()
@@ -189,14 +190,14 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-def _peak_memory(code: str, src: Path, dst: Path) -> float:
+def _peak_memory(code: str, src: Path, dst: Path, env: dict[str, str] | None = None) -> float:
     """Peak memory (MiB) of ``code`` in a fresh process, worker processes included: the sum of
     the process tree's PSS (proportional set size: a page shared by n processes counts 1/n in
     each, so the sum is the memory the job really holds), sampled every 2 ms. A separate run
     from the timed ones, as the sampling takes CPU. The peak RSS of one process (what
     /usr/bin/time reports) would miss the workers' memory, or count their shared pages twice."""
     job = subprocess.Popen([sys.executable, "-c", code, str(src), str(dst)], cwd=ROOT,
-                           stdout=subprocess.DEVNULL, env=_USER_ENV)
+                           stdout=subprocess.DEVNULL, env={**_USER_ENV, **(env or {})})
     peak = 0
     while job.poll() is None:
         peak = max(peak, sum(_pss_kib(p) for p in _process_tree(job.pid)))
@@ -206,32 +207,40 @@ def _peak_memory(code: str, src: Path, dst: Path) -> float:
     return peak / 1024
 
 
+#: mrig with its C stages off (isp/compiled.py): the numpy reference, for comparison.
+_NUMPY_STAGES = {"MRIG_KERNELS": "numpy"}
+
+
 def bench_full_resolution(dng: Path, rounds: int = 5) -> None:
-    jobs = {"mrig": _CHILD_MRIG, "threads": _CHILD_MRIG_THREADS, "libraw": _CHILD_LIBRAW,
-            "python": _CHILD_BASELINE}
+    jobs = {"mrig": (_CHILD_MRIG, None), "numpy": (_CHILD_MRIG, _NUMPY_STAGES),
+            "threads": (_CHILD_MRIG_THREADS, None), "libraw": (_CHILD_LIBRAW, None),
+            "python": (_CHILD_BASELINE, None)}
     runs: dict[str, list[tuple[float, float]]] = {k: [] for k in jobs}
     for i in range(rounds):
         # Every other round in reverse order: no job always runs right after the same other one.
-        for name, code in list(jobs.items())[:: 1 if i % 2 == 0 else -1]:
-            runs[name].append(_run(code, dng, OUT / f"hq_{name}.jpg"))
+        for name, (code, env) in list(jobs.items())[:: 1 if i % 2 == 0 else -1]:
+            runs[name].append(_run(code, dng, OUT / f"hq_{name}.jpg", env))
     wall = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
     cpu = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
-    # Ratios within each round (runs seconds apart) follow the machine's load far less than the
-    # medians of each job's times do: their median and range say how sure the comparison is.
-    paired = sorted(m[0] / lr[0] for m, lr in zip(runs["mrig"], runs["libraw"], strict=True))
-    paired_cpu = statistics.median(m[1] / lr[1] for m, lr in zip(runs["mrig"], runs["libraw"], strict=True))
-    mem = {k: _peak_memory(code, dng, OUT / f"hq_{k}.jpg") for k, code in jobs.items()}
+
+    def per_round(name: str, which: int) -> list[float]:
+        # Ratios within each round (runs seconds apart) follow the machine's load far less than
+        # the medians of each job's times do: their median and range say how sure the comparison is.
+        return sorted(m[which] / lr[which] for m, lr in zip(runs[name], runs["libraw"], strict=True))
+
+    mem = {k: _peak_memory(code, dng, OUT / f"hq_{k}.jpg", env) for k, (code, env) in jobs.items()}
     same = (OUT / "hq_mrig.jpg").read_bytes() == (OUT / "hq_threads.jpg").read_bytes()
     print(f"4056x3040 DNG -> JPEG q92, median of {rounds} interleaved runs (fresh processes):")
-    print(f"  wall time  mrig {wall['mrig']:6.2f} s   LibRaw AHD {wall['libraw']:6.2f} s   "
-          f"ratio {wall['mrig'] / wall['libraw']:5.2f} (target <= 1)")
-    print(f"             per round: median ratio {statistics.median(paired):.2f}, "
-          f"range {paired[0]:.2f}-{paired[-1]:.2f}, {sum(r <= 1 for r in paired)} of {rounds} <= 1")
-    print(f"  CPU time   mrig {cpu['mrig']:6.2f} s   LibRaw AHD {cpu['libraw']:6.2f} s   "
-          f"ratio {cpu['mrig'] / cpu['libraw']:5.2f} (per round {paired_cpu:.2f}; both run several "
-          "threads or processes)")
-    print(f"  peak PSS   mrig {mem['mrig']:6.0f} MiB LibRaw AHD {mem['libraw']:6.0f} MiB "
-          f"ratio {mem['mrig'] / mem['libraw']:5.2f} (target <= 1; the process tree's sum)")
+    for label, which, target in (("wall time", 0, 0.8), ("CPU time ", 1, 1.0)):
+        times = wall if which == 0 else cpu
+        for name in ("mrig", "numpy"):
+            ratios = per_round(name, which)
+            who = "mrig" if name == "mrig" else "mrig, numpy stages (MRIG_KERNELS=numpy)"
+            print(f"  {label}  {who}: {times[name]:5.2f} s, LibRaw AHD {times['libraw']:5.2f} s; per round "
+                  f"ratio median {statistics.median(ratios):.2f}, range {ratios[0]:.2f}-{ratios[-1]:.2f}, "
+                  f"{sum(r <= target for r in ratios)} of {rounds} <= {target} (target for mrig)")
+    print(f"  peak PSS   mrig {mem['mrig']:6.0f} MiB (numpy stages {mem['numpy']:.0f}) LibRaw AHD "
+          f"{mem['libraw']:6.0f} MiB ratio {mem['mrig'] / mem['libraw']:5.2f} (target <= 1; the process tree's sum)")
     print(f"  mrig on threads instead of forked workers: wall {wall['threads']:.2f} s "
           f"(ratio to forked {wall['threads'] / wall['mrig']:.2f}), CPU {cpu['threads']:.2f} s, "
           f"{mem['threads']:.0f} MiB; the same JPEG: {same}")
@@ -251,17 +260,16 @@ _STAGES = (
 
 
 def bench_stages(dng: Path) -> None:
-    """Time per stage, one thread, the whole frame in the pipeline's default tiles."""
+    """Time per stage, one thread, the whole frame in the pipeline's default tiles: the numpy
+    stages one by one, then the pipeline with its C stages (isp/compiled.py)."""
     import contextlib
 
-    from isp import demosaic_ri, pipeline
+    from isp import compiled, demosaic_ri, pipeline
     from isp.dng import read_dng
     from isp.jpeg import encode_jpeg
     from isp.render import pipeline_params
 
-    spent: dict[str, float] = dict.fromkeys([label for _, label in _STAGES], 0.0)
-
-    def timed(f, label):
+    def timed(f, label, spent):
         def wrapper(*args, **kwargs):
             t0 = time.perf_counter()
             try:
@@ -274,28 +282,37 @@ def bench_stages(dng: Path) -> None:
     d = read_dng(dng)
     read_s = time.perf_counter() - t0
     params = pipeline_params(d.raw)
-    with contextlib.ExitStack() as undo:
-        for module, name, label in [(pipeline, n, label) for n, label in _STAGES] + [
-            (demosaic_ri, "_green_difference", "  of which green (directional MLRI, GBTF)"),
-            (demosaic_ri, "_red_or_blue", "  of which red and blue (MLRI)"),
-        ]:
-            original = getattr(module, name)
-            undo.callback(setattr, module, name, original)
-            setattr(module, name, timed(original, label))
-        t0 = time.perf_counter()
-        rgb = pipeline.process_in_strips(d.raw.data, params, workers=1)
-        total = time.perf_counter() - t0
+    numpy_stages = [(pipeline, n, label) for n, label in _STAGES] + [
+        (demosaic_ri, "_green_difference", "  of which green (directional MLRI, GBTF)"),
+        (demosaic_ri, "_red_or_blue", "  of which red and blue (MLRI)"),
+    ]
+    c_stages = [(pipeline, "_mlri_compiled", "demosaic (MLRI + GBTF), C"),
+                (compiled, "finish_tile", "clamp, matrix, noise, tone, sharpen, 8-bit, C")]
+    totals = {}
+    for mode, stages in (("numpy", numpy_stages), ("C", c_stages)):
+        spent: dict[str, float] = {label: 0.0 for _, _, label in stages}
+        with contextlib.ExitStack() as undo:
+            undo.callback(setattr, compiled, "AVAILABLE", compiled.AVAILABLE)
+            compiled.AVAILABLE = mode == "C" and compiled.AVAILABLE
+            for module, name, label in stages:
+                original = getattr(module, name)
+                undo.callback(setattr, module, name, original)
+                setattr(module, name, timed(original, label, spent))
+            t0 = time.perf_counter()
+            rgb = pipeline.process_in_strips(d.raw.data, params, workers=1)
+            totals[mode] = total = time.perf_counter() - t0
+        print(f"Per stage, {mode} stages, one thread, 4056x3040 (seconds; the machine may be shared):")
+        for label, s in spent.items():
+            print(f"  {label:46s} {s:6.3f}")
+        rest = total - sum(s for label, s in spent.items() if not label.startswith(" "))
+        print(f"  {'the rest (mosaic stages, tile cutting, Python)':46s} {rest:6.3f}")
+        print(f"  {'pipeline total':46s} {total:6.3f}")
     t0 = time.perf_counter()
     encode_jpeg(rgb, quality=92)
     jpeg_s = time.perf_counter() - t0
-    print("Per stage, one thread, 4056x3040 (seconds; the machine may be shared):")
-    print(f"  {'DNG read and unpack':42s} {read_s:6.3f}")
-    for label, s in spent.items():
-        print(f"  {label:42s} {s:6.3f}")
-    rest = total - sum(s for label, s in spent.items() if not label.startswith(" "))
-    print(f"  {'tile cutting, Python between stages':42s} {rest:6.3f}")
-    print(f"  {'pipeline total':42s} {total:6.3f}")
-    print(f"  {'JPEG encode (mrig develop: band by band)':42s} {jpeg_s:6.3f}")
+    print(f"  {'DNG read and unpack':46s} {read_s:6.3f}")
+    print(f"  {'JPEG encode (mrig develop: band by band)':46s} {jpeg_s:6.3f}")
+    print(f"  C stages: {compiled.STATUS}; pipeline C / numpy {totals['C'] / totals['numpy']:.2f}")
 
 
 def bench_colour_vs_libraw(dng: Path, label: str) -> None:
