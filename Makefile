@@ -41,4 +41,4 @@ install:
 	sudo systemd/install.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info build isp/_kernels*.so
