@@ -94,12 +94,12 @@ def pipeline_params(
         raise ValueError(f"tone must be 'srgb' or 'tuning', not {tone!r}")
     matrix = (t.ccm(ct) if ccm is None else np.asarray(ccm, np.float64)) * 2.0**exposure_ev
     model = noise_model or imx477_noise(raw)
-    denoise = DenoiseParams.for_frame(model, (gains[0], 1.0, gains[1]), matrix, INDEX_SCALE,
-                                      noise_reduction)
+    white = WhiteBalanceParams(*gains)
+    denoise = DenoiseParams.for_frame(model, white.applied(), matrix, INDEX_SCALE, noise_reduction)
     return PipelineParams(
         pattern=raw.bayer_order,
         black=BlackLevelParams(raw.black_level, raw.white_level),
-        white_balance=WhiteBalanceParams(*gains),
+        white_balance=white,
         # Exposure compensation rides on the matrix (it is linear, after the clip to the
         # sensor's range): no pass of its own, and the tone table follows its output range.
         ccm=CcmParams(matrix),

@@ -3,8 +3,12 @@
 Input: float32 (H, W) mosaic or its colour planes (:mod:`isp.cfa`), normalised. Output: the
 same, in [0, 1]: red and blue sites
 multiplied by their gains (green by 1), then clipped at 1 so clipped highlights stay white
-instead of turning magenta. How the gains are chosen (from the frame, a colour temperature or
-automatically) is :mod:`isp.awb`'s job.
+instead of turning magenta. Where a gain is below 1 (a camera whose red or blue is more
+sensitive than its green: another camera's DNG can say so) all three gains are scaled up until
+the smallest is 1, as dcraw and LibRaw do: otherwise a highlight the sensor clipped in every
+channel would keep that channel below the others after the clip, and show its colour. The
+picture is brighter by the same factor, as it is in LibRaw. How the gains are chosen (from the
+frame, a colour temperature or automatically) is :mod:`isp.awb`'s job.
 
 Examples
 --------
@@ -34,25 +38,29 @@ class WhiteBalanceParams:
         if not (0 < self.red_gain < 64 and 0 < self.blue_gain < 64):
             raise ValueError(f"colour gains must be in (0, 64), got {self.red_gain}, {self.blue_gain}")
 
+    def applied(self) -> tuple[float, float, float]:
+        """The (red, green, blue) gains the stage applies: red and blue relative to green, all
+        scaled so that none is below 1 (see the module's docstring)."""
+        low = min(1.0, self.red_gain, self.blue_gain)
+        return self.red_gain / low, 1.0 / low, self.blue_gain / low
+
 
 def white_balance(cfa: np.ndarray, pattern: str, params: WhiteBalanceParams) -> np.ndarray:
-    """Multiply red and blue sites by their gains and clip to [0, 1]."""
+    """Multiply each site by its colour's gain and clip to [0, 1]."""
     out = cfa.copy()
-    gains = (np.float32(params.red_gain), np.float32(1.0), np.float32(params.blue_gain))
+    gains = [np.float32(g) for g in params.applied()]
     for dy, dx, ch in site_colours(pattern):
-        if ch != 1:
+        if gains[ch] != 1:
             out[dy::2, dx::2] *= gains[ch]
     return np.clip(out, 0.0, 1.0, out=out)
 
 
 def white_balance_planes(planes: dict[str, Grid], params: WhiteBalanceParams) -> dict[str, Grid]:
     """:func:`white_balance` on RGGB colour planes."""
-    gains = {"R": np.float32(params.red_gain), "B": np.float32(params.blue_gain)}
+    red, green, blue = (np.float32(g) for g in params.applied())
+    gains = {"R": red, "Gr": green, "Gb": green, "B": blue}
     out = {}
     for name, p in planes.items():
-        if name in gains:
-            x = p.flat() * gains[name]
-            out[name] = p.like(np.clip(x, 0.0, 1.0, out=x))
-        else:
-            out[name] = p.like(np.clip(p.flat(), 0.0, 1.0))
+        x = p.flat() * gains[name] if gains[name] != 1 else p.flat().copy()
+        out[name] = p.like(np.clip(x, 0.0, 1.0, out=x))
     return out

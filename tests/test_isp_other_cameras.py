@@ -27,7 +27,9 @@ from isp.tuning import default_tuning
 from tests.other_cameras import (
     BASELINE_EV,
     CANON,
+    CANON_5D_MARK_II,
     NIKON,
+    Camera,
     _srationals,
     patch_boxes,
     patch_means,
@@ -250,6 +252,22 @@ def test_without_as_shot_white_the_picture_sets_it_in_the_cameras_own_space(tmp_
         assert any("estimated from the picture" in n for n in colour.notes)
         lab = srgb8_to_lab(patch_means(rgb))[18:24]   # the grey row
         assert np.abs(lab[:, 1:]).max() < 6, lab.round(1)
+
+
+def test_a_camera_redder_than_green_keeps_clipped_highlights_white(tmp_path):
+    """A camera whose red is more sensitive than its green: its neutral's red is above 1, its
+    red gain below 1. What it clipped in every channel must come out white (with a gain below
+    1 the clip left red low: cyan), and the rest agree with LibRaw, which scales its gains so
+    that none is below 1 as mrig does."""
+    redder = Camera("Redder", "Redder R1", (np.diag([3.2, 1.0, 1.0]) @ CANON_5D_MARK_II.reshape(3, 3)).ravel())
+    shot = record(redder, "D65", seed=2)
+    assert shot.neutral[0] > 1.15
+    path = write_dng(tmp_path / "shot.dng", shot)
+    rgb, _ = ours(path)
+    assert delta_e(rgb, libraw(path)) <= 3.0
+    over = write_dng(tmp_path / "over.dng", record(redder, "D65", level=2.0, seed=2))
+    white = patch_means(ours(over)[0])[18]  # the chart's white, two stops past the sensor's
+    assert white.min() >= 250 and white.max() - white.min() <= 2, white
 
 
 def test_missing_tags_are_named_and_defaulted(tmp_path):
