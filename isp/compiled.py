@@ -1,22 +1,25 @@
-"""The stages after the demosaic in C (``isp/kernels.c``), loaded with ctypes.
+"""The photo pipeline's stages in C (``isp/kernels.c``), loaded with ctypes.
 
-In numpy, the false-colour clamp, colour matrix, noise reduction, tone curve, sharpening and
-8-bit output are some fifty passes over a tile, each writing a temporary the next one reads
-back: 0.62 s of a 12 MP frame's 1.46 s on one core (``python -m tests.bench isp``). In C they
-are four loops over the tile's rows.
+In numpy, the pipeline is several hundred passes over each tile, each writing a temporary the
+next one reads back: 1.3 to 1.4 s of a 12 MP frame on one core (``python -m tests.bench isp``
+prints it stage by stage). In C the mosaic stages, the demosaic and the stages after it are a
+few loops over the tile's rows: 0.8 s.
 
 Why C through ctypes, and not numba: numba (tried first; the issue that asked for the speed
-named it) compiled the same loops to the same speed, but a fresh process pays about 0.3 s of
-CPU to import it and 0.3 s more to load its cached machine code, so ``mrig develop`` of one
-file took longer with it than without. A shared library loads in about a millisecond; ctypes
-is in the standard library; the C is plain C99 with no Python or numpy headers, built by
-``setup.py`` when mrig is installed. ctypes lets go of the GIL during each call, so the
-pipeline's worker threads run the kernels side by side.
+named it) compiled the same loops to about the same speed, but a fresh process pays about 0.3 s
+of CPU to import it and 0.3 s more to load its cached machine code, and its first run compiles
+for 8 to 12 s, so ``mrig develop`` of one file took longer with it than without. A shared
+library loads in about a millisecond; ctypes is in the standard library; the C is plain C99
+with no Python or numpy headers, built by ``setup.py`` when mrig is installed. ctypes lets go of
+the GIL during each call, so the pipeline's worker threads run the kernels side by side.
 
-The C does what the numpy stages do, in the same float32 operations and order, so that both
-give the same bytes (``tests/test_isp_compiled.py``); numpy stays the reference, and runs
-instead when the library was not built (no C compiler at install), when it is from another
-version of mrig, or with ``MRIG_KERNELS=numpy``.
+The mosaic stages and those after the demosaic do what the numpy stages do, in the same float32
+operations and order, and give the same bytes for finite input; the demosaic adds its window
+sums and Laplacians in another order, and agrees with numpy's to float32 rounding (below 1e-5
+at the default windows; the JPEG then differs from numpy's by one level in under 0.1 % of its
+samples). ``tests/test_isp_compiled.py`` holds them to that. numpy stays the reference, and
+runs instead when the library was not built (no C compiler at install), does not load, is from
+another version of mrig, or with ``MRIG_KERNELS=numpy``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import os
 import numpy as np
 
 #: The interface version this module expects (``mrig_kernels_version`` in ``isp/kernels.c``).
-VERSION = 2
+VERSION = 4
 
 _F32 = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _F64 = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
@@ -53,6 +56,15 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
         return None, f"numpy stages ({spec.origin} does not load: {exc})"
     if version != VERSION:
         return None, f"numpy stages ({spec.origin} is version {version}, not {VERSION}: reinstall mrig)"
+    try:
+        _declare(lib)
+    except AttributeError as exc:  # a library of this version without a function: a bad build
+        return None, f"numpy stages ({spec.origin}: {exc}: reinstall mrig)"
+    return lib, f"C stages ({spec.origin})"
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """Each function's argument and result types (ctypes checks and converts by them)."""
     signatures = {
         "mrig_clamp_correct": (_F32, _INT, _INT, _INT, _INT, _F32, _F32),
         "mrig_denoise": (_F32, _INT, _INT, _F64, _F32),
@@ -60,12 +72,13 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
         "mrig_tone_sharpen_8bit": (_F32, _INT, _INT, _F32, _LONG, _INT, _FLOAT, _FLOAT, _FLOAT, _F64,
                                    ctypes.c_void_p, _LONG),
         "mrig_demosaic_mlri": (_F32, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _FLOAT, _F32),
+        "mrig_mosaic_stages": (np.ctypeslib.ndpointer(np.uint16, flags="C_CONTIGUOUS"), _INT, _INT,
+                               _F32, ctypes.c_void_p, _F32, _F32),
     }
     for name, args in signatures.items():
         function = getattr(lib, name)
         function.argtypes = args
         function.restype = None if name == "mrig_clip" else ctypes.c_int
-    return lib, f"C stages ({spec.origin})"
 
 
 _LIB, STATUS = _load()
@@ -76,19 +89,56 @@ AVAILABLE = _LIB is not None
 def _check(status: int) -> None:
     if status == -1:
         raise MemoryError("the compiled stages ran out of memory for their working rows")
-    if status != 0:
+    if status == -2:
         raise ValueError("the box is too near the mosaic's edges for the demosaic's windows")
+    if status != 0:
+        raise RuntimeError(f"a compiled stage failed with status {status}")
+
+
+def mosaic_stages(raw: np.ndarray, params, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, int]:
+    """Black level, defective pixels, green equalisation, white balance and lens shading in C:
+    what :func:`isp.pipeline.process` does in numpy before the demosaic, the same bytes. ``raw``:
+    an RGGB tile, uint16 (H, W), both even; ``rows``, ``cols``: its pixels' frame rows and
+    columns (for lens shading). Returns the float32 (H, W) mosaic and ``m``: it is known over
+    rows and columns ``[m, H − m)`` (each of defective pixels and green equalisation reaches 2)."""
+    from isp.lens_shading import gain_map
+
+    p = params
+    raw = np.ascontiguousarray(raw, np.uint16)
+    h, w = raw.shape
+    if h % 2 or w % 2 or len(rows) != h or len(cols) != w:
+        raise ValueError(f"the mosaic stages need an RGGB tile of even sides, got {raw.shape}")
+    black = p.black
+    dpc, geq = p.dpc, p.green_eq
+    values = np.array([
+        black.black, 1.0 / (black.white - black.black),
+        dpc.threshold if dpc else 0.0, dpc.slope if dpc else 0.0,
+        geq.offset if geq else 0.0, geq.slope if geq else 0.0,
+        dpc is not None, geq is not None, *p.white_balance.applied(),
+    ]).astype(np.float32)  # each as the numpy stage rounds it: float64, then float32
+    shading = None
+    if p.lens_shading is not None:
+        shading = np.ascontiguousarray(gain_map(p.lens_shading, rows, cols))
+    out = np.empty((h, w), np.float32)
+    scratch = np.empty((h, w), np.float32)
+    m = _LIB.mrig_mosaic_stages(raw, h, w, values, None if shading is None else shading.ctypes.data,
+                                scratch, out)
+    return out, m
 
 
 def demosaic_mlri(mosaic: np.ndarray, box: tuple[int, int, int, int], prm) -> np.ndarray:
     """:func:`isp.demosaic_ri.demosaic_mlri_planes` in C for the pixels ``box`` = (r0, r1, c0,
     c1) of an RGGB ``mosaic`` (float32, even sides): planar RGB (3, r1 − r0, c1 − c0), unclipped.
     The box must lie :func:`isp.demosaic_ri.reach` pixels inside the mosaic. Equal to the numpy
-    reference to float32 rounding (its window sums add in another order)."""
+    reference to float32 rounding: its window sums and Laplacians add in another order (at
+    small windows, where MLRI's slope is ill-conditioned, numpy's own result moves as much
+    when its input moves by float32 rounding)."""
     r0, r1, c0, c1 = box
     mosaic = np.ascontiguousarray(mosaic, np.float32)
-    out = np.empty((3, r1 - r0, c1 - c0), np.float32)
     h, w = mosaic.shape
+    if h % 2 or w % 2 or r1 <= r0 or c1 <= c0:
+        raise ValueError(f"the demosaic needs a mosaic of even sides and a box in it, got {mosaic.shape}, {box}")
+    out = np.empty((3, r1 - r0, c1 - c0), np.float32)
     _check(_LIB.mrig_demosaic_mlri(mosaic, h, w, r0, r1, c0, c1, prm.green_window // 2,
                                    prm.rb_window // 2, prm.eps, out))
     return out

@@ -1,29 +1,43 @@
 /*
- * The pipeline's stages after the demosaic, compiled: false-colour clamp and colour matrix,
- * noise reduction, clipping, tone curve, sharpening and 8-bit output (isp/compiled.py loads
- * this library with ctypes and says why).
+ * The photo pipeline's stages from the sensor's numbers to 8-bit pixels, compiled: black
+ * level, defective pixels, green equalisation, white balance and lens shading; the MLRI
+ * demosaic; false-colour clamp and colour matrix, noise reduction, clipping, tone curve,
+ * sharpening and 8-bit output. isp/compiled.py loads this library with ctypes and says why.
  *
- * Each function does what its numpy stage does, in the same float32 operations in the same
- * order, so that the two give the same numbers (tests/test_isp_compiled.py checks they do, bit
- * for bit): isp.demosaic.clamp_false_colour, isp.ccm.colour_correct_planar,
- * isp.denoise.denoise_planar, isp.tone.tone_indexed, isp.sharpen.luma_detail and
- * isp.output.to_uint8_planar. Build with -ffp-contract=off: a fused multiply-add rounds once
- * where numpy rounds twice.
+ * Each stage but the demosaic does what its numpy stage does, in the same float32 operations
+ * in the same order, so that for finite input the two give the same bytes
+ * (tests/test_isp_compiled.py checks that they do): isp/black_level.py, isp/dpc.py,
+ * isp/green_eq.py, isp/white_balance.py, isp/lens_shading.py, isp.demosaic.clamp_false_colour,
+ * isp.ccm.colour_correct_planar, isp.denoise.denoise_planar, isp.tone.tone_indexed,
+ * isp.sharpen.luma_detail and isp.output.to_uint8_planar. (Their clips turn NaN into the
+ * bound where numpy keeps it; the pipeline has no NaN to give them.) The demosaic sums its
+ * windows in another order than numpy's, and agrees with it to float32 rounding.
  *
- * Arrays are C-contiguous; planar images are (3, h, w). Loops run along rows, whose few
- * working rows stay in the CPU's caches, where numpy makes a pass over the whole tile per
- * operation. Functions return 0, or -1 when memory for their working rows runs out.
+ * Build with -ffp-contract=off: a fused multiply-add rounds once where numpy rounds twice; and
+ * never with -ffast-math, which reorders float arithmetic (refused below).
+ *
+ * Arrays are C-contiguous but for the 8-bit output, whose rows may lie further apart (a tile
+ * of a wider band); planar images are (3, h, w). Loops run along rows, whose few working rows
+ * stay in the CPU's caches, where numpy makes a pass over the whole tile per operation.
+ * Functions return 0, or -1 when memory for their working rows runs out (and the demosaic -2
+ * when its box is too near the edges); mrig_mosaic_stages returns its border, mrig_clip
+ * nothing.
  */
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __FAST_MATH__
+#error "isp/kernels.c must round as numpy does: build it without -ffast-math or -Ofast"
+#endif
+
 /*
  * On x86-64 each function is compiled twice, for AVX2 and for the baseline, and the loader
  * picks one for the CPU it runs on (GCC's function multi-versioning): the baseline's SSE2
- * handles four floats at a time, AVX2 eight (measured: 0.27 s a 12 MP frame with SSE2, 0.10 s
- * with AVX2). ARM's NEON is in every 64-bit ARM, the Pi's included, so there nothing changes.
+ * handles four floats at a time, AVX2 eight (measured: the stages after the demosaic took
+ * about 0.2 s longer on a 12 MP frame built for SSE2 than for AVX2). NEON is in every 64-bit ARM (64-bit Raspberry Pi OS), whose baseline it is; a
+ * 32-bit ARM build stays scalar.
  */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
@@ -267,6 +281,9 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
         long index = (int32_t)rgb[i];  /* truncation, as numpy's cast */
         if (index < 0)
             index += size;
+        /* The pipeline's clips keep the index in [-size, size); held there, never outside the
+         * table, whatever comes in. */
+        index = index < 0 ? 0 : index >= size ? size - 1 : index;
         levels[i] = table[index];
     }
     const float kr = (float)weights[0], kg = (float)weights[1], kb = (float)weights[2];
@@ -305,8 +322,108 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/*
+ * The mosaic stages, from the sensor's numbers to the demosaic's input, each as its numpy
+ * stage does it (the same bytes): black level (isp/black_level.py), defective pixels
+ * (isp/dpc.py), green equalisation (isp/green_eq.py), white balance (isp/white_balance.py)
+ * and lens shading (isp/lens_shading.py).
+ *
+ * raw: an RGGB tile (h x w uint16, both even). out: h x w float32, known over the rows and
+ * columns [m, h - m) with m = 2 for each of defective pixels and green equalisation that is
+ * on (params[6], params[7]). params: black, 1 / (white - black), the defective-pixel threshold
+ * and slope, green equalisation's offset and slope, the two switches, then the red, green and
+ * blue gains. shading: every pixel's lens-shading gain (h x w), or NULL. scratch: h x w floats.
+ */
+VECTOR_CLONES
+int mrig_mosaic_stages(const uint16_t *raw, int h, int w, const float *params,
+                       const float *shading, float *scratch, float *out)
+{
+    const float black = params[0], scale = params[1], dpc_threshold = params[2],
+                dpc_slope = params[3], geq_offset = params[4], geq_slope = params[5];
+    const int dpc = params[6] != 0.0f, geq = params[7] != 0.0f;
+    const float gains[2][2] = { { params[8], params[9] }, { params[9], params[10] } };
+    const long size = (long)h * w;
+    float *x = dpc ? scratch : out;
+    for (long i = 0; i < size; i++)
+        x[i] = ((float)raw[i] - black) * scale;
+    int m = 0;
+    if (dpc) {
+        /* Each sample within its four same-colour neighbours' range (two pixels away),
+         * widened by threshold + slope x their spread. */
+        m = 2;
+        for (int y = 2; y < h - 2; y++) {
+            const float *c = x + (long)y * w, *up = c - 2 * w, *down = c + 2 * w;
+            float *o = out + (long)y * w;
+            for (int i = 2; i < w - 2; i++) {
+                const float hi = maxf(maxf(up[i], down[i]), maxf(c[i - 2], c[i + 2]));
+                const float lo = minf(minf(up[i], down[i]), minf(c[i - 2], c[i + 2]));
+                const float margin = (hi - lo) * dpc_slope + dpc_threshold;
+                o[i] = clampf(c[i], lo - margin, hi + margin);
+            }
+        }
+    }
+    if (geq) {
+        /* Each green halfway to the mean of its four diagonal neighbours (the other green)
+         * where they differ by less than offset + slope x its level; both from the greens
+         * before this stage. */
+        const float *g = out;
+        float *o = scratch;
+        const int top = m + 2, bottom = h - m - 2;
+        for (int y = top; y < bottom; y++) {
+            const float *c = g + (long)y * w, *up = c - w, *down = c + w;
+            float *r = o + (long)y * w;
+            for (int i = top + (y + 1) % 2; i < w - m - 2; i += 2) {  /* green sites */
+                const float mean = ((up[i - 1] + down[i - 1]) + (up[i + 1] + down[i + 1])) * 0.25f;
+                float diff = mean - c[i];
+                const float limit = (c[i] < 0.0f ? -c[i] : c[i]) * geq_slope + geq_offset;
+                const float near = (diff < 0.0f ? -diff : diff) < limit ? 1.0f : 0.0f;
+                diff *= near;
+                diff *= 0.5f;
+                r[i] = diff + c[i];
+            }
+        }
+        for (int y = top; y < bottom; y++) {
+            float *c = out + (long)y * w;
+            const float *r = scratch + (long)y * w;
+            for (int i = top + (y + 1) % 2; i < w - m - 2; i += 2)
+                c[i] = r[i];
+        }
+        m += 2;
+    }
+    /* The border the stages could not reach: zero, not whatever the memory held. */
+    for (int y = 0; y < h; y++) {
+        float *c = out + (long)y * w;
+        if (y < m || y >= h - m) {
+            memset(c, 0, sizeof(float) * w);
+        } else {
+            memset(c, 0, sizeof(float) * m);
+            memset(c + w - m, 0, sizeof(float) * m);
+        }
+    }
+    /* White balance and lens shading, each clipped to [0, 1]. (numpy skips a gain of 1;
+     * times 1 is exact, so here every sample is multiplied.) */
+    float *gain_rows = scratch;  /* the gains along a red row, then along a blue row */
+    for (int i = 0; i < w; i++) {
+        gain_rows[i] = gains[0][i % 2];
+        gain_rows[w + i] = gains[1][i % 2];
+    }
+    for (int y = m; y < h - m; y++) {
+        float *c = out + (long)y * w;
+        const float *gain = gain_rows + (y % 2) * w;
+        for (int i = m; i < w - m; i++)
+            c[i] = clampf(c[i] * gain[i], 0.0f, 1.0f);
+        if (shading) {
+            const float *s = shading + (long)y * w;
+            for (int i = m; i < w - m; i++)
+                c[i] = clampf(s[i] * c[i], 0.0f, 1.0f);
+        }
+    }
+    return m;
+}
+
 /* The interface's version: isp/compiled.py uses the library only if it expects this one. */
-int mrig_kernels_version(void) { return 2; }
+int mrig_kernels_version(void) { return 4; }
 
 /* ---------------------------------------------------------------------------------------- */
 /*

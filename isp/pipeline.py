@@ -20,9 +20,9 @@ to_uint8          float32 (H, W, 3) + detail  uint8 (H, W, 3)
 ================  ==========================  ============================================
 
 "Planes" are the mosaic's four colour sub-lattices (:mod:`isp.cfa`), on which the mosaic
-stages and the demosaic work. The demosaic and every stage after it run in C where mrig was
-installed with a C compiler (:mod:`isp.compiled`: a third of the time), the numpy stages here
-otherwise; numpy is the reference the C is tested against. A frame is processed in tiles (:data:`STRIP_ROWS` ×
+stages and the demosaic work. Every stage runs in C where mrig was installed with a C compiler
+(:mod:`isp.compiled`: 0.6 of the time on one core), the numpy stages here otherwise; numpy is
+the reference the C is tested against. A frame is processed in tiles (:data:`STRIP_ROWS` ×
 :data:`TILE_COLS` pixels). Each tile is read with :func:`halo` extra pixels on every side,
 mirrored beyond the frame's edges and aligned so it starts on a red pixel; the stages compute
 valid regions only (:mod:`isp.grid`), so a tile's result is bit for bit what processing the
@@ -59,7 +59,6 @@ from isp.denoise import REACH as DENOISE_REACH
 from isp.denoise import DenoiseParams, denoise_planar
 from isp.dpc import DpcParams, defective_pixels_planes
 from isp.green_eq import GreenEqParams, green_equalise_planes
-from isp.grid import common
 from isp.lens_shading import LensShadingParams, lens_shading_planes
 from isp.output import to_uint8_planar
 from isp.sharpen import SharpenParams, luma_detail
@@ -128,13 +127,17 @@ def _bilinear_planes(planes: dict, r0: int, r1: int, c0: int, c1: int) -> np.nda
     return np.ascontiguousarray(np.moveaxis(rgb[top:-2, left:-2], -1, 0))
 
 
-def _mlri_compiled(planes: dict, box: tuple[int, int, int, int], prm: MlriParams) -> np.ndarray:
-    """:func:`assemble` of :func:`demosaic_mlri_planes` in C (:mod:`isp.compiled`), on the
-    mosaic the planes hold."""
-    qr0, qr1, qc0, qc1 = common(*planes.values())
-    mosaic = merge_planes(planes, 2 * qr0, 2 * qr1, 2 * qc0, 2 * qc1)
-    r0, r1, c0, c1 = box
-    return compiled.demosaic_mlri(mosaic, (r0 - 2 * qr0, r1 - 2 * qr0, c0 - 2 * qc0, c1 - 2 * qc0), prm)
+def _mosaic_stages(planes: dict, p: PipelineParams, rows: np.ndarray, cols: np.ndarray) -> dict:
+    """The stages before the demosaic, in numpy, on the tile's colour planes."""
+    planes = black_level_planes(planes, p.black)
+    if p.dpc is not None:
+        planes = defective_pixels_planes(planes, p.dpc)
+    if p.green_eq is not None:
+        planes = green_equalise_planes(planes, p.green_eq)
+    planes = white_balance_planes(planes, p.white_balance)
+    if p.lens_shading is not None:
+        planes = lens_shading_planes(planes, p.lens_shading, rows, cols)
+    return planes
 
 
 def process(
@@ -149,26 +152,22 @@ def process(
     """
     p = params
     y0, y1, x0, x1 = region
-    planes = split_planes(raw)
-    planes = black_level_planes(planes, p.black)
-    if p.dpc is not None:
-        planes = defective_pixels_planes(planes, p.dpc)
-    if p.green_eq is not None:
-        planes = green_equalise_planes(planes, p.green_eq)
-    planes = white_balance_planes(planes, p.white_balance)
-    if p.lens_shading is not None:
-        planes = lens_shading_planes(planes, p.lens_shading, rows, cols)
     # Two more pixels around: one for the false-colour clamp, one for sharpening; and noise
     # reduction's reach.
     m = _SHARPEN_REACH + _denoise_reach(p)
     box = (y0 - m, y1 + m, x0 - m, x1 + m)
     if p.demosaic_method == "mlri" and compiled.AVAILABLE:
-        rgb = _mlri_compiled(planes, box, p.mlri)
-    elif p.demosaic_method == "mlri":
-        rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box, planar=True)
+        # The same stages in C (isp/compiled.py): the mosaic stages give numpy's bytes, the
+        # demosaic numpy's values to float32 rounding.
+        mosaic, _ = compiled.mosaic_stages(raw, p, rows, cols)
+        rgb = compiled.demosaic_mlri(mosaic, box, p.mlri)
     else:
-        rgb = _bilinear_planes(planes, *box)
-    del planes
+        planes = _mosaic_stages(split_planes(raw), p, rows, cols)
+        if p.demosaic_method == "mlri":
+            rgb = assemble(demosaic_mlri_planes(planes, p.mlri), *box, planar=True)
+        else:
+            rgb = _bilinear_planes(planes, *box)
+        del planes
     if out is None:
         out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
     if compiled.AVAILABLE:  # the same stages in C, the same bytes (isp/compiled.py)

@@ -15,13 +15,17 @@ from hypothesis import strategies as st
 
 from hal.camera import FrameMetadata, RawFrame
 from isp import compiled, pipeline
-from isp.cfa import split_planes
+from isp.cfa import merge_planes, split_planes
 from isp.demosaic import assemble
 from isp.demosaic_ri import MlriParams, demosaic_mlri_planes, reach
+from isp.grid import common
 from isp.render import pipeline_params
 from tests.other_cameras import hq_frame, strokes_frame, to_mosaic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Without the library (MRIG_KERNELS=numpy, or no compiler) the first test fails saying why,
+#: and the comparisons skip.
+requires_c = pytest.mark.skipif(not compiled.AVAILABLE, reason=compiled.STATUS)
 
 
 def test_the_compiled_stages_are_built_and_loaded():
@@ -35,10 +39,14 @@ def _numpy_mlri(planes, box, prm):
     return assemble(demosaic_mlri_planes(planes, prm), *box, planar=True)
 
 
+def _numpy_mlri_on_mosaic(mosaic, box, prm):
+    return _numpy_mlri(split_planes(mosaic), box, prm)
+
+
 @pytest.fixture
 def numpy_demosaic(monkeypatch):
-    """The C stages after numpy's demosaic: what must give numpy's bytes exactly."""
-    monkeypatch.setattr(pipeline, "_mlri_compiled", _numpy_mlri)
+    """The C stages with numpy's demosaic between them: what must give numpy's bytes exactly."""
+    monkeypatch.setattr(compiled, "demosaic_mlri", _numpy_mlri_on_mosaic)
 
 
 def _both(raw_data: np.ndarray, params, monkeypatch, **tiling) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +58,7 @@ def _both(raw_data: np.ndarray, params, monkeypatch, **tiling) -> tuple[np.ndarr
     return with_c, with_numpy
 
 
+@requires_c
 @pytest.mark.parametrize("noise_reduction", ["off", "normal", "high"])
 @pytest.mark.parametrize("sharpening", [True, False])
 def test_a_noisy_high_iso_frame_gives_the_same_bytes(noise_reduction, sharpening, monkeypatch,
@@ -61,6 +70,7 @@ def test_a_noisy_high_iso_frame_gives_the_same_bytes(noise_reduction, sharpening
     assert np.array_equal(with_c, with_numpy)
 
 
+@requires_c
 def test_strokes_on_paper_in_every_bayer_phase_give_the_same_bytes(monkeypatch, numpy_demosaic):
     # The false-colour clamp works where the strokes' corners leave colour pops, and its
     # green follows the red and blue sites of each tile's phase: tiles start on odd rows and
@@ -74,6 +84,31 @@ def test_strokes_on_paper_in_every_bayer_phase_give_the_same_bytes(monkeypatch, 
         assert np.array_equal(with_c, with_numpy), pattern
 
 
+@requires_c
+@pytest.mark.parametrize("gains", [(1.9, 1.6), (0.8, 1.6), (2.2, 0.7)])
+@pytest.mark.parametrize("defective_pixels, green_equalisation, lens_shading",
+                         [(True, True, True), (False, True, False), (True, False, True), (False, False, False)])
+def test_the_mosaic_stages_give_numpys_bytes(gains, defective_pixels, green_equalisation, lens_shading):
+    rng = np.random.default_rng(7)
+    h, w = 60, 84
+    data = rng.integers(0, 4096, (h, w)).astype(np.uint16)
+    data[rng.random((h, w)) < 0.05] = 4095  # clipped, and hot pixels for DPC
+    data[rng.random((h, w)) < 0.02] = 0
+    raw = RawFrame(data, "RGGB", 256, 4095, 12, FrameMetadata(0, 0, 10_000, 2.0, gains, 5000, 25_000))
+    base = pipeline_params(raw)
+    params = dataclasses.replace(base, dpc=base.dpc if defective_pixels else None,
+                                 green_eq=base.green_eq if green_equalisation else None,
+                                 lens_shading=base.lens_shading if lens_shading else None)
+    rows, cols = np.arange(h)[::-1].copy(), np.arange(w)  # as a tile mirrored at the frame's edge
+    mosaic, m = compiled.mosaic_stages(data, params, rows, cols)
+    planes = pipeline._mosaic_stages(split_planes(data), params, rows, cols)
+    r0, r1, c0, c1 = common(*planes.values())
+    assert (2 * r0, 2 * c0, h - 2 * r1, w - 2 * c1) == (m, m, m, m)
+    assert np.array_equal(mosaic[m : h - m, m : w - m], merge_planes(planes, m, h - m, m, w - m))
+    assert not mosaic[:m].any() and not mosaic[:, :m].any()  # the border is zero, not garbage
+
+
+@requires_c
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
@@ -93,23 +128,52 @@ def test_any_small_frame_gives_the_same_bytes(seed, height, width, pattern, gain
     data[rng.random((height, width)) < 0.1] = 0
     raw = RawFrame(data, pattern, 256, 4095, 12, FrameMetadata(0, 0, 10_000, gain, (1.9, 1.6), 5000, 25_000))
     params = pipeline_params(raw, noise_reduction=strength)
-    compiled_mlri, pipeline._mlri_compiled = pipeline._mlri_compiled, _numpy_mlri
+    compiled_mlri, compiled.demosaic_mlri = compiled.demosaic_mlri, _numpy_mlri_on_mosaic
     try:
         with_c = pipeline.process_in_strips(raw.data, params, workers=1, strip_rows=8, tile_cols=10)
         compiled.AVAILABLE = False
         with_numpy = pipeline.process_in_strips(raw.data, params, workers=1, strip_rows=8, tile_cols=10)
     finally:
         compiled.AVAILABLE = True
-        pipeline._mlri_compiled = compiled_mlri
+        compiled.demosaic_mlri = compiled_mlri
     assert np.array_equal(with_c, with_numpy)
 
 
-def test_the_whole_frame_equals_its_tiles_on_two_threads():
-    raw = hq_frame(4.0, noisy=True, width=260, height=200)
+@requires_c
+@pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GRBG", "GBRG"])
+def test_the_whole_frame_equals_its_tiles_on_two_threads(pattern):
+    # Every sum in the C is made in the same order wherever its window lies: a pixel's value
+    # does not depend on where its tile starts.
+    frame = hq_frame(4.0, noisy=True, width=261, height=199)
+    raw = RawFrame(frame.data, pattern, frame.black_level, frame.white_level, frame.bit_depth, frame.metadata)
+    params = pipeline_params(raw, noise_reduction="high")
+    whole = pipeline.process_in_strips(raw.data, params, workers=1, strip_rows=200, tile_cols=262)
+    for strip_rows, tile_cols in ((30, 44), (2, 90), (64, 12)):
+        tiles = pipeline.process_in_strips(raw.data, params, workers=2, strip_rows=strip_rows, tile_cols=tile_cols)
+        assert np.array_equal(whole, tiles), (strip_rows, tile_cols)
+
+
+def test_numpys_demosaic_still_runs_where_there_is_no_library(monkeypatch):
+    from isp.demosaic import demosaic
+
+    mosaic = to_mosaic(_photo_like(3, 90, 120), "GRBG").astype(np.float32)
+    with_c = demosaic(mosaic, "GRBG")
+    monkeypatch.setattr(compiled, "AVAILABLE", False)
+    with_numpy = demosaic(mosaic, "GRBG")
+    assert np.abs(with_c - with_numpy).max() < 1e-5
+
+
+@requires_c
+def test_an_output_the_c_cannot_write_into_is_filled_through_a_copy(numpy_demosaic, monkeypatch):
+    raw = hq_frame(2.0, noisy=True, width=100, height=70)
     params = pipeline_params(raw)
-    whole = pipeline.process_in_strips(raw.data, params, workers=1, strip_rows=200, tile_cols=260)
-    tiles = pipeline.process_in_strips(raw.data, params, workers=2, strip_rows=30, tile_cols=44)
-    assert np.array_equal(whole, tiles)
+    ref = np.zeros((70, 40, 3), np.uint8)
+    pipeline.develop_tile(raw.data, params, 0, 70, 20, 60, ref)
+    odd = np.zeros((70, 40, 3), np.uint8, order="F")  # channels not next to each other
+    pipeline.develop_tile(raw.data, params, 0, 70, 20, 60, odd)
+    assert np.array_equal(odd, ref)
+    with pytest.raises(ValueError, match="output tile"):
+        compiled._finish(np.zeros((3, 20, 20), np.float32), (0, 0), params, np.zeros((10, 10, 3), np.uint8))
 
 
 def _photo_like(seed: int, height: int, width: int) -> np.ndarray:
@@ -124,6 +188,7 @@ def _photo_like(seed: int, height: int, width: int) -> np.ndarray:
     return np.clip(rgb, 0, 1).astype(np.float32)
 
 
+@requires_c
 @pytest.mark.parametrize("green_window, rb_window", [(11, 5), (5, 3), (21, 9), (3, 3), (9, 7)])
 def test_the_compiled_demosaic_agrees_with_numpys_to_float32_rounding(green_window, rb_window):
     prm = MlriParams(green_window=green_window, rb_window=rb_window)
@@ -148,6 +213,7 @@ def test_the_compiled_demosaic_agrees_with_numpys_to_float32_rounding(green_wind
         compiled.demosaic_mlri(mosaic, (0, h - r, r, w - r), prm)
 
 
+@requires_c
 def test_the_whole_pipeline_in_c_within_a_level_of_numpys(monkeypatch):
     raw = hq_frame(8.0, noisy=True, width=400, height=300)
     params = pipeline_params(raw)
@@ -156,9 +222,10 @@ def test_the_whole_pipeline_in_c_within_a_level_of_numpys(monkeypatch):
     assert diff.max() <= 1 and np.mean(diff > 0) < 1e-3
 
 
+@requires_c
 def test_a_tile_written_into_a_wider_band(monkeypatch, numpy_demosaic):
     # develop_tile hands the stages a view of the band's columns (not contiguous): the C
-    # stages write a tile and copy it in.
+    # writes the tile's rows into it at the band's stride, and nothing beside them.
     raw = hq_frame(2.0, noisy=True, width=120, height=80)
     params = dataclasses.replace(pipeline_params(raw), sharpen=None)
     band = np.zeros((80, 120, 3), np.uint8)
@@ -178,14 +245,40 @@ def _status_in_a_fresh_process(env: dict[str, str]) -> str:
 
 def test_numpy_runs_when_asked_or_when_the_library_is_not_this_version(monkeypatch):
     assert _status_in_a_fresh_process({"MRIG_KERNELS": "numpy"}).startswith("False numpy stages (MRIG_KERNELS=numpy)")
+    monkeypatch.delenv("MRIG_KERNELS", raising=False)
     monkeypatch.setattr(compiled, "VERSION", compiled.VERSION + 1)
     lib, status = compiled._load()
-    assert lib is None and "reinstall mrig" in status
+    assert lib is None
+    if compiled.AVAILABLE:
+        assert "reinstall mrig" in status
 
 
-def test_numpy_runs_when_the_library_was_not_built(monkeypatch):
+def test_numpy_runs_when_the_library_was_not_built_or_does_not_load(monkeypatch):
+    import ctypes
     import importlib.util
 
+    monkeypatch.delenv("MRIG_KERNELS", raising=False)
+    real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     lib, status = compiled._load()
     assert lib is None and "not built" in status
+    monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
+
+    def broken(path):
+        raise OSError(f"{path}: invalid ELF header")
+
+    monkeypatch.setattr(ctypes, "CDLL", broken)
+    lib, status = compiled._load()
+    if real_find_spec("isp._kernels") is not None:
+        assert lib is None and "does not load" in status and "invalid ELF header" in status
+
+
+def test_numpy_runs_when_the_library_lacks_a_function(monkeypatch):
+    def incomplete(lib):
+        raise AttributeError("undefined symbol: mrig_mosaic_stages")
+
+    monkeypatch.delenv("MRIG_KERNELS", raising=False)
+    monkeypatch.setattr(compiled, "_declare", incomplete)
+    lib, status = compiled._load()
+    if compiled.AVAILABLE:
+        assert lib is None and "undefined symbol" in status and "reinstall" in status
