@@ -82,7 +82,7 @@ def _declare(lib: ctypes.CDLL) -> None:
 
 
 _LIB, STATUS = _load()
-#: Whether :func:`finish_tile` runs the C stages.
+#: Whether the pipeline runs its C stages.
 AVAILABLE = _LIB is not None
 
 

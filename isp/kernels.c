@@ -709,6 +709,16 @@ done:
     return status;
 }
 
+/* o[x] = src[x] + src[x + 1] + ... + src[x + span - 1] for x in [0, width). */
+static inline __attribute__((always_inline)) void sum_along(const float *src, long width, int span,
+                                                            float *o)
+{
+    memcpy(o, src, sizeof(float) * width);
+    for (int d = 1; d < span; d++)
+        for (long x = 0; x < width; x++)
+            o[x] += src[x + d];
+}
+
 /*
  * The colour sampled at sites (sy, sx) over the box [r0, r1) x [c0, c1), by MLRI guided by
  * green (rows of w, known around the box), into out (rows x cols). The window sums over the
@@ -750,18 +760,11 @@ static int red_or_blue(const float *m, const float *green, long w, int sy, int s
         }
     }
     /* Their sums over (2k + 1)^2 windows centred on every pixel of the model's area: along
-     * the rows, then down (window_rows' row j + k holds the window over rows j .. j + 2k). */
-    /* Rows without samples are zero in every field, and stay so along the rows; down the
-     * columns, only the window's rows with samples are added. */
+     * the rows, then down. Rows without samples are zero in every field, and stay so along
+     * the rows; down the columns, only the window's rows with samples are added. */
     for (int f = 0; f < 4; f++) {
-        for (long y = (sy + fr0) % 2; y < fh; y += 2) {
-            const float *src = fields + (f * fh + y) * fw;
-            float *o = along + (f * fh + y) * aw;
-            memcpy(o, src, sizeof(float) * aw);
-            for (int d = 1; d < span; d++)
-                for (long x = 0; x < aw; x++)
-                    o[x] += src[x + d];
-        }
+        for (long y = (sy + fr0) % 2; y < fh; y += 2)
+            sum_along(fields + (f * fh + y) * fw, aw, span, along + (f * fh + y) * aw);
         for (long y = 0; y < ah; y++) {
             float *o = sums + (f * fh + y + k) * aw;
             const long first = y + (sy + fr0 + y) % 2;  /* the window's first row with samples */
@@ -796,14 +799,9 @@ static int red_or_blue(const float *m, const float *green, long w, int sy, int s
     }
     /* Every window's model over a pixel, summed: over the box and one pixel around. */
     for (int f = 0; f < 2; f++) {
-        for (long y = 0; y < ah; y++) {
-            const float *src = model + (f * ah + y) * aw;
-            float *o = along + (f * ah + y) * tw;
-            memcpy(o, src, sizeof(float) * tw);
-            for (int d = 1; d < span; d++)
-                for (long x = 0; x < tw; x++)
-                    o[x] += src[x + d];
-        }
+        for (long y = 0; y < ah; y++)
+            sum_along(model + (f * ah + y) * aw, tw, span, along + (f * ah + y) * tw);
+        /* (window_rows' row j + k holds the window over rows j .. j + 2k.) */
         window_rows(along + f * ah * tw, tw, k, (int)th + k, -k, k, sums + f * ah * tw);
     }
     /* The tentative estimate, and where the colour was sampled its residual. */
