@@ -8,8 +8,9 @@ few loops over the tile's rows: 0.8 s.
 Why C through ctypes, and not numba: numba (tried first; the issue that asked for the speed
 named it) compiled the same loops to about the same speed, but a fresh process pays about 0.3 s
 of CPU to import it and 0.3 s more to load its cached machine code, and its first run compiles
-for 8 to 12 s, so ``mrig develop`` of one file took longer with it than without. A shared
-library loads in about a millisecond; ctypes is in the standard library; the C is plain C99
+for 8 to 12 s, so ``mrig develop`` of one file took longer with it than without; and the
+camera's service runs with MemoryDenyWriteExecute, where a JIT compiler cannot run. A shared
+library loads in about a millisecond, its code mapped read-only; ctypes is in the standard library; the C is plain C99
 with no Python or numpy headers, built by ``setup.py`` when mrig is installed. ctypes lets go of
 the GIL during each call, so the pipeline's worker threads run the kernels side by side.
 

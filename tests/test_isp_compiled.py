@@ -282,3 +282,26 @@ def test_numpy_runs_when_the_library_lacks_a_function(monkeypatch):
     lib, status = compiled._load()
     if compiled.AVAILABLE:
         assert lib is None and "undefined symbol" in status and "reinstall" in status
+
+
+@requires_c
+def test_the_c_stages_run_where_the_service_denies_writable_executable_memory():
+    # systemd/mrig.service sets MemoryDenyWriteExecute=yes: a shared library maps its code
+    # read-only (a JIT compiler, numba say, could not run there). The kernel's own form of
+    # that rule (prctl PR_SET_MDWE, Linux 6.3) is set in a fresh process before the import.
+    code = """
+import ctypes, sys
+if ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, REFUSE_EXEC_GAIN
+    sys.exit(77)
+from isp import compiled, pipeline
+from isp.render import pipeline_params
+from tests.other_cameras import hq_frame
+raw = hq_frame(4.0, noisy=True, width=120, height=90)
+out = pipeline.process_in_strips(raw.data, pipeline_params(raw), workers=2)
+print(compiled.AVAILABLE, out.shape)
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3 or newer)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "(90,", "120,", "3)"]
