@@ -102,7 +102,7 @@ def mosaic_stages(raw: np.ndarray, params, rows: np.ndarray, cols: np.ndarray) -
     an RGGB tile, uint16 (H, W), both even; ``rows``, ``cols``: its pixels' frame rows and
     columns (for lens shading). Returns the float32 (H, W) mosaic and ``m``: it is known over
     rows and columns ``[m, H − m)`` (each of defective pixels and green equalisation reaches 2)."""
-    from isp.lens_shading import gain_map
+    from isp.lens_shading import tile_gains
 
     p = params
     raw = np.ascontiguousarray(raw, np.uint16)
@@ -119,7 +119,7 @@ def mosaic_stages(raw: np.ndarray, params, rows: np.ndarray, cols: np.ndarray) -
     ]).astype(np.float32)  # each as the numpy stage rounds it: float64, then float32
     shading = None
     if p.lens_shading is not None:
-        shading = np.ascontiguousarray(gain_map(p.lens_shading, rows, cols))
+        shading = np.ascontiguousarray(tile_gains(p.lens_shading, rows, cols))
     out = np.empty((h, w), np.float32)
     scratch = np.empty((h, w), np.float32)
     m = _LIB.mrig_mosaic_stages(raw, h, w, values, None if shading is None else shading.ctypes.data,

@@ -798,17 +798,14 @@ static int red_or_blue(const float *m, const float *green, long w, int sy, int s
         }
     }
     /* Every window's model over a pixel, summed: over the box and one pixel around. */
-    for (int f = 0; f < 2; f++) {
-        for (long y = 0; y < ah; y++)
-            sum_along(model + (f * ah + y) * aw, tw, span, along + (f * ah + y) * tw);
-        /* (window_rows' row j + k holds the window over rows j .. j + 2k.) */
-        window_rows(along + f * ah * tw, tw, k, (int)th + k, -k, k, sums + f * ah * tw);
-    }
+    float *mean = sums;  /* 2 x th x tw */
+    for (int f = 0; f < 2; f++)
+        box_sums(model + f * ah * aw, (int)ah, (int)aw, k, 0, mean + f * th * tw, along);
     /* The tentative estimate, and where the colour was sampled its residual. */
     const float scale = 1.0f / (float)(span * span);
     for (long y = 0; y < th; y++) {
         const int r = r0 - 1 + (int)y;
-        const float *ma = sums + (y + k) * tw, *mb = sums + (ah + y + k) * tw;
+        const float *ma = mean + y * tw, *mb = mean + (th + y) * tw;
         const float *g = green + r * w + (c0 - 1);
         float *row = tent + y * tw;
         for (long x = 0; x < tw; x++)
@@ -849,7 +846,7 @@ done:
 }
 
 /* a (rows x cols) transposed into t (cols x rows), in blocks that stay in the caches. */
-static void transpose(const float *a, long rows, long cols, float *t)
+static inline __attribute__((always_inline)) void transpose(const float *a, long rows, long cols, float *t)
 {
     const long block = 32;
     for (long r = 0; r < rows; r += block)
@@ -866,6 +863,7 @@ static void transpose(const float *a, long rows, long cols, float *t)
  * out of memory, -2 when the box is too near the mosaic's edges (isp.demosaic_ri.reach says
  * how near it may be).
  */
+VECTOR_CLONES
 int mrig_demosaic_mlri(const float *m, int h, int w, int r0, int r1, int c0, int c1,
                        int green_k, int rb_k, float eps, float *out)
 {

@@ -149,7 +149,7 @@ def lens_shading_planes(
     return out
 
 
-def gain_map(params: LensShadingParams, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def tile_gains(params: LensShadingParams, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Every pixel's gain (len(rows), len(cols)), float32, of an RGGB tile whose pixel (y, x)
     is the frame's (rows[y], cols[x]): the gains :func:`lens_shading_planes` multiplies by, for
     the compiled stages (:mod:`isp.compiled`)."""
