@@ -32,7 +32,7 @@ import os
 import numpy as np
 
 #: The interface version this module expects (``mrig_kernels_version`` in ``isp/kernels.c``).
-VERSION = 4
+VERSION = 5
 
 _F32 = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _F64 = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")

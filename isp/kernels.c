@@ -24,6 +24,7 @@
  * nothing.
  */
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +56,15 @@ static inline __attribute__((always_inline)) float clampf(float x, float lo, flo
 
 static inline __attribute__((always_inline)) float minf(float a, float b) { return a < b ? a : b; }
 static inline __attribute__((always_inline)) float maxf(float a, float b) { return a > b ? a : b; }
+/* numpy's maximum(x, 0): x when x >= 0 (so -0.0 stays -0.0), else 0. */
+static inline __attribute__((always_inline)) float nonnegative(float x) { return x >= 0.0f ? x : 0.0f; }
 
 /*
- * rgb (3, h, w) -> out (3, h - 2, w - 2): R - G and B - G held within the range of their eight
- * neighbours' (the values the sensor did not measure follow: green at red and blue sites, red
- * and blue elsewhere), clipped to [0, 1], then through the 3x3 matrix (row-major). phase_y and
- * phase_x: the row and column parity of rgb's first pixel in the RGGB mosaic.
+ * rgb (3, h, w) -> out (3, h - 2, w - 2): R - G and B - G of the square roots held within the
+ * range of their eight neighbours' (the values the sensor did not measure follow: green at red
+ * and blue sites, red and blue elsewhere), clipped to [0, 1] and squared, then through the 3x3
+ * matrix (row-major). phase_y and phase_x: the row and column parity of rgb's first pixel in the
+ * RGGB mosaic.
  */
 VECTOR_CLONES
 int mrig_clamp_correct(const float *rgb, int h, int w, int phase_y, int phase_x,
@@ -69,18 +73,24 @@ int mrig_clamp_correct(const float *rgb, int h, int w, int phase_y, int phase_x,
     const long plane = (long)h * w, out_plane = (long)(h - 2) * (w - 2);
     const int n = w - 2;
     float *diff = malloc(sizeof(float) * 2 * 3 * w);  /* R - G, B - G of three rows, ring */
+    float *root = malloc(sizeof(float) * 3 * 3 * w);   /* square roots of three rows, ring */
     float *clamped = malloc(sizeof(float) * 3 * n);    /* R - G, B - G clamped; green */
-    if (!diff || !clamped) {
+    if (!diff || !root || !clamped) {
         free(diff);
+        free(root);
         free(clamped);
         return -1;
     }
     for (int y = 0; y < h; y++) {
         float *d_r = diff + (y % 3) * w, *d_b = diff + 3 * w + (y % 3) * w;
+        float *s_r = root + (y % 3) * 3 * w, *s_g = s_r + w, *s_b = s_r + 2 * w;
         const float *red = rgb + (long)y * w, *green = red + plane, *blue = red + 2 * plane;
         for (int x = 0; x < w; x++) {
-            d_r[x] = red[x] - green[x];
-            d_b[x] = blue[x] - green[x];
+            s_r[x] = sqrtf(nonnegative(red[x]));
+            s_g[x] = sqrtf(nonnegative(green[x]));
+            s_b[x] = sqrtf(nonnegative(blue[x]));
+            d_r[x] = s_r[x] - s_g[x];
+            d_b[x] = s_b[x] - s_g[x];
         }
         if (y < 2)
             continue;
@@ -100,7 +110,7 @@ int mrig_clamp_correct(const float *rgb, int h, int w, int phase_y, int phase_x,
         }
         const float *c_r = clamped, *c_b = clamped + n;
         float *g = clamped + 2 * n;
-        const float *in_r = rgb + (long)row * w + 1, *in_g = in_r + plane, *in_b = in_r + 2 * plane;
+        const float *in_r = root + (row % 3) * 3 * w + 1, *in_g = in_r + w, *in_b = in_r + 2 * w;
         memcpy(g, in_g, sizeof(float) * n);
         if ((row + phase_y) % 2 == 0) {  /* a row with red sites */
             for (int x = (phase_x + 1) % 2; x < n; x += 2)
@@ -114,15 +124,19 @@ int mrig_clamp_correct(const float *rgb, int h, int w, int phase_y, int phase_x,
         const float m10 = matrix[3], m11 = matrix[4], m12 = matrix[5];
         const float m20 = matrix[6], m21 = matrix[7], m22 = matrix[8];
         for (int x = 0; x < n; x++) {
-            const float r = clampf(g[x] + c_r[x], 0.0f, 1.0f);
-            const float b = clampf(g[x] + c_b[x], 0.0f, 1.0f);
-            const float gx = clampf(g[x], 0.0f, 1.0f);
+            float r = clampf(g[x] + c_r[x], 0.0f, 1.0f);
+            float b = clampf(g[x] + c_b[x], 0.0f, 1.0f);
+            float gx = clampf(g[x], 0.0f, 1.0f);
+            r *= r;
+            gx *= gx;
+            b *= b;
             o0[x] = r * m00 + gx * m01 + b * m02;
             o1[x] = r * m10 + gx * m11 + b * m12;
             o2[x] = r * m20 + gx * m21 + b * m22;
         }
     }
     free(diff);
+    free(root);
     free(clamped);
     return 0;
 }
@@ -423,7 +437,7 @@ int mrig_mosaic_stages(const uint16_t *raw, int h, int w, const float *params,
 }
 
 /* The interface's version: isp/compiled.py uses the library only if it expects this one. */
-int mrig_kernels_version(void) { return 4; }
+int mrig_kernels_version(void) { return 5; }
 
 /* ---------------------------------------------------------------------------------------- */
 /*

@@ -174,7 +174,6 @@ def process(
         compiled.finish_tile(rgb, (box[0] % 2, box[2] % 2), p, out)
         return out
     rgb = clamp_false_colour(rgb, (box[0] % 2, box[2] % 2))
-    np.clip(rgb, 0.0, 1.0, out=rgb)
     # The matrix scales its output to the tone table's index: the tone stage is then one cast
     # and one lookup per sample, into 8-bit levels (0-255) from here on.
     rgb = colour_correct_planar(rgb, p.ccm, gain=INDEX_SCALE)

@@ -17,9 +17,10 @@ import pytest
 
 from firmware.capture.dng import encode_dng
 from firmware.capture.shot import ShotInfo
+from isp.demosaic import clamp_false_colour
 from isp.render import develop
 from isp.tuning import default_tuning
-from tests.other_cameras import count_pops, strokes_frame
+from tests.other_cameras import POP_LEVELS, count_pops, strokes_frame
 
 rawpy = pytest.importorskip("rawpy")
 
@@ -58,3 +59,36 @@ def test_no_more_pops_than_the_best_raw_editor(tmp_path):
     assert set(theirs) == {"LibRaw AHD", "darktable", "RawTherapee"} or not shutil.which("darktable-cli")
     assert best >= 20, theirs  # the strokes do provoke pops: the comparison is not vacuous
     assert max(ours.values()) <= best, (ours, theirs)
+
+
+def _field(red: float, green: float, blue: float, size: int = 7) -> np.ndarray:
+    rgb = np.empty((3, size, size), np.float32)
+    rgb[0], rgb[1], rgb[2] = red, green, blue
+    return rgb
+
+
+def _srgb_levels(linear: np.ndarray) -> np.ndarray:
+    linear = np.asarray(linear, np.float64)
+    return 255 * np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+def test_a_dark_pixel_does_not_keep_its_bright_neighbours_linear_colour_difference():
+    """The corner of a dark stroke: the demosaic gave a dark green site the linear R−G of the
+    light paper around it, which on a pixel a hundred times darker is a strong red: 26 levels of
+    R−G in sRGB where the paper has 2.5, a pop. Clamped between square roots, which the tone
+    curve is close to, it shows the paper's R−G; its measured green is kept."""
+    rgb = _field(0.52, 0.50, 0.49)
+    dark = (0.025, 0.005, 0.004)
+    rgb[:, 3, 4] = dark  # row 3, column 4: a green site of the RGGB mosaic
+    paper = _srgb_levels(0.52) - _srgb_levels(0.50)
+    assert _srgb_levels(dark[0]) - _srgb_levels(dark[1]) > paper + POP_LEVELS  # a pop before
+    red, green, _ = clamp_false_colour(rgb)[:, 2, 3]
+    assert green == pytest.approx(dark[1], rel=1e-6)
+    assert _srgb_levels(red) - _srgb_levels(green) == pytest.approx(paper, abs=2.0)
+
+
+def test_real_colour_gradients_and_measured_samples_keep_their_values():
+    y, x = np.mgrid[0:12, 0:12].astype(np.float32) / 12
+    rgb = np.stack([0.2 + 0.5 * x, 0.1 + 0.3 * y, 0.6 - 0.4 * x * y]).astype(np.float32)
+    out = clamp_false_colour(rgb)
+    np.testing.assert_allclose(out, rgb[:, 1:-1, 1:-1], rtol=1e-6, atol=1e-7)
