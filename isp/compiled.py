@@ -32,7 +32,7 @@ import os
 import numpy as np
 
 #: The interface version this module expects (``mrig_kernels_version`` in ``isp/kernels.c``).
-VERSION = 5
+VERSION = 6
 
 _F32 = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _F64 = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
@@ -74,7 +74,8 @@ def _declare(lib: ctypes.CDLL) -> None:
                                    ctypes.c_void_p, _LONG),
         "mrig_demosaic_mlri": (_F32, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _FLOAT, _F32),
         "mrig_mosaic_stages": (np.ctypeslib.ndpointer(np.uint16, flags="C_CONTIGUOUS"), _INT, _INT,
-                               _F32, ctypes.c_void_p, _F32, _F32),
+                               _F32, ctypes.c_void_p, ctypes.c_void_p, _INT, _INT, ctypes.c_void_p,
+                               ctypes.c_void_p, ctypes.c_void_p, _F32, _F32),
     }
     for name, args in signatures.items():
         function = getattr(lib, name)
@@ -102,7 +103,7 @@ def mosaic_stages(raw: np.ndarray, params, rows: np.ndarray, cols: np.ndarray) -
     an RGGB tile, uint16 (H, W), both even; ``rows``, ``cols``: its pixels' frame rows and
     columns (for lens shading). Returns the float32 (H, W) mosaic and ``m``: it is known over
     rows and columns ``[m, H − m)`` (each of defective pixels and green equalisation reaches 2)."""
-    from isp.lens_shading import tile_gains
+    from isp.lens_shading import frame_tables
 
     p = params
     raw = np.ascontiguousarray(raw, np.uint16)
@@ -117,13 +118,18 @@ def mosaic_stages(raw: np.ndarray, params, rows: np.ndarray, cols: np.ndarray) -
         geq.offset if geq else 0.0, geq.slope if geq else 0.0,
         dpc is not None, geq is not None, *p.white_balance.applied(),
     ]).astype(np.float32)  # each as the numpy stage rounds it: float64, then float32
-    shading = None
+    shading = (None, None, 0, 0, None, None, None)
     if p.lens_shading is not None:
-        shading = np.ascontiguousarray(tile_gains(p.lens_shading, rows, cols))
+        across, step, row_cell, row_t = frame_tables(p.lens_shading)
+        # Held in locals until the call returns: ctypes gets only their addresses.
+        tile_cells = np.ascontiguousarray(row_cell.take(rows), np.int32)
+        tile_t = np.ascontiguousarray(row_t.take(rows), np.float32)
+        tile_cols = np.ascontiguousarray(cols, np.int32)
+        shading = (across.ctypes.data, step.ctypes.data, across.shape[1], across.shape[2],
+                   tile_cells.ctypes.data, tile_t.ctypes.data, tile_cols.ctypes.data)
     out = np.empty((h, w), np.float32)
     scratch = np.empty((h, w), np.float32)
-    m = _LIB.mrig_mosaic_stages(raw, h, w, values, None if shading is None else shading.ctypes.data,
-                                scratch, out)
+    m = _LIB.mrig_mosaic_stages(raw, h, w, values, *shading, scratch, out)
     return out, m
 
 

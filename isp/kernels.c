@@ -150,13 +150,15 @@ static inline __attribute__((always_inline)) void box_sums(const float *src, int
 {
     const int rows = h - 2 * r, cols = w - 2 * r;
     for (int y = 0; y < rows; y++) {
-        const float *line = src + (long)y * w;
+        /* The first two terms are added as the sum starts (r >= 1): no copy before it. */
+        const float *line = src + (long)y * w, *next = line + w;
         if (square)
             for (int x = 0; x < w; x++)
-                down[x] = line[x] * line[x];
+                down[x] = line[x] * line[x] + next[x] * next[x];
         else
-            memcpy(down, line, sizeof(float) * w);
-        for (int d = 1; d <= 2 * r; d++) {
+            for (int x = 0; x < w; x++)
+                down[x] = line[x] + next[x];
+        for (int d = 2; d <= 2 * r; d++) {
             line = src + (long)(y + d) * w;
             if (square)
                 for (int x = 0; x < w; x++)
@@ -166,8 +168,9 @@ static inline __attribute__((always_inline)) void box_sums(const float *src, int
                     down[x] += line[x];
         }
         float *o = dst + (long)y * cols;
-        memcpy(o, down, sizeof(float) * cols);
-        for (int d = 1; d <= 2 * r; d++)
+        for (int x = 0; x < cols; x++)
+            o[x] = down[x] + down[x + 1];
+        for (int d = 2; d <= 2 * r; d++)
             for (int x = 0; x < cols; x++)
                 o[x] += down[x + d];
     }
@@ -347,11 +350,19 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
  * columns [m, h - m) with m = 2 for each of defective pixels and green equalisation that is
  * on (params[6], params[7]). params: black, 1 / (white - black), the defective-pixel threshold
  * and slope, green equalisation's offset and slope, the two switches, then the red, green and
- * blue gains. shading: every pixel's lens-shading gain (h x w), or NULL. scratch: h x w floats.
+ * blue gains. scratch: h x w floats.
+ *
+ * Lens shading (isp.lens_shading._plane_gains), or none when across is NULL: across and step
+ * (3 x cells x frame_w) are the gain grid interpolated along its rows of cells to every frame
+ * column, and the steps to the next row of cells; tile row y is frame row rows_cell[y]'s cell
+ * and rows_t[y] of the way to the next, tile column x is frame column cols[x]. A pixel's gain
+ * is rows_t * step + across at its colour, cell and column.
  */
 VECTOR_CLONES
 int mrig_mosaic_stages(const uint16_t *raw, int h, int w, const float *params,
-                       const float *shading, float *scratch, float *out)
+                       const float *across, const float *step, int cells, int frame_w,
+                       const int *rows_cell, const float *rows_t, const int *cols,
+                       float *scratch, float *out)
 {
     const float black = params[0], scale = params[1], dpc_threshold = params[2],
                 dpc_slope = params[3], geq_offset = params[4], geq_slope = params[5];
@@ -427,17 +438,24 @@ int mrig_mosaic_stages(const uint16_t *raw, int h, int w, const float *params,
         const float *gain = gain_rows + (y % 2) * w;
         for (int i = m; i < w - m; i++)
             c[i] = clampf(c[i] * gain[i], 0.0f, 1.0f);
-        if (shading) {
-            const float *s = shading + (long)y * w;
-            for (int i = m; i < w - m; i++)
-                c[i] = clampf(s[i] * c[i], 0.0f, 1.0f);
+        if (across) {
+            /* Colours along this row: red and green, or green and blue. */
+            const long first = ((long)(y % 2) * cells + rows_cell[y]) * frame_w;
+            const long second = ((long)(y % 2 + 1) * cells + rows_cell[y]) * frame_w;
+            const float t = rows_t[y];
+            for (int i = m; i < w - m; i++) {
+                const long at = (i % 2 ? second : first) + cols[i];
+                float s = t * step[at];
+                s = s + across[at];
+                c[i] = clampf(s * c[i], 0.0f, 1.0f);
+            }
         }
     }
     return m;
 }
 
 /* The interface's version: isp/compiled.py uses the library only if it expects this one. */
-int mrig_kernels_version(void) { return 5; }
+int mrig_kernels_version(void) { return 6; }
 
 /* ---------------------------------------------------------------------------------------- */
 /*
@@ -526,8 +544,16 @@ static inline __attribute__((always_inline)) struct range two_windows(
             memcpy(o, last, sizeof(float) * n);
             continue;
         }
-        memcpy(o, pair + (j + sl) * n, sizeof(float) * n);
-        for (int t = 1; t < pairs; t++) {
+        const float *first = pair + (j + sl) * n;
+        if (pairs == 1) {
+            for (long i = 0; i < n; i++)
+                o[i] = first[i] + last[i];
+            continue;
+        }
+        const float *second = first + 2 * n;
+        for (long i = 0; i < n; i++)
+            o[i] = first[i] + second[i];
+        for (int t = 2; t < pairs; t++) {
             const float *p = pair + (j + sl + 2 * t) * n;
             for (long i = 0; i < n; i++)
                 o[i] += p[i];
@@ -723,14 +749,31 @@ done:
     return status;
 }
 
-/* o[x] = src[x] + src[x + 1] + ... + src[x + span - 1] for x in [0, width). */
+/*
+ * o[x] = src[x] + src[x + 1] + ... + src[x + span - 1] for x in [0, width), on a row that is
+ * zero at every other pixel, span odd: the sum of pairs (each one sample, the other zero, so
+ * pair[x] = src[x] + src[x + 1] is exact) and the last pixel, in the same order as one by one.
+ * pair: width + span floats.
+ */
 static inline __attribute__((always_inline)) void sum_along(const float *src, long width, int span,
-                                                            float *o)
+                                                            float *o, float *pair)
 {
-    memcpy(o, src, sizeof(float) * width);
-    for (int d = 1; d < span; d++)
+    const int pairs = span / 2;
+    for (long x = 0; x < width + span - 2; x++)
+        pair[x] = src[x] + src[x + 1];
+    const float *last = src + span - 1;
+    if (pairs == 1) {
         for (long x = 0; x < width; x++)
-            o[x] += src[x + d];
+            o[x] = pair[x] + last[x];
+        return;
+    }
+    for (long x = 0; x < width; x++)
+        o[x] = pair[x] + pair[x + 2];
+    for (int t = 2; t < pairs; t++)
+        for (long x = 0; x < width; x++)
+            o[x] += pair[x + 2 * t];
+    for (long x = 0; x < width; x++)
+        o[x] += last[x];
 }
 
 /*
@@ -756,8 +799,9 @@ static int red_or_blue(const float *m, const float *green, long w, int sy, int s
     float *sums = malloc(sizeof(float) * 4 * fh * aw);
     float *inv = malloc(sizeof(float) * 2 * aw);
     float *tent = malloc(sizeof(float) * th * tw);
+    float *pair = malloc(sizeof(float) * (aw + span));
     int status = -1;
-    if (!fields || !along || !sums || !inv || !tent)
+    if (!fields || !along || !sums || !inv || !tent || !pair)
         goto done;
     /* Laplacian products, the sample and the guide at the colour's sites, zero elsewhere. */
     for (int y = fr0 + (sy + fr0) % 2; y < fr0 + fh; y += 2) {
@@ -778,12 +822,18 @@ static int red_or_blue(const float *m, const float *green, long w, int sy, int s
      * the rows; down the columns, only the window's rows with samples are added. */
     for (int f = 0; f < 4; f++) {
         for (long y = (sy + fr0) % 2; y < fh; y += 2)
-            sum_along(fields + (f * fh + y) * fw, aw, span, along + (f * fh + y) * aw);
+            sum_along(fields + (f * fh + y) * fw, aw, span, along + (f * fh + y) * aw, pair);
         for (long y = 0; y < ah; y++) {
             float *o = sums + (f * fh + y + k) * aw;
             const long first = y + (sy + fr0 + y) % 2;  /* the window's first row with samples */
-            memcpy(o, along + (f * fh + first) * aw, sizeof(float) * aw);
-            for (long v = first + 2; v < y + span; v += 2) {
+            const float *a = along + (f * fh + first) * aw, *b = a + 2 * aw;
+            if (first + 2 < y + span) {  /* two rows with samples or more */
+                for (long x = 0; x < aw; x++)
+                    o[x] = a[x] + b[x];
+            } else {
+                memcpy(o, a, sizeof(float) * aw);
+            }
+            for (long v = first + 4; v < y + span; v += 2) {
                 const float *src = along + (f * fh + v) * aw;
                 for (long x = 0; x < aw; x++)
                     o[x] += src[x];
@@ -856,6 +906,7 @@ done:
     free(sums);
     free(inv);
     free(tent);
+    free(pair);
     return status;
 }
 

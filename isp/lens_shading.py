@@ -86,7 +86,7 @@ def lens_shading(cfa: np.ndarray, pattern: str, params: LensShadingParams, row0:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def _frame_tables(params: LensShadingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def frame_tables(params: LensShadingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The gain grid interpolated along its rows of cells to every frame column, (3, cells
     down, W), its steps from one row of cells to the next (same shape, the last one 0), and
     each frame row's cell and fraction of the way to the next (:func:`_cells`).
@@ -116,7 +116,7 @@ def _plane_gains(params: LensShadingParams, name: str, rows: np.ndarray, cols: n
                  r0: int, r1: int, stride: int) -> np.ndarray:
     """Gains (r1 − r0, stride) of plane ``name``'s lattice rows ``r0 .. r1 − 1`` and columns
     ``0 .. stride − 1`` (``rows``, ``cols``: as for :func:`lens_shading_planes`)."""
-    across_all, step_all, row_cell, row_t = _frame_tables(params)
+    across_all, step_all, row_cell, row_t = frame_tables(params)
     dy, dx = PLANE_SITE[name]
     c = PLANE_CHANNEL[name]
     frame_cols = cols[dx : 2 * stride + dx : 2]
@@ -146,15 +146,4 @@ def lens_shading_planes(
         x = gains.reshape(-1)[p.c0 : p.c0 + len(p.flat())]
         x *= p.flat()
         out[name] = p.like(np.clip(x, np.float32(0.0), np.float32(1.0), out=x))
-    return out
-
-
-def tile_gains(params: LensShadingParams, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Every pixel's gain (len(rows), len(cols)), float32, of an RGGB tile whose pixel (y, x)
-    is the frame's (rows[y], cols[x]): the gains :func:`lens_shading_planes` multiplies by, for
-    the compiled stages (:mod:`isp.compiled`)."""
-    h, w = len(rows), len(cols)
-    out = np.empty((h, w), np.float32)
-    for name, (dy, dx) in PLANE_SITE.items():
-        out[dy::2, dx::2] = _plane_gains(params, name, rows, cols, 0, h // 2, w // 2)
     return out
