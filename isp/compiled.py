@@ -32,7 +32,7 @@ import os
 import numpy as np
 
 #: The interface version this module expects (``mrig_kernels_version`` in ``isp/kernels.c``).
-VERSION = 6
+VERSION = 7
 
 _F32 = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _F64 = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
@@ -73,6 +73,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "mrig_tone_sharpen_8bit": (_F32, _INT, _INT, _F32, _LONG, _INT, _FLOAT, _FLOAT, _FLOAT, _F64,
                                    ctypes.c_void_p, _LONG),
         "mrig_demosaic_mlri": (_F32, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _FLOAT, _F32),
+        "mrig_unpack_12": (np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS"), _LONG,
+                           np.ctypeslib.ndpointer(np.uint16, flags="C_CONTIGUOUS")),
         "mrig_mosaic_stages": (np.ctypeslib.ndpointer(np.uint16, flags="C_CONTIGUOUS"), _INT, _INT,
                                _F32, ctypes.c_void_p, ctypes.c_void_p, _INT, _INT, ctypes.c_void_p,
                                ctypes.c_void_p, ctypes.c_void_p, _F32, _F32),
@@ -80,7 +82,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     for name, args in signatures.items():
         function = getattr(lib, name)
         function.argtypes = args
-        function.restype = None if name == "mrig_clip" else ctypes.c_int
+        function.restype = None if name in ("mrig_clip", "mrig_unpack_12") else ctypes.c_int
 
 
 _LIB, STATUS = _load()
@@ -95,6 +97,17 @@ def _check(status: int) -> None:
         raise ValueError("the box is too near the mosaic's edges for the demosaic's windows")
     if status != 0:
         raise RuntimeError(f"a compiled stage failed with status {status}")
+
+
+def unpack_12(packed: np.ndarray, out: np.ndarray) -> bool:
+    """``out`` (uint16, contiguous) from 12-bit samples packed big-endian, two to three bytes
+    of ``packed`` (uint8), as :func:`isp.tiff._unpack_bits` does in numpy (4 ms instead of 19
+    for a 12 MP frame, which every ``mrig develop`` of a PiDNG file waits for before its
+    workers start). False, doing nothing, where the C stages do not run."""
+    if _LIB is None or out.size % 2 or packed.size < out.size // 2 * 3:
+        return False
+    _LIB.mrig_unpack_12(np.ascontiguousarray(packed, np.uint8), out.size // 2, out)
+    return True
 
 
 def mosaic_stages(raw: np.ndarray, params, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, int]:

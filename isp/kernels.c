@@ -108,7 +108,7 @@ int mrig_clamp_correct(const float *rgb, int h, int w, int phase_y, int phase_x,
                 o[x] = clampf(mid[x + 1], lo, hi);
             }
         }
-        const float *c_r = clamped, *c_b = clamped + n;
+        float *c_r = clamped, *c_b = clamped + n;
         float *g = clamped + 2 * n;
         const float *in_r = root + (row % 3) * 3 * w + 1, *in_g = in_r + w, *in_b = in_r + 2 * w;
         memcpy(g, in_g, sizeof(float) * n);
@@ -123,13 +123,18 @@ int mrig_clamp_correct(const float *rgb, int h, int w, int phase_y, int phase_x,
         const float m00 = matrix[0], m01 = matrix[1], m02 = matrix[2];
         const float m10 = matrix[3], m11 = matrix[4], m12 = matrix[5];
         const float m20 = matrix[6], m21 = matrix[7], m22 = matrix[8];
+        /* Clipped in loops of their own: GCC 12 leaves a loop scalar ("control flow") where a
+         * clipped value is used more than once. */
+        float *r_root = c_r, *b_root = c_b;  /* in place */
+        for (int x = 0; x < n; x++)
+            r_root[x] = clampf(g[x] + c_r[x], 0.0f, 1.0f);
+        for (int x = 0; x < n; x++)
+            b_root[x] = clampf(g[x] + c_b[x], 0.0f, 1.0f);
+        for (int x = 0; x < n; x++)
+            g[x] = clampf(g[x], 0.0f, 1.0f);
+#pragma GCC ivdep  /* the three outputs are planes of their own */
         for (int x = 0; x < n; x++) {
-            float r = clampf(g[x] + c_r[x], 0.0f, 1.0f);
-            float b = clampf(g[x] + c_b[x], 0.0f, 1.0f);
-            float gx = clampf(g[x], 0.0f, 1.0f);
-            r *= r;
-            gx *= gx;
-            b *= b;
+            const float r = r_root[x] * r_root[x], gx = g[x] * g[x], b = b_root[x] * b_root[x];
             o0[x] = r * m00 + gx * m01 + b * m02;
             o1[x] = r * m10 + gx * m11 + b * m12;
             o2[x] = r * m20 + gx * m21 + b * m22;
@@ -327,10 +332,12 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
                 detail[x] = 0.5f;
         }
         uint8_t *o = out + (long)(y - 1) * out_stride;
-        for (int c = 0; c < 3; c++) {
-            const float *src = levels + c * plane + (long)y * w + 1;
-            for (int x = 0; x < n; x++)
-                o[3 * x + c] = (uint8_t)clampf(src[x] + detail[x], 0.0f, 255.5f);
+        const float *red = levels + (long)y * w + 1, *green = red + plane, *blue = green + plane;
+#pragma GCC ivdep  /* out is the caller's, not one of these rows */
+        for (int x = 0; x < n; x++) {
+            o[3 * x] = (uint8_t)clampf(red[x] + detail[x], 0.0f, 255.5f);
+            o[3 * x + 1] = (uint8_t)clampf(green[x] + detail[x], 0.0f, 255.5f);
+            o[3 * x + 2] = (uint8_t)clampf(blue[x] + detail[x], 0.0f, 255.5f);
         }
     }
     free(levels);
@@ -454,8 +461,22 @@ int mrig_mosaic_stages(const uint16_t *raw, int h, int w, const float *params,
     return m;
 }
 
+/*
+ * 12-bit samples packed two to three bytes, big-endian (TIFF's FillOrder 1, as isp.tiff
+ * reads them in numpy): pairs pairs of them into out.
+ */
+VECTOR_CLONES
+void mrig_unpack_12(const uint8_t *packed, long pairs, uint16_t *out)
+{
+    for (long i = 0; i < pairs; i++) {
+        const uint16_t b0 = packed[3 * i], b1 = packed[3 * i + 1], b2 = packed[3 * i + 2];
+        out[2 * i] = (uint16_t)(b0 << 4 | b1 >> 4);
+        out[2 * i + 1] = (uint16_t)((b1 & 0x0F) << 8 | b2);
+    }
+}
+
 /* The interface's version: isp/compiled.py uses the library only if it expects this one. */
-int mrig_kernels_version(void) { return 6; }
+int mrig_kernels_version(void) { return 7; }
 
 /* ---------------------------------------------------------------------------------------- */
 /*
@@ -604,6 +625,7 @@ static struct range estimate(const float *x, const float *y, int half, long n, i
         const float *g0 = guide + (j - 1) * n, *g1 = guide + j * n, *g2 = guide + (j + 1) * n;
         const float *x0 = x + (j - 1) * n, *x1 = x + j * n, *x2 = x + (j + 1) * n;
         float *po = p + j * n, *qo = q + j * n;
+#pragma GCC ivdep  /* po and qo are rows of arrays of their own (GCC checks at most 10 pairs) */
         for (long i = 0; i < n; i++) {
             const float lap_i = 2.0f * g1[i] - g0[i] - g2[i];
             const float lap_x = 2.0f * x1[i] - x0[i] - x2[i];
@@ -880,23 +902,26 @@ static int red_or_blue(const float *m, const float *green, long w, int sy, int s
                 row[x] = v[x] - row[x];
         }
     }
-    /* The colour: sampled, or the tentative estimate plus the residual interpolated. */
+    /* The colour: sampled, or the tentative estimate plus the residual interpolated. Each row
+     * in two loops, every pixel and then the sampled or vertical ones (stepping by two):
+     * with a choice per pixel in one loop, GCC left it scalar. */
     const long cols = c1 - c0;
     for (long y = 1; y < th - 1; y++) {
         const int r = r0 - 1 + (int)y;
-        const float *up = tent + (y - 1) * tw, *mid = tent + y * tw, *down = tent + (y + 1) * tw;
+        const float *up = tent + (y - 1) * tw + 1, *mid = tent + y * tw + 1, *down = tent + (y + 1) * tw + 1;
         const float *v = m + r * w + c0;
         float *o = out + (y - 1) * cols;
-        const int sample_row = r % 2 == sy;
-        for (long x = 0; x < cols; x++) {
-            const int sample_col = (c0 + x) % 2 == sx;
-            const long i = x + 1;
-            if (sample_row)
-                o[x] = sample_col ? v[x] : 0.5f * (mid[i - 1] + mid[i + 1]) + mid[i];
-            else if (sample_col)
-                o[x] = 0.5f * (up[i] + down[i]) + mid[i];
-            else
-                o[x] = 0.25f * (up[i - 1] + up[i + 1] + down[i - 1] + down[i + 1]) + mid[i];
+        const long first = (sx - c0 % 2 + 2) % 2;  /* the first column with samples */
+        if (r % 2 == sy) {
+            for (long x = 0; x < cols; x++)
+                o[x] = 0.5f * (mid[x - 1] + mid[x + 1]) + mid[x];
+            for (long x = first; x < cols; x += 2)
+                o[x] = v[x];
+        } else {
+            for (long x = 0; x < cols; x++)
+                o[x] = 0.25f * (up[x - 1] + up[x + 1] + down[x - 1] + down[x + 1]) + mid[x];
+            for (long x = first; x < cols; x += 2)
+                o[x] = 0.5f * (up[x] + down[x]) + mid[x];
         }
     }
     status = 0;

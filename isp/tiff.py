@@ -153,6 +153,10 @@ def _unpack_bits(packed: np.ndarray, bits: int, count: int, out: np.ndarray | No
         out[:] = packed[:count]
         return out
     if bits == 12 and count % 2 == 0:
+        from isp import compiled
+
+        if out.flags.c_contiguous and compiled.unpack_12(packed, out):
+            return out
         # Each 3 bytes hold two samples: read big-endian 16-bit words at byte 0 and byte 1 of
         # every triple (strided views, no copy); the first sample is the top 12 bits of the
         # first word, the second the low 12 bits of the second.

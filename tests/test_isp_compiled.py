@@ -108,6 +108,22 @@ def test_the_mosaic_stages_give_numpys_bytes(gains, defective_pixels, green_equa
     assert not mosaic[:m].any() and not mosaic[:, :m].any()  # the border is zero, not garbage
 
 
+
+@requires_c
+@pytest.mark.parametrize("pairs", [1, 7, 1000, 123_457])
+def test_12_bit_samples_unpack_as_numpy_unpacks_them(pairs, monkeypatch):
+    """PiDNG's 12-bit packing (two samples in three bytes, big-endian), read in C and in numpy."""
+    from isp import tiff
+
+    packed = np.random.default_rng(pairs).integers(0, 256, 3 * pairs + 2, dtype=np.uint8)
+    in_c = np.empty(2 * pairs, np.uint16)
+    tiff._unpack_bits(packed, 12, in_c.size, in_c)
+    monkeypatch.setattr(compiled, "_LIB", None)
+    in_numpy = tiff._unpack_bits(packed, 12, in_c.size)
+    assert np.array_equal(in_c, in_numpy)
+    b0, b1, b2 = (int(b) for b in packed[:3])
+    assert (in_c[0], in_c[1]) == (b0 << 4 | b1 >> 4, (b1 & 15) << 8 | b2)
+
 @requires_c
 @settings(max_examples=25, deadline=None)
 @given(
