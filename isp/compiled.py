@@ -143,6 +143,8 @@ def mosaic_stages(raw: np.ndarray, params, rows: np.ndarray, cols: np.ndarray) -
     out = np.empty((h, w), np.float32)
     scratch = np.empty((h, w), np.float32)
     m = _LIB.mrig_mosaic_stages(raw, h, w, values, *shading, scratch, out)
+    if m < 0:
+        _check(m)
     return out, m
 
 

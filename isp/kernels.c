@@ -299,14 +299,24 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
         free(detail);
         return -1;
     }
-    for (long i = 0; i < 3 * plane; i++) {
-        long index = (int32_t)rgb[i];  /* truncation, as numpy's cast */
-        if (index < 0)
-            index += size;
-        /* The pipeline's clips keep the index in [-size, size); held there, never outside the
-         * table, whatever comes in. */
-        index = index < 0 ? 0 : index >= size ? size - 1 : index;
-        levels[i] = table[index];
+    /* The index, then the lookup, in loops of their own over a block at a time: the first is
+     * vector code, the second a load and a store a sample (GCC makes no vector gathers for
+     * generic x86-64). */
+    const int32_t last = (int32_t)(size - 1), wrap = (int32_t)size;
+    for (long start = 0; start < 3 * plane; start += 1024) {
+        int32_t index[1024];
+        const long count = 3 * plane - start < 1024 ? 3 * plane - start : 1024;
+        const float *src = rgb + start;
+        for (long i = 0; i < count; i++) {
+            int32_t at = (int32_t)src[i];  /* truncation, as numpy's cast */
+            at = at < 0 ? at + wrap : at;
+            /* The pipeline's clips keep the index in [-size, size); held there, never outside
+             * the table, whatever comes in. */
+            index[i] = at < 0 ? 0 : at > last ? last : at;
+        }
+        float *dst = levels + start;
+        for (long i = 0; i < count; i++)
+            dst[i] = table[index[i]];
     }
     const float kr = (float)weights[0], kg = (float)weights[1], kb = (float)weights[2];
     for (int y = 1; y < h - 1; y++) {
@@ -355,9 +365,9 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
  *
  * raw: an RGGB tile (h x w uint16, both even). out: h x w float32, known over the rows and
  * columns [m, h - m) with m = 2 for each of defective pixels and green equalisation that is
- * on (params[6], params[7]). params: black, 1 / (white - black), the defective-pixel threshold
- * and slope, green equalisation's offset and slope, the two switches, then the red, green and
- * blue gains. scratch: h x w floats.
+ * on (params[6], params[7]); m is returned, or -1 when out of memory. params: black,
+ * 1 / (white - black), the defective-pixel threshold and slope, green equalisation's offset
+ * and slope, the two switches, then the red, green and blue gains. scratch: h x w floats.
  *
  * Lens shading (isp.lens_shading._plane_gains), or none when across is NULL: across and step
  * (3 x cells x frame_w) are the gain grid interpolated along its rows of cells to every frame
@@ -436,6 +446,10 @@ int mrig_mosaic_stages(const uint16_t *raw, int h, int w, const float *params,
     /* White balance and lens shading, each clipped to [0, 1]. (numpy skips a gain of 1;
      * times 1 is exact, so here every sample is multiplied.) */
     float *gain_rows = scratch;  /* the gains along a red row, then along a blue row */
+    float *picked = across ? malloc(sizeof(float) * 4 * w) : NULL;
+    int picked_cell[2] = { -1, -1 };
+    if (across && !picked)
+        return -1;
     for (int i = 0; i < w; i++) {
         gain_rows[i] = gains[0][i % 2];
         gain_rows[w + i] = gains[1][i % 2];
@@ -446,18 +460,28 @@ int mrig_mosaic_stages(const uint16_t *raw, int h, int w, const float *params,
         for (int i = m; i < w - m; i++)
             c[i] = clampf(c[i] * gain[i], 0.0f, 1.0f);
         if (across) {
-            /* Colours along this row: red and green, or green and blue. */
-            const long first = ((long)(y % 2) * cells + rows_cell[y]) * frame_w;
-            const long second = ((long)(y % 2 + 1) * cells + rows_cell[y]) * frame_w;
+            /* The row's cell's grid values at the tile's columns, in the colours along the
+             * row (red and green, or green and blue): picked out when the cell changes, for
+             * rows of either parity, then a loop of vector code a row. */
+            const int parity = y % 2, cell = rows_cell[y];
+            float *pick_step = picked + parity * 2 * w, *pick_across = pick_step + w;
+            if (picked_cell[parity] != cell) {
+                picked_cell[parity] = cell;
+                for (int i = m; i < w - m; i++) {
+                    const long at = ((long)(parity + i % 2) * cells + cell) * frame_w + cols[i];
+                    pick_step[i] = step[at];
+                    pick_across[i] = across[at];
+                }
+            }
             const float t = rows_t[y];
             for (int i = m; i < w - m; i++) {
-                const long at = (i % 2 ? second : first) + cols[i];
-                float s = t * step[at];
-                s = s + across[at];
+                float s = t * pick_step[i];
+                s = s + pick_across[i];
                 c[i] = clampf(s * c[i], 0.0f, 1.0f);
             }
         }
     }
+    free(picked);
     return m;
 }
 
@@ -816,7 +840,7 @@ static int red_or_blue(const float *m, const float *green, long w, int sy, int s
     const long ah = ra1 - ra0, aw = ca1 - ca0, fh = ah + 2 * k, fw = aw + 2 * k;
     const long th = r1 - r0 + 2, tw = c1 - c0 + 2;
     const int span = 2 * k + 1;
-    float *fields = calloc(4 * fh * fw, sizeof(float));
+    float *fields = malloc(sizeof(float) * 4 * fh * fw);  /* rows without samples: never read */
     float *along = malloc(sizeof(float) * 4 * fh * aw);
     float *sums = malloc(sizeof(float) * 4 * fh * aw);
     float *inv = malloc(sizeof(float) * 2 * aw);
@@ -830,6 +854,10 @@ static int red_or_blue(const float *m, const float *green, long w, int sy, int s
         const float *g = green + y * w, *gu = g - 2 * w, *gd = g + 2 * w;
         const float *v = m + y * w, *vu = v - 2 * w, *vd = v + 2 * w;
         float *fp = fields + (y - fr0) * fw, *fq = fp + fh * fw, *fv = fq + fh * fw, *fg = fv + fh * fw;
+        memset(fp, 0, sizeof(float) * fw);
+        memset(fq, 0, sizeof(float) * fw);
+        memset(fv, 0, sizeof(float) * fw);
+        memset(fg, 0, sizeof(float) * fw);
         for (int x = fc0 + (sx + fc0) % 2; x < fc0 + fw; x += 2) {
             const float lap_i = 4.0f * g[x] - gu[x] - gd[x] - g[x - 2] - g[x + 2];
             const float lap_p = 4.0f * v[x] - vu[x] - vd[x] - v[x - 2] - v[x + 2];
