@@ -155,8 +155,29 @@ static inline __attribute__((always_inline)) void box_sums(const float *src, int
 {
     const int rows = h - 2 * r, cols = w - 2 * r;
     for (int y = 0; y < rows; y++) {
-        /* The first two terms are added as the sum starts (r >= 1): no copy before it. */
-        const float *line = src + (long)y * w, *next = line + w;
+        const float *line = src + (long)y * w;
+        float *o = dst + (long)y * cols;
+        if (__builtin_constant_p(r)) {
+            /* Each sum in a register, one pass a direction (the loops over d unroll). */
+            for (int x = 0; x < w; x++) {
+                float sum = square ? line[x] * line[x] + line[x + w] * line[x + w] : line[x] + line[x + w];
+                for (int d = 2; d <= 2 * r; d++) {
+                    const float v = line[x + (long)d * w];
+                    sum += square ? v * v : v;
+                }
+                down[x] = sum;
+            }
+            for (int x = 0; x < cols; x++) {
+                float sum = down[x] + down[x + 1];
+                for (int d = 2; d <= 2 * r; d++)
+                    sum += down[x + d];
+                o[x] = sum;
+            }
+            continue;
+        }
+        /* r known only when it runs: a pass a term (a loop over d inside would not be vector
+         * code). The first two terms are added as the sum starts, r >= 1. */
+        const float *next = line + w;
         if (square)
             for (int x = 0; x < w; x++)
                 down[x] = line[x] * line[x] + next[x] * next[x];
@@ -164,15 +185,14 @@ static inline __attribute__((always_inline)) void box_sums(const float *src, int
             for (int x = 0; x < w; x++)
                 down[x] = line[x] + next[x];
         for (int d = 2; d <= 2 * r; d++) {
-            line = src + (long)(y + d) * w;
+            const float *row = src + (long)(y + d) * w;
             if (square)
                 for (int x = 0; x < w; x++)
-                    down[x] += line[x] * line[x];
+                    down[x] += row[x] * row[x];
             else
                 for (int x = 0; x < w; x++)
-                    down[x] += line[x];
+                    down[x] += row[x];
         }
-        float *o = dst + (long)y * cols;
         for (int x = 0; x < cols; x++)
             o[x] = down[x] + down[x + 1];
         for (int d = 2; d <= 2 * r; d++)
