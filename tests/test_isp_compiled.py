@@ -5,6 +5,7 @@ library is missing or from another version."""
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 
@@ -321,3 +322,44 @@ print(compiled.AVAILABLE, out.shape)
         pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3 or newer)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "(90,", "120,", "3)"]
+
+
+def _setup_compile_args() -> list[str]:
+    """The flags setup.py builds isp/kernels.c with (read from it, so the two cannot drift)."""
+    import ast
+
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "extra_compile_args":
+            return [ast.literal_eval(e) for e in node.value.elts]
+    raise AssertionError("setup.py has no extra_compile_args")
+
+
+PI_TOOLS = ("gcc", "aarch64-linux-gnu-gcc", "qemu-aarch64")
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in PI_TOOLS),
+                    reason=f"needs {', '.join(PI_TOOLS)} (.ci/run installs them)")
+def test_the_raspberry_pi_build_gives_the_same_bytes_as_this_one(tmp_path):
+    """tests/kernels_check.c runs every C stage once and hashes its output. Built with
+    setup.py's flags for this machine and for 64-bit Raspberry Pi OS (aarch64: NEON vector code,
+    run under qemu), both print the same hashes. Built for the Pi without -ffp-contract=off
+    (GCC fuses multiplies and adds there by default) they differ: the check can tell."""
+    flags = _setup_compile_args()
+    source = os.path.join(ROOT, "tests", "kernels_check.c")
+
+    def run(name: str, compiler: str, runner: list[str], extra: list[str]) -> str:
+        binary = str(tmp_path / name)
+        subprocess.run([compiler, *extra, source, "-o", binary, "-lm"], check=True,
+                       capture_output=True, timeout=300)
+        return subprocess.run([*runner, binary], check=True, capture_output=True, text=True,
+                              timeout=300).stdout
+
+    here = run("here", "gcc", [], flags)
+    pi = run("pi", "aarch64-linux-gnu-gcc", ["qemu-aarch64"], [*flags, "-static"])
+    statuses = [line.split()[1] for line in here.splitlines()]
+    assert len(statuses) == 8 and set(statuses) <= {"0", "4"}, here  # 4: the mosaic stages' border
+    assert pi == here
+    fused = [f for f in flags if f != "-ffp-contract=off"]
+    assert run("pi-fused", "aarch64-linux-gnu-gcc", ["qemu-aarch64"], [*fused, "-static"]) != here
