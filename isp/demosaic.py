@@ -67,9 +67,9 @@ def clamp_false_colour(rgb: np.ndarray, phase: tuple[int, int] = (0, 0)) -> np.n
 
     The differences are between square roots of the linear values, not the values: a linear
     difference as large as its bright neighbours' on a pixel much darker than they are is a far
-    stronger colour, which the tone curve then shows as a pop (on a real 1920×1080 raw developed
-    without sharpening, a plain difference clamp left 110 pops, this one 17; with sharpening 34
-    and 6: ``python -m tests.bench pops``). The square root is close to the tone curve's
+    stronger colour, which the tone curve then shows as a pop (on a real 1920×1080 raw, the
+    test chart ``python -m tests.bench pops`` develops, a plain difference clamp left 34 pops
+    and this one 6; developed without sharpening, 110 and 17). The square root is close to the tone curve's
     lightness and evens out shot noise (its variance-stabilising transform), so a neighbour's
     range means the same in the shadows as in the highlights.
     """

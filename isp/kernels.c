@@ -149,8 +149,9 @@ int mrig_clamp_correct(const float *rgb, int h, int w, int phase_y, int phase_x,
 /*
  * dst (h - 2r, w - 2r) = sums of src (h, w), or of its squares, over (2r + 1)^2 windows: down
  * the columns first, then along the rows, adding in isp.denoise._box's order. down: w floats.
+ * Inlined into each caller (and each of its versions): square is a constant in each, and so
+ * is r in the noise reduction's (red and blue pass theirs as it comes).
  */
-/* Inlined into each caller (and each of its versions), where r and square are constants. */
 static inline __attribute__((always_inline)) void box_sums(const float *src, int h, int w, int r, int square, float *dst, float *down)
 {
     const int rows = h - 2 * r, cols = w - 2 * r;
@@ -328,10 +329,13 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
         const long count = 3 * plane - start < 1024 ? 3 * plane - start : 1024;
         const float *src = rgb + start;
         for (long i = 0; i < count; i++) {
-            int32_t at = (int32_t)src[i];  /* truncation, as numpy's cast */
+            /* Truncated, as numpy's cast, where that is defined in C; beyond, the table's end
+             * (NaN its start, as numpy's cast gives on x86-64). The pipeline's clips keep the
+             * index in [-size, size); held there, never outside the table, whatever comes in. */
+            const float v = src[i];
+            const int defined = v > (float)-wrap - 1.0f && v < (float)wrap;
+            int32_t at = defined ? (int32_t)v : v >= (float)wrap ? last : 0;
             at = at < 0 ? at + wrap : at;
-            /* The pipeline's clips keep the index in [-size, size); held there, never outside
-             * the table, whatever comes in. */
             index[i] = at < 0 ? 0 : at > last ? last : at;
         }
         float *dst = levels + start;

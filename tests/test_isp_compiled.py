@@ -111,6 +111,21 @@ def test_the_mosaic_stages_give_numpys_bytes(gains, defective_pixels, green_equa
 
 
 @requires_c
+def test_the_mosaic_stages_refuse_columns_outside_the_lens_shading_frame():
+    """numpy's take refuses a column outside the lens shading's frame; C would read outside its
+    tables, so isp.compiled refuses first."""
+    from isp.lens_shading import LensShadingParams
+
+    data = np.full((20, 24), 1000, np.uint16)
+    raw = RawFrame(data, "RGGB", 256, 4095, 12, FrameMetadata(0, 0, 10_000, 2.0, (1.9, 1.6), 5000, 25_000))
+    params = pipeline_params(raw)
+    narrow = dataclasses.replace(params, lens_shading=LensShadingParams(params.lens_shading.gains, (20, 8)))
+    with pytest.raises(IndexError, match="outside the lens shading's frame of 8 columns"):
+        compiled.mosaic_stages(data, narrow, np.arange(20), np.arange(24))
+    with pytest.raises(IndexError):
+        compiled.mosaic_stages(data, params, np.arange(20), np.arange(-1, 23))
+
+@requires_c
 @pytest.mark.parametrize("pairs", [1, 7, 1000, 123_457])
 def test_12_bit_samples_unpack_as_numpy_unpacks_them(pairs, monkeypatch):
     """PiDNG's 12-bit packing (two samples in three bytes, big-endian), read in C and in numpy."""
@@ -118,7 +133,7 @@ def test_12_bit_samples_unpack_as_numpy_unpacks_them(pairs, monkeypatch):
 
     packed = np.random.default_rng(pairs).integers(0, 256, 3 * pairs + 2, dtype=np.uint8)
     in_c = np.empty(2 * pairs, np.uint16)
-    tiff._unpack_bits(packed, 12, in_c.size, in_c)
+    assert compiled.unpack_12(packed, in_c)  # what tiff._unpack_bits calls first
     monkeypatch.setattr(compiled, "_LIB", None)
     in_numpy = tiff._unpack_bits(packed, 12, in_c.size)
     assert np.array_equal(in_c, in_numpy)

@@ -8,9 +8,10 @@ Two kinds of frame:
 - a real raw: ``../shared/data/real_raw/test.RAW`` (fast-openISP's, MIT; an unknown camera,
   1920×1080, 10-bit RGGB, black 0, white 1020: a test chart with resolution targets, text and
   the lens's own colour fringes). It is written as a DNG with the Nikon D700's matrix (any
-  plausible one: pops are a demosaic's, not the colour's), a grey-world AsShotNeutral and no
-  BaselineExposure (LibRaw reads none), then counted on the whole frame and on five 384×384
-  crops of its resolution targets.
+  plausible one: pops are a demosaic's, not the colour's), a grey-world AsShotNeutral and a
+  BaselineExposure of 0 (LibRaw reads none), then counted on the whole frame and on five 384×384
+  crops of its resolution targets. Its noise, measured from the picture, is below what mrig's
+  noise reduction acts on, so "NR off" and "NR normal" are the same picture there.
 """
 
 from __future__ import annotations
