@@ -201,7 +201,7 @@ def check_isp() -> Check:
 
     if compiled.AVAILABLE:
         return Check("isp", True, compiled.STATUS)
-    return Check("isp", True, f"WARNING: {compiled.STATUS}; JPEGs take about 1.4 times as long")
+    return Check("isp", True, f"WARNING: {compiled.STATUS}; JPEGs take about 1.7 times as long")
 
 
 def check_https(on: bool, certfile: Path, keyfile: Path) -> Check:

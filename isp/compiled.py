@@ -1,9 +1,9 @@
 """The photo pipeline's stages in C (``isp/kernels.c``), loaded with ctypes.
 
 In numpy, the pipeline is several hundred passes over each tile, each writing a temporary the
-next one reads back: 1.3 to 1.4 s of a 12 MP frame on one core (``python -m tests.bench isp``
+next one reads back: about 1.4 s of a 12 MP frame on one core (``python -m tests.bench isp``
 prints it stage by stage). In C the mosaic stages, the demosaic and the stages after it are a
-few loops over the tile's rows: 0.8 s.
+few loops over the tile's rows, nearly all of them vector code: 0.7 s.
 
 Why C through ctypes, and not numba: numba (tried first; the issue that asked for the speed
 named it) compiled the same loops to about the same speed, but a fresh process pays about 0.3 s
