@@ -69,9 +69,9 @@ def clamp_false_colour(rgb: np.ndarray, phase: tuple[int, int] = (0, 0)) -> np.n
     difference as large as its bright neighbours' on a pixel much darker than they are is a far
     stronger colour, which the tone curve then shows as a pop (on a real 1920×1080 raw, the
     test chart ``python -m tests.bench pops`` develops, a plain difference clamp left 34 pops
-    and this one 6; developed without sharpening, 110 and 17). The square root is close to the tone curve's
-    lightness and evens out shot noise (its variance-stabilising transform), so a neighbour's
-    range means the same in the shadows as in the highlights.
+    and this one 6; developed without sharpening, 110 and 17). The square root is close to the
+    tone curve's lightness and evens out shot noise (its variance-stabilising transform), so a
+    neighbour's range means the same in the shadows as in the highlights.
     """
     h, w = rgb.shape[1:]
     root = np.sqrt(np.maximum(rgb, np.float32(0.0)))

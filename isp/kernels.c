@@ -123,18 +123,18 @@ int mrig_clamp_correct(const float *rgb, int h, int w, int phase_y, int phase_x,
         const float m00 = matrix[0], m01 = matrix[1], m02 = matrix[2];
         const float m10 = matrix[3], m11 = matrix[4], m12 = matrix[5];
         const float m20 = matrix[6], m21 = matrix[7], m22 = matrix[8];
-        /* Clipped in loops of their own: GCC 12 leaves a loop scalar ("control flow") where a
-         * clipped value is used more than once. */
-        float *r_root = c_r, *b_root = c_b;  /* in place */
+        /* The square roots of red, green and blue, clipped, in place (c_r and c_b become red's
+         * and blue's): in loops of their own, as GCC 12 leaves a loop scalar ("control flow")
+         * where a clipped value is used more than once. */
         for (int x = 0; x < n; x++)
-            r_root[x] = clampf(g[x] + c_r[x], 0.0f, 1.0f);
+            c_r[x] = clampf(g[x] + c_r[x], 0.0f, 1.0f);
         for (int x = 0; x < n; x++)
-            b_root[x] = clampf(g[x] + c_b[x], 0.0f, 1.0f);
+            c_b[x] = clampf(g[x] + c_b[x], 0.0f, 1.0f);
         for (int x = 0; x < n; x++)
             g[x] = clampf(g[x], 0.0f, 1.0f);
 #pragma GCC ivdep  /* the three outputs are planes of their own */
         for (int x = 0; x < n; x++) {
-            const float r = r_root[x] * r_root[x], gx = g[x] * g[x], b = b_root[x] * b_root[x];
+            const float r = c_r[x] * c_r[x], gx = g[x] * g[x], b = c_b[x] * c_b[x];
             o0[x] = r * m00 + gx * m01 + b * m02;
             o1[x] = r * m10 + gx * m11 + b * m12;
             o2[x] = r * m20 + gx * m21 + b * m22;
@@ -393,7 +393,7 @@ int mrig_tone_sharpen_8bit(const float *rgb, int h, int w, const float *table, l
  * 1 / (white - black), the defective-pixel threshold and slope, green equalisation's offset
  * and slope, the two switches, then the red, green and blue gains. scratch: h x w floats.
  *
- * Lens shading (isp.lens_shading._plane_gains), or none when across is NULL: across and step
+ * Lens shading (isp.lens_shading.lens_shading_planes), or none when across is NULL: across and step
  * (3 x cells x frame_w) are the gain grid interpolated along its rows of cells to every frame
  * column, and the steps to the next row of cells; tile row y is frame row rows_cell[y]'s cell
  * and rows_t[y] of the way to the next, tile column x is frame column cols[x]. A pixel's gain

@@ -112,37 +112,29 @@ def frame_tables(params: LensShadingParams) -> tuple[np.ndarray, np.ndarray, np.
     return tables
 
 
-def _plane_gains(params: LensShadingParams, name: str, rows: np.ndarray, cols: np.ndarray,
-                 r0: int, r1: int, stride: int) -> np.ndarray:
-    """Gains (r1 − r0, stride) of plane ``name``'s lattice rows ``r0 .. r1 − 1`` and columns
-    ``0 .. stride − 1`` (``rows``, ``cols``: as for :func:`lens_shading_planes`)."""
-    across_all, step_all, row_cell, row_t = frame_tables(params)
-    dy, dx = PLANE_SITE[name]
-    c = PLANE_CHANNEL[name]
-    frame_cols = cols[dx : 2 * stride + dx : 2]
-    across = across_all[c].take(frame_cols, axis=1)  # (cells down, the plane's columns)
-    step = step_all[c].take(frame_cols, axis=1)
-    frame_rows = rows[2 * r0 + dy : 2 * r1 + dy : 2]
-    k, t = row_cell[frame_rows], row_t[frame_rows]
-    # Down a column the gain is linear between cell centres: on each run of rows between the
-    # same two centres, gain = across[k] + t * (across[k + 1] - across[k]).
-    gains = np.empty((r1 - r0, stride), np.float32)
-    edges = [0, *(np.flatnonzero(k[1:] != k[:-1]) + 1).tolist(), len(k)]
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        np.multiply(t[a:b, None], step[k[a]], out=gains[a:b])
-        gains[a:b] += across[k[a]]
-    return gains
-
-
 def lens_shading_planes(
     planes: dict[str, Grid], params: LensShadingParams, rows: np.ndarray, cols: np.ndarray
 ) -> dict[str, Grid]:
     """:func:`lens_shading` on RGGB colour planes; ``rows[y]`` and ``cols[x]`` are the frame
     row and column of full-resolution plane position ``(y, x)`` (pixel ``(2i + dy, 2j + dx)``
     of site ``(dy, dx)``), so mirrored padding gets the gains of the pixels it mirrors."""
+    across_all, step_all, row_cell, row_t = frame_tables(params)
     out = {}
     for name, p in planes.items():
-        gains = _plane_gains(params, name, rows, cols, p.r0, p.r1, p.stride)
+        dy, dx = PLANE_SITE[name]
+        c = PLANE_CHANNEL[name]
+        frame_cols = cols[dx : 2 * p.stride + dx : 2]
+        across = across_all[c].take(frame_cols, axis=1)  # (cells down, the plane's columns)
+        step = step_all[c].take(frame_cols, axis=1)
+        frame_rows = rows[2 * p.r0 + dy : 2 * p.r1 + dy : 2]
+        k, t = row_cell[frame_rows], row_t[frame_rows]
+        # Down a column the gain is linear between cell centres: on each run of rows between the
+        # same two centres, gain = across[k] + t * (across[k + 1] - across[k]).
+        gains = np.empty((p.r1 - p.r0, p.stride), np.float32)
+        edges = [0, *(np.flatnonzero(k[1:] != k[:-1]) + 1).tolist(), len(k)]
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            np.multiply(t[a:b, None], step[k[a]], out=gains[a:b])
+            gains[a:b] += across[k[a]]
         x = gains.reshape(-1)[p.c0 : p.c0 + len(p.flat())]
         x *= p.flat()
         out[name] = p.like(np.clip(x, np.float32(0.0), np.float32(1.0), out=x))

@@ -21,7 +21,7 @@ to_uint8          float32 (H, W, 3) + detail  uint8 (H, W, 3)
 
 "Planes" are the mosaic's four colour sub-lattices (:mod:`isp.cfa`), on which the mosaic
 stages and the demosaic work. Every stage runs in C where mrig was installed with a C compiler
-(:mod:`isp.compiled`: 0.6 of the time on one core), the numpy stages here otherwise; numpy is
+(:mod:`isp.compiled`: about half the time on one core), the numpy stages here otherwise; numpy is
 the reference the C is tested against. A frame is processed in tiles (:data:`STRIP_ROWS` ×
 :data:`TILE_COLS` pixels). Each tile is read with :func:`halo` extra pixels on every side,
 mirrored beyond the frame's edges and aligned so it starts on a red pixel; the stages compute
